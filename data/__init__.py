@@ -1,0 +1,1 @@
+"""Bundled example data (shipped inside the wheel as reportgen.data)."""

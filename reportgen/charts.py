@@ -1,0 +1,312 @@
+"""Stage 7 — chart: PNG images for the brief, drawn with matplotlib's object API (no pyplot).
+
+Pure apart from CPU: every function takes plain data and returns PNG bytes. One colour per segment,
+chosen once by `segment_colors` and used in every chart and table. Every chart has axis labels with
+units. Dense layers are sampled and rasterised (see DESIGN.md: full-data vector scatters are slow).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+
+import matplotlib
+import numpy as np
+import seaborn as sns
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+from . import fmt
+
+MAX_SCATTER_POINTS = 5000
+DPI = 150
+
+
+def segment_colors(k: int) -> tuple[str, ...]:
+    """One colour per segment (colour-blind safe palette up to 10 segments)."""
+    palette = sns.color_palette("colorblind", k) if k <= 10 else sns.color_palette("husl", k)
+    return tuple(matplotlib.colors.to_hex(c) for c in palette)
+
+
+@lru_cache(maxsize=1)
+def _font_family() -> list[str]:
+    available = {f.name for f in font_manager.fontManager.ttflist}
+    return [f for f in ("Inter", "DejaVu Sans") if f in available] or ["sans-serif"]
+
+
+@contextmanager
+def _style():
+    rc = {
+        "font.family": _font_family(),
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 10,
+        "axes.labelsize": 9,
+        "axes.edgecolor": "#555555",
+        "axes.labelcolor": "#222222",
+        "xtick.color": "#333333",
+        "ytick.color": "#333333",
+        "svg.hashsalt": "reportgen",
+    }
+    with matplotlib.rc_context(rc):
+        yield
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def sample_rows(n: int, limit: int, seed: int) -> np.ndarray:
+    """Indices of at most `limit` rows, drawn reproducibly."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def segment_map(
+    xy: np.ndarray,
+    labels: np.ndarray,
+    centers_xy: np.ndarray,
+    names: Sequence[str],
+    colors: Sequence[str],
+    *,
+    x_label: str,
+    y_label: str,
+    jitter: tuple[float, float] = (0.0, 0.0),
+    seed: int = 0,
+) -> bytes:
+    """Scatter of customers on two axes, coloured by segment, centres marked and named."""
+    idx = sample_rows(len(xy), MAX_SCATTER_POINTS, seed)
+    pts = xy[idx].astype(float)
+    lab = labels[idx]
+    rng = np.random.default_rng(seed)
+    if any(jitter):
+        pts = pts + rng.uniform(-1, 1, size=pts.shape) * np.asarray(jitter)
+    with _style():
+        fig = Figure(figsize=(6.6, 4.4))
+        ax = fig.add_subplot()
+        for sid, (name, color) in enumerate(zip(names, colors, strict=True), start=1):
+            m = lab == sid
+            ax.scatter(
+                pts[m, 0], pts[m, 1], s=14 if len(pts) < 1000 else 4, color=color, alpha=0.55,
+                linewidths=0, label=name, rasterized=True,
+            )
+        for sid, (name, color) in enumerate(zip(names, colors, strict=True), start=1):
+            cx, cy = centers_xy[sid - 1]
+            ax.scatter([cx], [cy], marker="X", s=160, color=color, edgecolors="black", linewidths=1.2,
+                       zorder=5)
+            ax.annotate(name, (cx, cy), xytext=(8, 8), textcoords="offset points", fontsize=9,
+                        fontweight="bold", color="#111111", zorder=6,
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": color, "alpha": 0.9})
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="Segment",
+                  markerscale=1.5)
+        ax.grid(True, color="#e6e6e6", linewidth=0.6)
+        ax.set_axisbelow(True)
+        return _png(fig)
+
+
+def profile_heatmap(
+    z: np.ndarray,
+    annotations: Sequence[Sequence[str]],
+    segment_names: Sequence[str],
+    feature_labels: Sequence[str],
+) -> bytes:
+    """Segments x features: colour = difference from average in SD, text = segment mean."""
+    k, p = z.shape
+    limit = max(1.0, float(np.nanmax(np.abs(z))) if z.size else 1.0)
+    with _style():
+        fig = Figure(figsize=(min(1.0 + 1.15 * p, 7.0) + 1.6, 0.9 + 0.48 * k))
+        ax = fig.add_subplot()
+        sns.heatmap(
+            z, ax=ax, cmap="RdBu_r", vmin=-limit, vmax=limit, center=0,
+            annot=np.asarray(annotations, dtype=object), fmt="", annot_kws={"fontsize": 8},
+            linewidths=0.8, linecolor="white",
+            cbar_kws={"label": "Difference from average\n(standard deviations)", "shrink": 0.9},
+            xticklabels=[_wrap(lbl, 16) for lbl in feature_labels],
+            yticklabels=list(segment_names),
+        )
+        ax.set_xlabel("Feature (cell text: segment average in the feature's units)")
+        ax.set_ylabel("Segment")
+        ax.tick_params(axis="x", rotation=0, labelsize=8)
+        ax.tick_params(axis="y", rotation=0, labelsize=8)
+        return _png(fig)
+
+
+def trait_bars(
+    z: Sequence[float],
+    feature_labels: Sequence[str],
+    value_texts: Sequence[str],
+    color: str,
+    *,
+    units: str,
+) -> bytes:
+    """One segment: difference from the average per feature (SD), real values printed."""
+    order = list(np.argsort(-np.abs(np.asarray(z)), kind="stable"))[:12][::-1]
+    zs = [z[i] for i in order]
+    with _style():
+        fig = Figure(figsize=(6.6, 0.7 + 0.42 * len(order)))
+        ax = fig.add_subplot()
+        ypos = np.arange(len(order))
+        ax.barh(ypos, zs, color=color, edgecolor="#333333", linewidth=0.5, height=0.6)
+        ax.set_yticks(ypos, [_wrap(feature_labels[i], 28) for i in order])
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        lim = max(1.0, max(abs(v) for v in zs) * 1.9)
+        ax.set_xlim(-lim, lim)
+        for y, i in zip(ypos, order, strict=True):
+            v = z[i]
+            ax.text(v + (0.04 * lim if v >= 0 else -0.04 * lim), y, value_texts[i], va="center",
+                    ha="left" if v >= 0 else "right", fontsize=8, color="#222222")
+        ax.set_xlabel(f"Difference from the average of all {units} (standard deviations)")
+        ax.grid(True, axis="x", color="#e6e6e6", linewidth=0.6)
+        ax.set_axisbelow(True)
+        return _png(fig)
+
+
+def elbow(ks: Sequence[int], inertias: Sequence[float], chosen: int, knee: int | None) -> bytes:
+    with _style():
+        fig = Figure(figsize=(6.0, 3.0))
+        ax = fig.add_subplot()
+        ax.plot(ks, inertias, marker="o", color="#444444", linewidth=1.5, markersize=4)
+        ci = list(ks).index(chosen) if chosen in ks else None
+        if ci is not None:
+            ax.scatter([chosen], [inertias[ci]], s=120, facecolors="none", edgecolors="#d55e00",
+                       linewidths=2, zorder=5, label=f"chosen k = {chosen}")
+        if knee is not None and knee != chosen and knee in ks:
+            ax.axvline(knee, color="#0072b2", linestyle="--", linewidth=1, label=f"elbow at k = {knee}")
+        ax.set_xlabel("Number of segments (k)")
+        ax.set_ylabel("Within-segment sum of squares\n(standardised units)")
+        ax.set_xticks(list(ks))
+        ax.legend(frameon=False)
+        ax.grid(True, color="#e6e6e6", linewidth=0.6)
+        return _png(fig)
+
+
+def size_bars(names: Sequence[str], shares: Sequence[float], sizes: Sequence[int],
+              colors: Sequence[str], *, units: str) -> bytes:
+    with _style():
+        fig = Figure(figsize=(6.6, 0.5 + 0.38 * len(names)))
+        ax = fig.add_subplot()
+        ypos = np.arange(len(names))[::-1]
+        ax.barh(ypos, [100 * s for s in shares], color=list(colors), height=0.6)
+        ax.set_yticks(ypos, list(names))
+        for y, s, n in zip(ypos, shares, sizes, strict=True):
+            ax.text(100 * s + 1, y, f"{fmt.percent(s)} ({n:,})", va="center", fontsize=8)
+        ax.set_xlim(0, max(100 * max(shares) * 1.3, 10))
+        ax.set_xlabel(f"Share of {units} (%)")
+        ax.grid(True, axis="x", color="#e6e6e6", linewidth=0.6)
+        ax.set_axisbelow(True)
+        return _png(fig)
+
+
+def _wrap(text: str, width: int) -> str:
+    words, lines, line = str(text).split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    return "\n".join(lines[:3])
+
+
+# --------------------------------------------------------------------------- the brief's charts
+
+
+def map_axes(prepared, seg, dictionary) -> dict[str, object]:
+    """Coordinates for the segment map: the two features themselves, or a PCA projection."""
+    from sklearn.decomposition import PCA
+
+    if len(prepared.features) == 1:
+        f = prepared.features[0]
+        spec = dictionary.column(f)
+        xy = np.column_stack([prepared.values[:, 0], seg.distances])
+        centers = np.column_stack([seg.centers[:, 0], np.zeros(seg.k)])
+        return {
+            "xy": xy, "centers": centers,
+            "x_label": _axis_label(spec), "y_label": "Distance to own segment centre (SD)",
+            "jitter": (0.2 if spec.type == "ordinal" else 0.0, 0.0),
+            "caption": f"Each dot is a {dictionary.unit}, placed by {spec.label.lower()}.",
+        }
+    if len(prepared.features) == 2:
+        a, b = (dictionary.column(f) for f in prepared.features)
+        jit = tuple(0.22 if s.type == "ordinal" else 0.0 for s in (a, b))
+        return {
+            "xy": prepared.values, "centers": seg.centers,
+            "x_label": _axis_label(a), "y_label": _axis_label(b), "jitter": jit,
+            "caption": (
+                f"Each dot is a {dictionary.unit}, placed by their answers on the two segmentation "
+                "features; crosses mark each segment's centre."
+            ),
+        }
+    pca = PCA(n_components=2, random_state=0).fit(prepared.scaled)
+    xy = pca.transform(prepared.scaled)
+    centers = pca.transform(seg.centers_scaled)
+    labels = [dictionary.column(f).label for f in prepared.features]
+
+    def axis(i: int) -> str:
+        comp = pca.components_[i]
+        top = np.argsort(-np.abs(comp), kind="stable")[:2]
+        words = ", ".join(f"{'+' if comp[j] >= 0 else '−'}{labels[j]}" for j in top)
+        return f"Map axis {i + 1} ({fmt.percent(pca.explained_variance_ratio_[i])} of spread): {words}"
+
+    return {
+        "xy": xy, "centers": centers, "x_label": _wrap(axis(0), 70), "y_label": _wrap(axis(1), 45),
+        "jitter": (0.0, 0.0),
+        "caption": (
+            f"Each dot is a {dictionary.unit}. With {len(labels)} features the map shows the two "
+            "directions along which customers differ most (principal components of the "
+            "standardised features); axis titles name the features that drive each direction."
+        ),
+    }
+
+
+def _axis_label(spec) -> str:
+    if spec.is_scale and spec.type == "ordinal":
+        return f"{spec.label} (rating {spec.scale_min:g}–{spec.scale_max:g})"
+    return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
+
+
+def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, seed: int) -> dict:
+    """Every chart of the brief as PNG bytes, keyed by name (per-segment ones by segment id)."""
+    names = [s.name for s in stories]
+    m = map_axes(prepared, seg, dictionary)
+    charts: dict[str, object] = {
+        "segment_map": segment_map(
+            m["xy"], seg.labels, m["centers"], names, colors,
+            x_label=m["x_label"], y_label=m["y_label"], jitter=m["jitter"], seed=seed,
+        ),
+        "map_caption": m["caption"],
+    }
+    z = np.array([[f.z for f in s.features] for s in profiles.segments])
+    ann = [
+        [fmt.value(dictionary.column(f.column), f.segment_mean) for f in s.features]
+        for s in profiles.segments
+    ]
+    charts["heatmap"] = profile_heatmap(z, ann, names, profiles.labels)
+    charts["sizes"] = size_bars(
+        names, [s.share for s in profiles.segments], [s.size for s in profiles.segments], colors,
+        units=dictionary.units,
+    )
+    charts["elbow"] = elbow(
+        [e.k for e in kchoice.evidence], [e.inertia for e in kchoice.evidence], kchoice.k, kchoice.knee
+    )
+    traits = {}
+    for s, color in zip(profiles.segments, colors, strict=True):
+        texts = [
+            f"{fmt.value(dictionary.column(f.column), f.segment_mean)} vs "
+            f"{fmt.value(dictionary.column(f.column), f.overall_mean)}"
+            for f in s.features
+        ]
+        traits[s.segment_id] = trait_bars(
+            [f.z for f in s.features], profiles.labels, texts, color, units=dictionary.units
+        )
+    charts["traits"] = traits
+    return charts

@@ -1,0 +1,144 @@
+"""The command line: a thin shell over the library.
+
+Each command parses options, builds one config object, calls the library, and maps the library's
+error types to a one-line message on stderr and an exit code (2 for bad input, 1 otherwise).
+Set REPORTGEN_DEBUG=1 to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from . import fmt
+from .config import DEFAULT_OUT, BriefConfig
+from .errors import ReportgenError
+
+app = typer.Typer(
+    name="reportgen",
+    help="Turn a table of customers into a PDF segment brief a marketing manager can act on.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+T = TypeVar("T")
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"reportgen: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def run_guarded(action: Callable[[], T]) -> T:
+    """Call the library; turn its errors into one line and an exit code, never a traceback."""
+    try:
+        return action()
+    except ReportgenError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted; nothing was written", 130)
+    except Exception as exc:  # a bug: still one line unless debugging
+        if os.environ.get("REPORTGEN_DEBUG"):
+            raise
+        _fail(f"unexpected {type(exc).__name__}: {exc} (set REPORTGEN_DEBUG=1 for details)", 1)
+    raise AssertionError("unreachable")
+
+
+def _report(result, quiet: bool) -> None:
+    if quiet:
+        return
+    typer.echo(f"Brief written to {result.pdf_path}")
+    for seg, story in zip(result.profiles.segments, result.stories, strict=True):
+        typer.echo(f"  {story.segment_id}. {story.name:<28} {fmt.percent(seg.share):>6}  ({seg.size:,})")
+    dropped = result.prepared.n_dropped
+    typer.echo(
+        f"{result.prepared.n_kept:,} of {result.prepared.n_read:,} rows segmented"
+        + (f", {dropped:,} left out (reasons in the brief's appendix)" if dropped else "")
+        + f"; files in {result.config.out_dir}/"
+    )
+
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder for the brief and files.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: same data + seed = same brief.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+KOpt = Annotated[
+    int | None, typer.Option("--k", help="Number of segments (default: chosen from the evidence).")
+]
+KMaxOpt = Annotated[int, typer.Option("--k-max", help="Largest k considered when choosing k.")]
+TemplatesOpt = Annotated[
+    Path | None,
+    typer.Option("--templates", help="Folder of Jinja templates overriding the packaged ones."),
+]
+
+
+@app.command()
+def brief(
+    data: Annotated[Path, typer.Argument(help="Customer table: CSV, TSV, Parquet or Excel.")],
+    dictionary: Annotated[
+        Path | None,
+        typer.Option("--dictionary", "-d", help="Data dictionary (YAML): roles, labels, words."),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", "-c", help="Comma-separated columns to segment on."),
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Column that identifies each customer.")
+    ] = None,
+    k: KOpt = None,
+    k_max: KMaxOpt = 10,
+    seed: SeedOpt = 42,
+    title: Annotated[str | None, typer.Option("--title", help="Title on the brief.")] = None,
+    out: OutOpt = DEFAULT_OUT,
+    templates: TemplatesOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
+    from .pipeline import build_brief
+
+    def action():
+        config = BriefConfig(
+            data_path=data,
+            dictionary_path=dictionary,
+            columns=tuple(columns.split(",")) if columns is not None else None,
+            id_column=id_column,
+            k=k,
+            k_max=k_max,
+            seed=seed,
+            title=title,
+            out_dir=out,
+            quiet=quiet,
+            template_dir=templates,
+        )
+        return build_brief(config)
+
+    _report(run_guarded(action), quiet)
+
+
+@app.command()
+def demo(
+    out: OutOpt = DEFAULT_OUT,
+    seed: SeedOpt = 42,
+    k: KOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write the brief for the bundled example: a synthetic insurance customer survey."""
+    from .pipeline import build_demo
+
+    _report(run_guarded(lambda: build_demo(out, seed=seed, k=k, quiet=quiet)), quiet)
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit as exc:  # keep exit codes, never a traceback
+        sys.exit(exc.code)
+
+
+if __name__ == "__main__":
+    main()

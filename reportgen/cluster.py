@@ -1,0 +1,59 @@
+"""Stage 4 — cluster: k-means with a fixed seed, segments numbered by size.
+
+Pure: takes the standardised matrix and k, returns `Segmentation` (labels, distances, centroids).
+Segment ids run 1..k from the largest segment down, so the same data and seed always give the
+same ids (k-means' own label order is arbitrary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+from .prepare import Scaling
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    k: int
+    labels: np.ndarray  # segment id (1..k) per kept row
+    distances: np.ndarray  # Euclidean distance to own centre, standardised units
+    centers_scaled: np.ndarray  # k x features, row i = segment i+1
+    centers: np.ndarray  # k x features in the data's own units
+    sizes: tuple[int, ...]
+    inertia: float
+    n_init: int
+    n_iter: int
+    seed: int
+
+    @property
+    def segment_ids(self) -> tuple[int, ...]:
+        return tuple(range(1, self.k + 1))
+
+
+def cluster(scaled: np.ndarray, scaling: Scaling, *, k: int, seed: int, n_init: int = 10) -> Segmentation:
+    model = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(scaled)
+    raw_labels = model.labels_
+    counts = np.bincount(raw_labels, minlength=k)
+    # Largest first; ties broken by the centre's coordinates so the order is fully determined.
+    order = sorted(range(k), key=lambda j: (-counts[j], tuple(np.round(model.cluster_centers_[j], 9))))
+    remap = np.empty(k, dtype=int)
+    for new, old in enumerate(order):
+        remap[old] = new
+    labels0 = remap[raw_labels]
+    centers_scaled = model.cluster_centers_[order]
+    distances = np.linalg.norm(scaled - centers_scaled[labels0], axis=1)
+    return Segmentation(
+        k=k,
+        labels=labels0 + 1,
+        distances=distances,
+        centers_scaled=centers_scaled,
+        centers=scaling.inverse(centers_scaled),
+        sizes=tuple(int(counts[j]) for j in order),
+        inertia=float(model.inertia_),
+        n_init=n_init,
+        n_iter=int(model.n_iter_),
+        seed=seed,
+    )

@@ -1,0 +1,53 @@
+"""One config object flows through every stage; the random seed lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_OUT = Path("reportgen-out")
+
+
+@dataclass(frozen=True)
+class BriefConfig:
+    """Everything a brief run needs to know, validated once at construction."""
+
+    data_path: Path
+    dictionary_path: Path | None = None
+    columns: tuple[str, ...] | None = None
+    id_column: str | None = None
+    k: int | None = None
+    k_max: int = 10
+    seed: int = 42
+    title: str | None = None
+    out_dir: Path = DEFAULT_OUT
+    quiet: bool = True
+    n_init: int = 10
+    template_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_path", Path(self.data_path))
+        object.__setattr__(self, "out_dir", Path(self.out_dir))
+        if self.dictionary_path is not None:
+            object.__setattr__(self, "dictionary_path", Path(self.dictionary_path))
+        if self.template_dir is not None:
+            object.__setattr__(self, "template_dir", Path(self.template_dir))
+        if self.columns is not None:
+            cols = tuple(c.strip() for c in self.columns if c and c.strip())
+            if not cols:
+                raise ConfigError("--columns is empty: name at least one column to segment on")
+            object.__setattr__(self, "columns", cols)
+        if self.k is not None and self.k < 2:
+            raise ConfigError(f"--k must be at least 2 (got {self.k}): one segment is no segmentation")
+        if self.k_max < 2:
+            raise ConfigError(f"--k-max must be at least 2 (got {self.k_max})")
+        if self.k is not None and self.k > 50:
+            raise ConfigError(f"--k {self.k} is too many segments for a brief (at most 50)")
+        if self.k_max > 50:
+            raise ConfigError(f"--k-max {self.k_max} is too large (at most 50)")
+        if self.n_init < 1:
+            raise ConfigError("n_init must be at least 1")
+        if self.seed < 0 or self.seed > 2**32 - 1:
+            raise ConfigError(f"--seed must be between 0 and {2**32 - 1} (got {self.seed})")

@@ -1,0 +1,382 @@
+"""The data dictionary: which columns segment, which describe, and the words for them.
+
+`read_dictionary` is the edge (reads YAML); `resolve_dictionary` is pure: given the table and an
+optional dictionary it returns a complete `DataDictionary` with one `ColumnSpec` per column of the
+table, saying for each what was declared and what was inferred, and why.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import InputError
+
+ROLES = ("segment", "describe", "id", "ignore")
+TYPES = ("numeric", "ordinal", "binary", "categorical", "date", "id", "text")
+ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid)$|^(id|key)[_\s-]|id$|^respondent$", re.I)
+MAX_CATEGORIES = 30
+
+
+@dataclass(frozen=True)
+class Words:
+    """Business words for one end of a column: the segment name, a phrase and a marketing angle."""
+
+    name: str | None = None
+    words: str | None = None
+    angle: str | None = None
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    role: str
+    type: str
+    label: str
+    unit: str | None = None
+    scale_min: float | None = None
+    scale_max: float | None = None
+    question: str | None = None
+    high: Words = Words()
+    low: Words = Words()
+    declared: bool = False  # True when the data dictionary listed this column
+    reason: str = ""  # why this role/type (shown in the brief's appendix)
+
+    @property
+    def is_scale(self) -> bool:
+        return self.scale_min is not None and self.scale_max is not None
+
+
+@dataclass(frozen=True)
+class DataDictionary:
+    title: str | None
+    source: str | None
+    synthetic: bool
+    unit: str  # what one row is, singular ("customer")
+    units: str  # plural ("customers")
+    id_column: str | None
+    columns: tuple[ColumnSpec, ...]
+    from_file: bool
+    notes: tuple[str, ...] = ()  # what was inferred or overridden, in words
+
+    def column(self, name: str) -> ColumnSpec:
+        for spec in self.columns:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def by_role(self, role: str) -> tuple[ColumnSpec, ...]:
+        return tuple(c for c in self.columns if c.role == role)
+
+    @property
+    def segment_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.by_role("segment"))
+
+    @property
+    def describe_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.by_role("describe"))
+
+
+def humanize(name: str) -> str:
+    """'MntWines' -> 'Mnt wines', 'Detergents_Paper' -> 'Detergents paper'."""
+    text = re.sub(r"[_\-.]+", " ", str(name)).strip()
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text)
+    text = re.sub(r"\s+", " ", text)
+    if not text:
+        return str(name)
+    words = text.split(" ")
+    out = [words[0][:1].upper() + words[0][1:]]
+    out += [w if (w.isupper() and len(w) > 1) else w.lower() for w in words[1:]]
+    return " ".join(out)
+
+
+# --------------------------------------------------------------------------- reading YAML
+
+
+def _text(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value).strip()
+    raise InputError(f"data dictionary: {where} must be text")
+
+
+def _words(raw: Any, where: str) -> Words:
+    if raw is None:
+        return Words()
+    if isinstance(raw, str):
+        return Words(words=raw.strip())
+    if not isinstance(raw, dict):
+        raise InputError(f"data dictionary: {where} must be a mapping with name/words/angle")
+    unknown = set(raw) - {"name", "words", "angle"}
+    if unknown:
+        raise InputError(f"data dictionary: unknown key(s) in {where}: {', '.join(sorted(unknown))}")
+    return Words(
+        name=_text(raw.get("name"), f"{where}.name"),
+        words=_text(raw.get("words"), f"{where}.words"),
+        angle=_text(raw.get("angle"), f"{where}.angle"),
+    )
+
+
+def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
+    where = f"columns.{name}"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError(f"data dictionary: {where} must be a mapping")
+    allowed = {"role", "type", "label", "unit", "scale", "question", "high", "low", "description"}
+    unknown = set(raw) - allowed
+    if unknown:
+        raise InputError(f"data dictionary: unknown key(s) in {where}: {', '.join(sorted(unknown))}")
+    role = raw.get("role", "segment")
+    if role not in ROLES:
+        raise InputError(f"data dictionary: {where}.role must be one of {', '.join(ROLES)}")
+    ctype = raw.get("type", "")
+    if ctype and ctype not in TYPES:
+        raise InputError(f"data dictionary: {where}.type must be one of {', '.join(TYPES)}")
+    scale_min = scale_max = None
+    scale = raw.get("scale")
+    if scale is not None:
+        if not isinstance(scale, dict) or "min" not in scale or "max" not in scale:
+            raise InputError(f"data dictionary: {where}.scale needs min and max")
+        try:
+            scale_min, scale_max = float(scale["min"]), float(scale["max"])
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"data dictionary: {where}.scale min/max must be numbers") from exc
+        if scale_min >= scale_max:
+            raise InputError(f"data dictionary: {where}.scale min must be below max")
+    return ColumnSpec(
+        name=name,
+        role=role,
+        type=ctype,
+        label=_text(raw.get("label"), f"{where}.label") or humanize(name),
+        unit=_text(raw.get("unit"), f"{where}.unit"),
+        scale_min=scale_min,
+        scale_max=scale_max,
+        question=_text(raw.get("question"), f"{where}.question"),
+        high=_words(raw.get("high"), f"{where}.high"),
+        low=_words(raw.get("low"), f"{where}.low"),
+        declared=True,
+        reason="declared in the data dictionary",
+    )
+
+
+def read_dictionary(path: Path | str) -> DataDictionary:
+    """Read a YAML data dictionary (safe loader only). Columns not yet checked against data."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"data dictionary not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise InputError(f"data dictionary {path.name} is not valid YAML{where}") from exc
+    return dictionary_from_mapping(raw, path.name)
+
+
+def dictionary_from_mapping(raw: Any, name: str = "dictionary") -> DataDictionary:
+    if not isinstance(raw, dict):
+        raise InputError(f"data dictionary {name} must be a YAML mapping with a 'columns' key")
+    cols = raw.get("columns")
+    if not isinstance(cols, dict) or not cols:
+        raise InputError(f"data dictionary {name} needs a 'columns' mapping")
+    specs = tuple(_column_from_yaml(str(k), v) for k, v in cols.items())
+    id_column = _text(raw.get("id_column"), "id_column")
+    if id_column is None:
+        ids = [s.name for s in specs if s.role == "id"]
+        id_column = ids[0] if ids else None
+    unit = _text(raw.get("unit"), "unit") or "customer"
+    return DataDictionary(
+        title=_text(raw.get("title"), "title"),
+        source=_text(raw.get("source"), "source"),
+        synthetic=bool(raw.get("synthetic", False)),
+        unit=unit,
+        units=_text(raw.get("units"), "units") or unit + "s",
+        id_column=id_column,
+        columns=specs,
+        from_file=True,
+    )
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def _numeric(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.astype(float)
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype(float)
+    cleaned = series.astype("string").str.strip().str.replace(r"^[€$£]|%$", "", regex=True)
+    return pd.to_numeric(cleaned, errors="coerce")
+
+
+def numeric_values(series: pd.Series) -> pd.Series:
+    """The column as floats; anything that is not a number becomes NaN."""
+    return _numeric(series)
+
+
+def _looks_like_dates(series: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    sample = series.dropna().astype(str).head(200)
+    if sample.empty or not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}").mean() > 0.9:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed", dayfirst=True)
+    return parsed.notna().mean() > 0.9
+
+
+def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
+    """Guess type and role of one column from its values, with the reason in words."""
+    label = humanize(name)
+    non_null = series.dropna()
+    if not (pd.api.types.is_numeric_dtype(non_null) or pd.api.types.is_datetime64_any_dtype(non_null)):
+        non_null = non_null[non_null.astype(str).str.strip() != ""]
+    n_valid = len(non_null)
+    if n_valid == 0:
+        return ColumnSpec(name, "ignore", "text", label, reason="empty: no values at all")
+    n_unique = non_null.astype(str).nunique()
+    if n_unique == 1:
+        return ColumnSpec(name, "ignore", "text", label, reason="constant: one value in every row")
+    if ID_NAME.search(str(name)) and n_unique == n_valid and n_valid == n_rows:
+        return ColumnSpec(name, "id", "id", label, reason="named like an id and unique in every row")
+    nums = _numeric(non_null)
+    share_numeric = nums.notna().mean()
+    if share_numeric >= 0.95:
+        values = nums.dropna()
+        distinct = np.unique(values.to_numpy())
+        if len(distinct) == 2:
+            return ColumnSpec(
+                name, "describe", "binary", label,
+                reason="two values only: treated as a yes/no flag that describes",
+            )
+        integral = bool(np.all(np.mod(distinct, 1) == 0))
+        if integral and len(distinct) <= 11 and distinct.min() >= 0 and distinct.max() <= 10:
+            lo, hi = float(distinct.min()), float(distinct.max())
+            return ColumnSpec(
+                name, "segment", "ordinal", label,
+                scale_min=lo, scale_max=hi,
+                reason=f"whole numbers from {lo:g} to {hi:g}: treated as a rating scale",
+            )
+        return ColumnSpec(name, "segment", "numeric", label, reason="numbers")
+    if _looks_like_dates(non_null):
+        return ColumnSpec(
+            name, "ignore", "date", label, reason="dates: not used for segmentation in this version"
+        )
+    if n_unique <= MAX_CATEGORIES and n_unique <= max(2, 0.5 * n_valid):
+        return ColumnSpec(
+            name, "describe", "categorical", label,
+            reason=f"text with {n_unique} distinct values: describes segments",
+        )
+    return ColumnSpec(
+        name, "ignore", "text", label,
+        reason=f"free text ({n_unique} distinct values): too many to profile",
+    )
+
+
+def resolve_dictionary(
+    frame: pd.DataFrame,
+    dictionary: DataDictionary | None = None,
+    *,
+    columns: tuple[str, ...] | None = None,
+    id_column: str | None = None,
+) -> DataDictionary:
+    """Complete the dictionary against the table: one spec per column, overrides applied."""
+    present = list(frame.columns)
+    notes: list[str] = []
+    for requested, what in [((id_column,) if id_column else (), "--id-column"), (columns or (), "--columns")]:
+        missing = [c for c in requested if c not in present]
+        if missing:
+            raise InputError(
+                f"{what}: column(s) not in the data: {', '.join(missing)} "
+                f"(columns are: {_short_list(present)})"
+            )
+    declared: dict[str, ColumnSpec] = {}
+    if dictionary is not None:
+        missing = [c.name for c in dictionary.columns if c.name not in present and c.role != "ignore"]
+        if missing:
+            raise InputError(
+                f"data dictionary names column(s) not in the data: {', '.join(missing)}"
+            )
+        declared = {c.name: c for c in dictionary.columns}
+
+    specs: list[ColumnSpec] = []
+    for name in present:
+        inferred = infer_column(name, frame[name], len(frame))
+        spec = declared.get(name)
+        if spec is None:
+            if dictionary is not None:
+                spec = replace(inferred, role="ignore", reason="not listed in the data dictionary")
+            else:
+                spec = inferred
+        elif not spec.type:
+            spec = replace(spec, type=inferred.type if inferred.type != "id" else "numeric")
+            if inferred.scale_min is not None and spec.scale_min is None and spec.type == "ordinal":
+                spec = replace(spec, scale_min=inferred.scale_min, scale_max=inferred.scale_max)
+        specs.append(spec)
+
+    # The id column: the option beats the dictionary beats inference.
+    chosen_id = id_column or (dictionary.id_column if dictionary else None)
+    if chosen_id is None:
+        ids = [s.name for s in specs if s.role == "id"]
+        chosen_id = ids[0] if ids else None
+        if chosen_id:
+            notes.append(f"'{chosen_id}' was recognised as the id column (named like an id, unique).")
+    if chosen_id is not None:
+        if chosen_id not in present:
+            raise InputError(f"id column '{chosen_id}' is not in the data")
+        specs = [
+            replace(s, role="id", type="id", reason="the id column")
+            if s.name == chosen_id
+            else (replace(s, role="ignore", reason="another unique id-like column") if s.role == "id" else s)
+            for s in specs
+        ]
+
+    if columns:
+        specs = [
+            replace(s, role="segment", reason="chosen with --columns")
+            if s.name in columns
+            else (replace(s, role="describe", reason="numbers; not chosen with --columns")
+                  if s.role == "segment" else s)
+            for s in specs
+        ]
+        notes.append(f"Segmenting on the columns chosen with --columns: {', '.join(columns)}.")
+        bad = [s.name for s in specs if s.name in columns and s.name == chosen_id]
+        if bad:
+            raise InputError(f"--columns: '{bad[0]}' is the id column and cannot segment")
+
+    if dictionary is None:
+        seg = [s.name for s in specs if s.role == "segment"]
+        desc = [s.name for s in specs if s.role == "describe"]
+        ign = [s.name for s in specs if s.role == "ignore"]
+        if not columns:
+            notes.append(
+                "No data dictionary: numeric columns segment ("
+                + (", ".join(seg) or "none") + ")."
+            )
+        if desc:
+            notes.append("Describing segments by: " + ", ".join(desc) + ".")
+        if ign:
+            notes.append("Left out: " + ", ".join(ign) + " (see the column table for why).")
+
+    base = dictionary or DataDictionary(
+        title=None, source=None, synthetic=False, unit="customer", units="customers",
+        id_column=None, columns=(), from_file=False,
+    )
+    return replace(
+        base,
+        id_column=chosen_id,
+        columns=tuple(specs),
+        notes=tuple(base.notes) + tuple(notes),
+    )
+
+
+def _short_list(names: list[str], limit: int = 12) -> str:
+    shown = ", ".join(str(n) for n in names[:limit])
+    return shown + (f", … ({len(names)} in all)" if len(names) > limit else "")

@@ -1,0 +1,56 @@
+"""Number and text formatting shared by the naming and rendering stages (no pipeline logic)."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+from .dictionary import ColumnSpec
+
+PREFIX_UNITS = {"$", "€", "£", "EUR€"}
+
+
+def number(x: float | None, *, digits: int | None = None) -> str:
+    """Readable number: thousands separators, fewer decimals for bigger numbers."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if digits is None:
+        ax = abs(x)
+        digits = 0 if ax >= 100 else 1 if ax >= 1 else 2
+    text = f"{x:,.{digits}f}"
+    return "0" if text in ("-0", "-0.0", "-0.00") and digits == 0 else text.replace("-", "−", 1)
+
+
+def value(spec: ColumnSpec, x: float | None) -> str:
+    """A value in the column's own terms: '6.1 / 7', '12,345 EUR', '$1,200'."""
+    if spec.is_scale and spec.type == "ordinal":
+        return f"{number(x, digits=1)} / {spec.scale_max:g}"
+    if spec.unit in PREFIX_UNITS:
+        return f"{spec.unit}{number(x)}"
+    if spec.unit == "%":
+        return f"{number(x)} %"
+    if spec.unit:
+        return f"{number(x)} {spec.unit}"
+    return number(x)
+
+
+def percent(share: float, digits: int = 0) -> str:
+    return f"{100 * share:.{digits}f} %"
+
+
+def signed_sd(z: float) -> str:
+    return f"{'+' if z >= 0 else '−'}{abs(z):.1f} SD"
+
+
+def lower_first(text: str) -> str:
+    if len(text) > 1 and text[1].isupper():  # keep acronyms: "CLV" stays "CLV"
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def slug(text: str) -> str:
+    """File-name-safe slug: 'Premium-savers' -> 'premium-savers'."""
+    norm = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    out = re.sub(r"[^a-zA-Z0-9]+", "-", norm).strip("-").lower()
+    return out[:60] or "segment"

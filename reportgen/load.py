@@ -1,0 +1,188 @@
+"""Stage 1 — load: read a customer table from disk into a DataFrame, with facts about the source.
+
+Edge stage: the only place (with the data dictionary reader) that reads the input file.
+CSV delimiter and encoding are detected; TSV, Parquet and Excel are read by extension.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".tab"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+SNIFF_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """The raw table exactly as read (all columns), plus where it came from."""
+
+    frame: pd.DataFrame
+    path: Path
+    file_format: str  # "csv", "parquet", "excel"
+    sha256: str
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _format_of(path: Path) -> tuple[str, bool]:
+    """Return (format, gzipped) from the file name."""
+    suffixes = [s.lower() for s in path.suffixes]
+    gz = bool(suffixes) and suffixes[-1] == ".gz"
+    last = suffixes[-2] if gz and len(suffixes) >= 2 else (suffixes[-1] if suffixes else "")
+    if last in CSV_SUFFIXES:
+        return "csv", gz
+    if last in PARQUET_SUFFIXES:
+        return "parquet", False
+    if last in EXCEL_SUFFIXES:
+        return "excel", False
+    return "", gz
+
+
+def _detect_encoding(sample: bytes) -> str:
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still UTF-8.
+        if exc.start >= len(sample) - 4:
+            return "utf-8"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None:
+        raise InputError("cannot tell the text encoding of the file: is it really a CSV file?")
+    return best.encoding
+
+
+def _detect_delimiter(text: str, suffix: str) -> str:
+    if suffix in {".tsv", ".tab"}:
+        return "\t"
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    if not lines:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
+    except csv.Error:
+        # Sniffer gives up on one-column files and ragged quoting; count instead.
+        counts = {d: lines[0].count(d) for d in [",", ";", "\t", "|"]}
+        best = max(counts, key=counts.get)
+        return best if counts[best] > 0 else ","
+
+
+def _read_csv(path: Path, gz: bool) -> tuple[pd.DataFrame, str, str]:
+    opener = gzip.open if gz else open
+    try:
+        with opener(path, "rb") as fh:
+            sample = fh.read(SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read {path.name}: {exc}") from exc
+    if not sample.strip():
+        raise InputError(f"{path.name} is empty")
+    if b"\x00" in sample[:4096] and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{path.name} looks like a binary file, not a CSV table")
+    encoding = _detect_encoding(sample)
+    text = sample.decode(encoding, errors="replace")
+    suffix = [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:] or [""]
+    delimiter = _detect_delimiter(text, suffix[0])
+    try:
+        frame = pd.read_csv(
+            path,
+            sep=delimiter,
+            encoding=encoding,
+            compression="gzip" if gz else None,
+            # Keep ids like "007" intact and let the prepare stage decide each column's type.
+            dtype=str,
+            keep_default_na=False,
+            na_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A", "?"],
+            skipinitialspace=True,
+            encoding_errors="replace",
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{path.name} is empty") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot parse {path.name} as a table: {first}") from exc
+    return frame, encoding, delimiter
+
+
+def read_table(path: Path | str) -> LoadedTable:
+    """Read a customer table. Raises InputError with a one-line message on any problem."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"data file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a data file")
+    fmt, gz = _format_of(path)
+    if not fmt:
+        raise InputError(
+            f"unknown file format '{''.join(path.suffixes) or '(no extension)'}' for {path.name}: "
+            "use .csv, .tsv, .txt, .parquet, .xlsx or .xls"
+        )
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name} is empty")
+    encoding = delimiter = None
+    if fmt == "csv":
+        frame, encoding, delimiter = _read_csv(path, gz)
+    elif fmt == "parquet":
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises many types for a damaged file
+            raise InputError(f"cannot read {path.name} as Parquet: {_first_line(exc)}") from exc
+    else:
+        try:
+            frame = pd.read_excel(path, sheet_name=0)
+        except Exception as exc:  # openpyxl/xlrd raise many types for a damaged file
+            raise InputError(f"cannot read {path.name} as Excel: {_first_line(exc)}") from exc
+    frame = _clean_header(frame, path)
+    return LoadedTable(
+        frame=frame,
+        path=path,
+        file_format=fmt,
+        sha256=file_sha256(path),
+        encoding=encoding,
+        delimiter=delimiter,
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _clean_header(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    if frame.shape[1] == 0:
+        raise InputError(f"{path.name} has no columns")
+    names = [str(c).strip() for c in frame.columns]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise InputError(f"{path.name} has duplicate column names: {', '.join(dup)}")
+    frame = frame.copy()
+    frame.columns = names
+    if len(frame) == 0:
+        raise InputError(f"{path.name} has a header but no data rows")
+    return frame.reset_index(drop=True)
+

@@ -1,0 +1,239 @@
+"""Stage 6 — name: a business name, a one-line difference, sentences and an angle per segment.
+
+Pure: takes `Profiles` and the data dictionary, returns one `SegmentStory` per segment.
+
+Naming rule (stated in the brief's appendix): a segment is named after what it rates or spends
+*more* than the average customer, when it stands out on something (+0.5 SD or more) and the data
+dictionary has a name for that; otherwise after its largest difference in either direction.
+Without dictionary names, the name is built from the two most distinguishing features in words
+("High fresh · low grocery"). Names are made unique; a segment is never called "Cluster 0".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import fmt
+from .dictionary import DataDictionary
+from .profile import DescribeField, FeatureStat, Profiles, SegmentProfile
+
+STANDS_OUT = 0.5  # SD above average that earns a segment its name from a "high" word
+NOTABLE = 0.25  # smallest difference (SD) worth a sentence
+NAMING_RULE = (
+    "A segment is named after what it values or does more than the average customer (at least "
+    f"{STANDS_OUT:g} standard deviations above the mean) using the data dictionary's words; "
+    "failing that, after its largest difference in either direction."
+)
+
+
+@dataclass(frozen=True)
+class Trait:
+    column: str
+    label: str
+    direction: str  # "high" or "low"
+    phrase: str  # "want a local agent nearby" / "high fresh"
+    segment_value: str  # formatted in the column's units
+    overall_value: str
+    z: float
+
+
+@dataclass(frozen=True)
+class SegmentStory:
+    segment_id: int
+    name: str
+    slug: str
+    headline: str  # one line: what sets it apart
+    sentences: tuple[str, ...]
+    angle: str
+    angle_from_dictionary: bool
+    traits: tuple[Trait, ...]
+
+
+def name_segments(profiles: Profiles, dictionary: DataDictionary) -> tuple[SegmentStory, ...]:
+    drafts = []
+    for seg in profiles.segments:
+        traits = _traits(seg, dictionary)
+        drafts.append((seg, traits, _base_name(seg, traits, dictionary)))
+    names = _unique_names([(seg, traits, name) for seg, traits, name in drafts], dictionary)
+    stories = []
+    slugs: set[str] = set()
+    for (seg, traits, _), name in zip(drafts, names, strict=True):
+        slug = fmt.slug(name)
+        while slug in slugs:
+            slug = f"{slug}-{seg.segment_id}"
+        slugs.add(slug)
+        angle, from_dict = _angle(traits, dictionary, name)
+        stories.append(
+            SegmentStory(
+                segment_id=seg.segment_id,
+                name=name,
+                slug=slug,
+                headline=_headline(traits),
+                sentences=_sentences(seg, name, traits, profiles.n, dictionary),
+                angle=angle,
+                angle_from_dictionary=from_dict,
+                traits=traits,
+            )
+        )
+    return tuple(stories)
+
+
+def _traits(seg: SegmentProfile, dictionary: DataDictionary) -> tuple[Trait, ...]:
+    out = []
+    for f in seg.ranked():
+        if abs(f.z) < NOTABLE and out:
+            break
+        out.append(_trait(f, dictionary))
+    return tuple(out[:3])
+
+
+def _trait(f: FeatureStat, dictionary: DataDictionary) -> Trait:
+    spec = dictionary.column(f.column)
+    direction = "high" if f.z >= 0 else "low"
+    words = (spec.high if direction == "high" else spec.low).words
+    phrase = words or f"{direction} {fmt.lower_first(spec.label)}"
+    return Trait(
+        column=f.column,
+        label=spec.label,
+        direction=direction,
+        phrase=phrase,
+        segment_value=fmt.value(spec, f.segment_mean),
+        overall_value=fmt.value(spec, f.overall_mean),
+        z=f.z,
+    )
+
+
+def _dict_name(trait: Trait, dictionary: DataDictionary) -> str | None:
+    spec = dictionary.column(trait.column)
+    return (spec.high if trait.direction == "high" else spec.low).name
+
+
+def _base_name(seg: SegmentProfile, traits: tuple[Trait, ...], dictionary: DataDictionary) -> str:
+    if not traits or abs(traits[0].z) < NOTABLE:
+        return "Close to average"
+    standouts = sorted((t for t in traits if t.z >= STANDS_OUT), key=lambda t: -t.z)
+    for t in standouts + list(traits):
+        if abs(t.z) >= NOTABLE and (name := _dict_name(t, dictionary)):
+            return name
+    return _words_name(traits)
+
+
+def _words_name(traits: tuple[Trait, ...], count: int = 2) -> str:
+    parts = []
+    for t in traits[:count]:
+        if abs(t.z) < NOTABLE and parts:
+            break
+        parts.append(f"{t.direction} {fmt.lower_first(t.label)}")
+    text = " · ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def _unique_names(drafts, dictionary: DataDictionary) -> list[str]:
+    names = [name for _, _, name in drafts]
+    for _ in range(2):
+        dupes = {n for n in names if names.count(n) > 1}
+        if not dupes:
+            break
+        for i, (seg, traits, _) in enumerate(drafts):
+            if names[i] not in dupes:
+                continue
+            # Add the next trait that is not already the name, in dictionary or plain words.
+            for t in traits:
+                extra = _dict_name(t, dictionary) or f"{t.direction} {fmt.lower_first(t.label)}"
+                if extra.lower() not in names[i].lower():
+                    names[i] = f"{names[i]} · {fmt.lower_first(extra)}"
+                    break
+    seen: dict[str, int] = {}
+    out = []
+    for (seg, _, _), name in zip(drafts, names, strict=True):
+        if names.count(name) > 1:
+            seen[name] = seen.get(name, 0) + 1
+            name = f"{name} ({seen[name]})"
+        out.append(name)
+    return out
+
+
+def _headline(traits: tuple[Trait, ...]) -> str:
+    parts = [
+        f"{t.phrase} ({t.segment_value} vs {t.overall_value} on average)"
+        for t in traits[:2]
+        if abs(t.z) >= NOTABLE
+    ]
+    if not parts:
+        return "close to the average customer on every feature"
+    return " and ".join(parts)
+
+
+def _sentences(
+    seg: SegmentProfile, name: str, traits: tuple[Trait, ...], n: int, dictionary: DataDictionary
+) -> tuple[str, ...]:
+    units = dictionary.units
+    out = [f"{name} are {fmt.percent(seg.share)} of {units} ({seg.size:,} of {n:,})."]
+    for t in traits:
+        if abs(t.z) < NOTABLE:
+            continue
+        spec = dictionary.column(t.column)
+        if spec.type == "ordinal" and spec.is_scale:
+            body = (
+                f"they rate {fmt.lower_first(t.label)} {t.segment_value} on average, "
+                f"against {t.overall_value} for all {units}"
+            )
+        else:
+            body = (
+                f"their average {fmt.lower_first(t.label)} is {t.segment_value}, "
+                f"against {t.overall_value} for all {units}"
+            )
+        has_words = bool((spec.high if t.direction == "high" else spec.low).words)
+        if has_words:
+            out.append(f"They {t.phrase}: {body}.")
+        else:
+            out.append(f"{body[:1].upper()}{body[1:]} ({fmt.signed_sd(t.z)}).")
+        if len(out) >= 3:
+            break
+    if len(out) == 1:
+        out.append(f"They are close to the average of all {units} on every segmentation feature.")
+    extra = _describe_sentence(seg.describe, units)
+    if extra:
+        out.append(extra)
+    return tuple(out[:4])
+
+
+def _describe_sentence(fields: tuple[DescribeField, ...], units: str) -> str | None:
+    """The single most over-represented category among the descriptive fields, if notable."""
+    best = None
+    for field in fields:
+        for s in field.shares:
+            if s.segment_share >= 0.2 and s.overall_share > 0 and s.lift >= 1.25:
+                if best is None or s.lift > best[1].lift:
+                    best = (field, s)
+    if best is None:
+        return None
+    field, s = best
+    return (
+        f"{field.label}: {fmt.percent(s.segment_share)} are “{s.value}”, "
+        f"against {fmt.percent(s.overall_share)} of all {units}."
+    )
+
+
+def _angle(traits: tuple[Trait, ...], dictionary: DataDictionary, name: str) -> tuple[str, bool]:
+    ordered = sorted(traits, key=lambda t: -t.z) if traits else []
+    for t in ordered + list(traits):
+        if abs(t.z) < NOTABLE:
+            continue
+        spec = dictionary.column(t.column)
+        angle = (spec.high if t.direction == "high" else spec.low).angle
+        if angle:
+            return angle, True
+    if not traits or abs(traits[0].z) < NOTABLE:
+        return (
+            "A mainstream group: use the standard offer and message; test what moves them.",
+            False,
+        )
+    lead = traits[0]
+    return (
+        f"Start from what sets {name} apart — {lead.phrase} "
+        f"({lead.segment_value} against {lead.overall_value}). "
+        "Add a 'high'/'low' angle for this column to the data dictionary to print a tailored "
+        "angle here.",
+        False,
+    )

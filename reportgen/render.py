@@ -1,0 +1,90 @@
+"""Stage 8 — render: the report structure through Jinja templates into HTML, then PDF.
+
+Templates are looked up in a user folder first (to override any file), then in the packaged
+`reportgen.templates`. Autoescape is always on: column names, values and dictionary words are
+untrusted. WeasyPrint gets a URL fetcher that serves only data: URIs and files inside the template
+folders, so a brief never fetches from the network or reads other local files.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .errors import RenderError
+
+MAIN_TEMPLATE = "brief.html.j2"
+
+
+def packaged_template_dir() -> Path:
+    return Path(str(resources.files("reportgen.templates")))
+
+
+def template_dirs(user_dir: Path | None = None) -> list[Path]:
+    dirs = [packaged_template_dir()]
+    if user_dir is not None:
+        if not Path(user_dir).is_dir():
+            raise RenderError(f"template folder not found: {user_dir}")
+        dirs.insert(0, Path(user_dir).resolve())
+    return dirs
+
+
+def environment(user_dir: Path | None = None) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(user_dir)]),
+        autoescape=True,  # every template, whatever its extension
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(context: dict[str, Any], user_dir: Path | None = None,
+                template: str = MAIN_TEMPLATE) -> str:
+    try:
+        return environment(user_dir).get_template(template).render(**context)
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template error in {getattr(exc, 'name', None) or template}: {exc}") from exc
+
+
+def _safe_fetcher(allowed_dirs: list[Path]):
+    from weasyprint.urls import URLFetcher
+
+    roots = [d.resolve() for d in allowed_dirs]
+
+    class AssetsOnlyFetcher(URLFetcher):
+        """Serve data: URIs and files under the template folders; refuse everything else."""
+
+        def fetch(self, url, headers=None):
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            if url.startswith("file:"):
+                from urllib.parse import unquote, urlsplit
+
+                path = Path(unquote(urlsplit(url).path)).resolve()
+                if any(path.is_relative_to(root) for root in roots) and path.is_file():
+                    return super().fetch(url, headers)
+            raise ValueError(f"reportgen does not fetch external resources: {url[:80]}")
+
+    return AssetsOnlyFetcher(timeout=1, allow_redirects=False)
+
+
+def html_to_pdf(html: str, user_dir: Path | None = None) -> bytes:
+    import weasyprint
+
+    dirs = template_dirs(user_dir)
+    # WeasyPrint logs every refused fetch and unsupported CSS property as a warning; the brief
+    # does not depend on any of them, so keep the user's terminal clean.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    try:
+        document = weasyprint.HTML(
+            string=html, base_url=dirs[0].as_uri() + "/", url_fetcher=_safe_fetcher(dirs)
+        )
+        return document.write_pdf()
+    except Exception as exc:  # WeasyPrint raises many internal types
+        raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
