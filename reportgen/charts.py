@@ -122,14 +122,14 @@ def profile_heatmap(
     k, p = z.shape
     limit = max(1.0, float(np.nanmax(np.abs(z))) if z.size else 1.0)
     with _style():
-        fig = Figure(figsize=(min(1.0 + 1.15 * p, 7.0) + 1.6, 0.9 + 0.48 * k))
+        fig = Figure(figsize=(6.8, 1.2 + 0.42 * k))
         ax = fig.add_subplot()
         sns.heatmap(
             z, ax=ax, cmap="RdBu_r", vmin=-limit, vmax=limit, center=0,
             annot=np.asarray(annotations, dtype=object), fmt="", annot_kws={"fontsize": 8},
             linewidths=0.8, linecolor="white",
             cbar_kws={"label": "Difference from average\n(standard deviations)", "shrink": 0.9},
-            xticklabels=[_wrap(lbl, 16) for lbl in feature_labels],
+            xticklabels=[_wrap(lbl, max(10, 60 // max(p, 1))) for lbl in feature_labels],
             yticklabels=list(segment_names),
         )
         ax.set_xlabel("Feature (cell text: segment average in the feature's units)")
@@ -151,7 +151,7 @@ def trait_bars(
     order = list(np.argsort(-np.abs(np.asarray(z)), kind="stable"))[:12][::-1]
     zs = [z[i] for i in order]
     with _style():
-        fig = Figure(figsize=(6.6, 0.7 + 0.42 * len(order)))
+        fig = Figure(figsize=(6.6, 0.9 + 0.3 * len(order)))
         ax = fig.add_subplot()
         ypos = np.arange(len(order))
         ax.barh(ypos, zs, color=color, edgecolor="#333333", linewidth=0.5, height=0.6)

@@ -53,7 +53,11 @@ def name_segments(profiles: Profiles, dictionary: DataDictionary) -> tuple[Segme
     drafts = []
     for seg in profiles.segments:
         traits = _traits(seg, dictionary)
-        drafts.append((seg, traits, _base_name(seg, traits, dictionary)))
+        name, lead = _base_name(seg, traits, dictionary)
+        # The trait that gave the name leads the headline and the sentences.
+        if lead is not None:
+            traits = (lead,) + tuple(t for t in traits if t is not lead)
+        drafts.append((seg, traits, name))
     names = _unique_names([(seg, traits, name) for seg, traits, name in drafts], dictionary)
     stories = []
     slugs: set[str] = set()
@@ -108,14 +112,17 @@ def _dict_name(trait: Trait, dictionary: DataDictionary) -> str | None:
     return (spec.high if trait.direction == "high" else spec.low).name
 
 
-def _base_name(seg: SegmentProfile, traits: tuple[Trait, ...], dictionary: DataDictionary) -> str:
+def _base_name(
+    seg: SegmentProfile, traits: tuple[Trait, ...], dictionary: DataDictionary
+) -> tuple[str, Trait | None]:
+    """The segment's name and the trait it was named after (None for a words-built name)."""
     if not traits or abs(traits[0].z) < NOTABLE:
-        return "Close to average"
+        return "Close to average", None
     standouts = sorted((t for t in traits if t.z >= STANDS_OUT), key=lambda t: -t.z)
     for t in standouts + list(traits):
         if abs(t.z) >= NOTABLE and (name := _dict_name(t, dictionary)):
-            return name
-    return _words_name(traits)
+            return name, t
+    return _words_name(traits), None
 
 
 def _words_name(traits: tuple[Trait, ...], count: int = 2) -> str:
