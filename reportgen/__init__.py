@@ -6,4 +6,11 @@ from .config import BriefConfig  # noqa: E402
 from .errors import ReportgenError  # noqa: E402
 from .pipeline import BriefResult, build_brief, build_demo  # noqa: E402
 
-__all__ = ["BriefConfig", "BriefResult", "ReportgenError", "__version__", "build_brief", "build_demo"]
+__all__ = [
+    "BriefConfig",
+    "BriefResult",
+    "ReportgenError",
+    "__version__",
+    "build_brief",
+    "build_demo",
+]

@@ -93,20 +93,47 @@ def segment_map(
         for sid, (name, color) in enumerate(zip(names, colors, strict=True), start=1):
             m = lab == sid
             ax.scatter(
-                pts[m, 0], pts[m, 1], s=14 if len(pts) < 1000 else 4, color=color, alpha=0.55,
-                linewidths=0, label=name, rasterized=True,
+                pts[m, 0],
+                pts[m, 1],
+                s=14 if len(pts) < 1000 else 4,
+                color=color,
+                alpha=0.55,
+                linewidths=0,
+                label=name,
+                rasterized=True,
             )
         for sid, (name, color) in enumerate(zip(names, colors, strict=True), start=1):
             cx, cy = centers_xy[sid - 1]
-            ax.scatter([cx], [cy], marker="X", s=160, color=color, edgecolors="black", linewidths=1.2,
-                       zorder=5)
-            ax.annotate(name, (cx, cy), xytext=(8, 8), textcoords="offset points", fontsize=9,
-                        fontweight="bold", color="#111111", zorder=6,
-                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": color, "alpha": 0.9})
+            ax.scatter(
+                [cx],
+                [cy],
+                marker="X",
+                s=160,
+                color=color,
+                edgecolors="black",
+                linewidths=1.2,
+                zorder=5,
+            )
+            ax.annotate(
+                name,
+                (cx, cy),
+                xytext=(8, 8),
+                textcoords="offset points",
+                fontsize=9,
+                fontweight="bold",
+                color="#111111",
+                zorder=6,
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": color, "alpha": 0.9},
+            )
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, title="Segment",
-                  markerscale=1.5)
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+            title="Segment",
+            markerscale=1.5,
+        )
         ax.grid(True, color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
         return _png(fig)
@@ -125,9 +152,17 @@ def profile_heatmap(
         fig = Figure(figsize=(6.8, 1.2 + 0.42 * k))
         ax = fig.add_subplot()
         sns.heatmap(
-            z, ax=ax, cmap="RdBu_r", vmin=-limit, vmax=limit, center=0,
-            annot=np.asarray(annotations, dtype=object), fmt="", annot_kws={"fontsize": 8},
-            linewidths=0.8, linecolor="white",
+            z,
+            ax=ax,
+            cmap="RdBu_r",
+            vmin=-limit,
+            vmax=limit,
+            center=0,
+            annot=np.asarray(annotations, dtype=object),
+            fmt="",
+            annot_kws={"fontsize": 8},
+            linewidths=0.8,
+            linecolor="white",
             cbar_kws={"label": "Difference from average\n(standard deviations)", "shrink": 0.9},
             xticklabels=[_wrap(lbl, max(10, 60 // max(p, 1))) for lbl in feature_labels],
             yticklabels=list(segment_names),
@@ -161,8 +196,15 @@ def trait_bars(
         ax.set_xlim(-lim, lim)
         for y, i in zip(ypos, order, strict=True):
             v = z[i]
-            ax.text(v + (0.04 * lim if v >= 0 else -0.04 * lim), y, value_texts[i], va="center",
-                    ha="left" if v >= 0 else "right", fontsize=8, color="#222222")
+            ax.text(
+                v + (0.04 * lim if v >= 0 else -0.04 * lim),
+                y,
+                value_texts[i],
+                va="center",
+                ha="left" if v >= 0 else "right",
+                fontsize=8,
+                color="#222222",
+            )
         ax.set_xlabel(f"Difference from the average of all {units} (standard deviations)")
         ax.grid(True, axis="x", color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
@@ -176,10 +218,20 @@ def elbow(ks: Sequence[int], inertias: Sequence[float], chosen: int, knee: int |
         ax.plot(ks, inertias, marker="o", color="#444444", linewidth=1.5, markersize=4)
         ci = list(ks).index(chosen) if chosen in ks else None
         if ci is not None:
-            ax.scatter([chosen], [inertias[ci]], s=120, facecolors="none", edgecolors="#d55e00",
-                       linewidths=2, zorder=5, label=f"chosen k = {chosen}")
+            ax.scatter(
+                [chosen],
+                [inertias[ci]],
+                s=120,
+                facecolors="none",
+                edgecolors="#d55e00",
+                linewidths=2,
+                zorder=5,
+                label=f"chosen k = {chosen}",
+            )
         if knee is not None and knee != chosen and knee in ks:
-            ax.axvline(knee, color="#0072b2", linestyle="--", linewidth=1, label=f"elbow at k = {knee}")
+            ax.axvline(
+                knee, color="#0072b2", linestyle="--", linewidth=1, label=f"elbow at k = {knee}"
+            )
         ax.set_xlabel("Number of segments (k)")
         ax.set_ylabel("Within-segment sum of squares\n(standardised units)")
         ax.set_xticks(list(ks))
@@ -188,8 +240,14 @@ def elbow(ks: Sequence[int], inertias: Sequence[float], chosen: int, knee: int |
         return _png(fig)
 
 
-def size_bars(names: Sequence[str], shares: Sequence[float], sizes: Sequence[int],
-              colors: Sequence[str], *, units: str) -> bytes:
+def size_bars(
+    names: Sequence[str],
+    shares: Sequence[float],
+    sizes: Sequence[int],
+    colors: Sequence[str],
+    *,
+    units: str,
+) -> bytes:
     with _style():
         fig = Figure(figsize=(6.6, 0.5 + 0.38 * len(names)))
         ax = fig.add_subplot()
@@ -230,8 +288,10 @@ def map_axes(prepared, seg, dictionary) -> dict[str, object]:
         xy = np.column_stack([prepared.values[:, 0], seg.distances])
         centers = np.column_stack([seg.centers[:, 0], np.zeros(seg.k)])
         return {
-            "xy": xy, "centers": centers,
-            "x_label": _axis_label(spec), "y_label": "Distance to own segment centre (SD)",
+            "xy": xy,
+            "centers": centers,
+            "x_label": _axis_label(spec),
+            "y_label": "Distance to own segment centre (SD)",
             "jitter": (0.2 if spec.type == "ordinal" else 0.0, 0.0),
             "caption": f"Each dot is a {dictionary.unit}, placed by {spec.label.lower()}.",
         }
@@ -239,8 +299,11 @@ def map_axes(prepared, seg, dictionary) -> dict[str, object]:
         a, b = (dictionary.column(f) for f in prepared.features)
         jit = tuple(0.22 if s.type == "ordinal" else 0.0 for s in (a, b))
         return {
-            "xy": prepared.values, "centers": seg.centers,
-            "x_label": _axis_label(a), "y_label": _axis_label(b), "jitter": jit,
+            "xy": prepared.values,
+            "centers": seg.centers,
+            "x_label": _axis_label(a),
+            "y_label": _axis_label(b),
+            "jitter": jit,
             "caption": (
                 f"Each dot is a {dictionary.unit}, placed by their answers on the two segmentation "
                 "features; crosses mark each segment's centre."
@@ -255,10 +318,15 @@ def map_axes(prepared, seg, dictionary) -> dict[str, object]:
         comp = pca.components_[i]
         top = np.argsort(-np.abs(comp), kind="stable")[:2]
         words = ", ".join(f"{'+' if comp[j] >= 0 else '−'}{labels[j]}" for j in top)
-        return f"Map axis {i + 1} ({fmt.percent(pca.explained_variance_ratio_[i])} of spread): {words}"
+        return (
+            f"Map axis {i + 1} ({fmt.percent(pca.explained_variance_ratio_[i])} of spread): {words}"
+        )
 
     return {
-        "xy": xy, "centers": centers, "x_label": _wrap(axis(0), 70), "y_label": _wrap(axis(1), 45),
+        "xy": xy,
+        "centers": centers,
+        "x_label": _wrap(axis(0), 70),
+        "y_label": _wrap(axis(1), 45),
         "jitter": (0.0, 0.0),
         "caption": (
             f"Each dot is a {dictionary.unit}. With {len(labels)} features the map shows the two "
@@ -280,8 +348,15 @@ def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, s
     m = map_axes(prepared, seg, dictionary)
     charts: dict[str, object] = {
         "segment_map": segment_map(
-            m["xy"], seg.labels, m["centers"], names, colors,
-            x_label=m["x_label"], y_label=m["y_label"], jitter=m["jitter"], seed=seed,
+            m["xy"],
+            seg.labels,
+            m["centers"],
+            names,
+            colors,
+            x_label=m["x_label"],
+            y_label=m["y_label"],
+            jitter=m["jitter"],
+            seed=seed,
         ),
         "map_caption": m["caption"],
     }
@@ -292,11 +367,17 @@ def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, s
     ]
     charts["heatmap"] = profile_heatmap(z, ann, names, profiles.labels)
     charts["sizes"] = size_bars(
-        names, [s.share for s in profiles.segments], [s.size for s in profiles.segments], colors,
+        names,
+        [s.share for s in profiles.segments],
+        [s.size for s in profiles.segments],
+        colors,
         units=dictionary.units,
     )
     charts["elbow"] = elbow(
-        [e.k for e in kchoice.evidence], [e.inertia for e in kchoice.evidence], kchoice.k, kchoice.knee
+        [e.k for e in kchoice.evidence],
+        [e.inertia for e in kchoice.evidence],
+        kchoice.k,
+        kchoice.knee,
     )
     traits = {}
     for s, color in zip(profiles.segments, colors, strict=True):

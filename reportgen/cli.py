@@ -54,7 +54,9 @@ def _report(result, quiet: bool) -> None:
         return
     typer.echo(f"Brief written to {result.pdf_path}")
     for seg, story in zip(result.profiles.segments, result.stories, strict=True):
-        typer.echo(f"  {story.segment_id}. {story.name:<28} {fmt.percent(seg.share):>6}  ({seg.size:,})")
+        typer.echo(
+            f"  {story.segment_id}. {story.name:<28} {fmt.percent(seg.share):>6}  ({seg.size:,})"
+        )
     dropped = result.prepared.n_dropped
     typer.echo(
         f"{result.prepared.n_kept:,} of {result.prepared.n_read:,} rows segmented"

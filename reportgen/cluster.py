@@ -33,12 +33,16 @@ class Segmentation:
         return tuple(range(1, self.k + 1))
 
 
-def cluster(scaled: np.ndarray, scaling: Scaling, *, k: int, seed: int, n_init: int = 10) -> Segmentation:
+def cluster(
+    scaled: np.ndarray, scaling: Scaling, *, k: int, seed: int, n_init: int = 10
+) -> Segmentation:
     model = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(scaled)
     raw_labels = model.labels_
     counts = np.bincount(raw_labels, minlength=k)
     # Largest first; ties broken by the centre's coordinates so the order is fully determined.
-    order = sorted(range(k), key=lambda j: (-counts[j], tuple(np.round(model.cluster_centers_[j], 9))))
+    order = sorted(
+        range(k), key=lambda j: (-counts[j], tuple(np.round(model.cluster_centers_[j], 9)))
+    )
     remap = np.empty(k, dtype=int)
     for new, old in enumerate(order):
         remap[old] = new

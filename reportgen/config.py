@@ -40,7 +40,9 @@ class BriefConfig:
                 raise ConfigError("--columns is empty: name at least one column to segment on")
             object.__setattr__(self, "columns", cols)
         if self.k is not None and self.k < 2:
-            raise ConfigError(f"--k must be at least 2 (got {self.k}): one segment is no segmentation")
+            raise ConfigError(
+                f"--k must be at least 2 (got {self.k}): one segment is no segmentation"
+            )
         if self.k_max < 2:
             raise ConfigError(f"--k-max must be at least 2 (got {self.k_max})")
         if self.k is not None and self.k > 50:

@@ -116,7 +116,9 @@ def _words(raw: Any, where: str) -> Words:
         raise InputError(f"data dictionary: {where} must be a mapping with name/words/angle")
     unknown = set(raw) - {"name", "words", "angle"}
     if unknown:
-        raise InputError(f"data dictionary: unknown key(s) in {where}: {', '.join(sorted(unknown))}")
+        raise InputError(
+            f"data dictionary: unknown key(s) in {where}: {', '.join(sorted(unknown))}"
+        )
     return Words(
         name=_text(raw.get("name"), f"{where}.name"),
         words=_text(raw.get("words"), f"{where}.words"),
@@ -133,7 +135,9 @@ def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
     allowed = {"role", "type", "label", "unit", "scale", "question", "high", "low", "description"}
     unknown = set(raw) - allowed
     if unknown:
-        raise InputError(f"data dictionary: unknown key(s) in {where}: {', '.join(sorted(unknown))}")
+        raise InputError(
+            f"data dictionary: unknown key(s) in {where}: {', '.join(sorted(unknown))}"
+        )
     role = raw.get("role", "segment")
     if role not in ROLES:
         raise InputError(f"data dictionary: {where}.role must be one of {', '.join(ROLES)}")
@@ -236,7 +240,9 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     """Guess type and role of one column from its values, with the reason in words."""
     label = humanize(name)
     non_null = series.dropna()
-    if not (pd.api.types.is_numeric_dtype(non_null) or pd.api.types.is_datetime64_any_dtype(non_null)):
+    if not (
+        pd.api.types.is_numeric_dtype(non_null) or pd.api.types.is_datetime64_any_dtype(non_null)
+    ):
         non_null = non_null[non_null.astype(str).str.strip() != ""]
     n_valid = len(non_null)
     if n_valid == 0:
@@ -245,23 +251,32 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     if n_unique == 1:
         return ColumnSpec(name, "ignore", "text", label, reason="constant: one value in every row")
     if ID_NAME.search(str(name)) and n_unique == n_valid and n_valid == n_rows:
-        return ColumnSpec(name, "id", "id", label, reason="named like an id and unique in every row")
+        return ColumnSpec(
+            name, "id", "id", label, reason="named like an id and unique in every row"
+        )
     nums = _numeric(non_null)
     share_numeric = nums.notna().mean()
     if share_numeric >= 0.95:
-        values = nums.dropna()
+        values = nums[np.isfinite(nums)]
         distinct = np.unique(values.to_numpy())
         if len(distinct) == 2:
             return ColumnSpec(
-                name, "describe", "binary", label,
+                name,
+                "describe",
+                "binary",
+                label,
                 reason="two values only: treated as a yes/no flag that describes",
             )
         integral = bool(np.all(np.mod(distinct, 1) == 0))
         if integral and len(distinct) <= 11 and distinct.min() >= 0 and distinct.max() <= 10:
             lo, hi = float(distinct.min()), float(distinct.max())
             return ColumnSpec(
-                name, "segment", "ordinal", label,
-                scale_min=lo, scale_max=hi,
+                name,
+                "segment",
+                "ordinal",
+                label,
+                scale_min=lo,
+                scale_max=hi,
                 reason=f"whole numbers from {lo:g} to {hi:g}: treated as a rating scale",
             )
         return ColumnSpec(name, "segment", "numeric", label, reason="numbers")
@@ -271,11 +286,17 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
         )
     if n_unique <= MAX_CATEGORIES and n_unique <= max(2, 0.5 * n_valid):
         return ColumnSpec(
-            name, "describe", "categorical", label,
+            name,
+            "describe",
+            "categorical",
+            label,
             reason=f"text with {n_unique} distinct values: describes segments",
         )
     return ColumnSpec(
-        name, "ignore", "text", label,
+        name,
+        "ignore",
+        "text",
+        label,
         reason=f"free text ({n_unique} distinct values): too many to profile",
     )
 
@@ -290,7 +311,10 @@ def resolve_dictionary(
     """Complete the dictionary against the table: one spec per column, overrides applied."""
     present = list(frame.columns)
     notes: list[str] = []
-    for requested, what in [((id_column,) if id_column else (), "--id-column"), (columns or (), "--columns")]:
+    for requested, what in [
+        ((id_column,) if id_column else (), "--id-column"),
+        (columns or (), "--columns"),
+    ]:
         missing = [c for c in requested if c not in present]
         if missing:
             raise InputError(
@@ -299,7 +323,9 @@ def resolve_dictionary(
             )
     declared: dict[str, ColumnSpec] = {}
     if dictionary is not None:
-        missing = [c.name for c in dictionary.columns if c.name not in present and c.role != "ignore"]
+        missing = [
+            c.name for c in dictionary.columns if c.name not in present and c.role != "ignore"
+        ]
         if missing:
             raise InputError(
                 f"data dictionary names column(s) not in the data: {', '.join(missing)}"
@@ -327,14 +353,20 @@ def resolve_dictionary(
         ids = [s.name for s in specs if s.role == "id"]
         chosen_id = ids[0] if ids else None
         if chosen_id:
-            notes.append(f"'{chosen_id}' was recognised as the id column (named like an id, unique).")
+            notes.append(
+                f"'{chosen_id}' was recognised as the id column (named like an id, unique)."
+            )
     if chosen_id is not None:
         if chosen_id not in present:
             raise InputError(f"id column '{chosen_id}' is not in the data")
         specs = [
             replace(s, role="id", type="id", reason="the id column")
             if s.name == chosen_id
-            else (replace(s, role="ignore", reason="another unique id-like column") if s.role == "id" else s)
+            else (
+                replace(s, role="ignore", reason="another unique id-like column")
+                if s.role == "id"
+                else s
+            )
             for s in specs
         ]
 
@@ -342,8 +374,11 @@ def resolve_dictionary(
         specs = [
             replace(s, role="segment", reason="chosen with --columns")
             if s.name in columns
-            else (replace(s, role="describe", reason="numbers; not chosen with --columns")
-                  if s.role == "segment" else s)
+            else (
+                replace(s, role="describe", reason="numbers; not chosen with --columns")
+                if s.role == "segment"
+                else s
+            )
             for s in specs
         ]
         notes.append(f"Segmenting on the columns chosen with --columns: {', '.join(columns)}.")
@@ -357,8 +392,7 @@ def resolve_dictionary(
         ign = [s.name for s in specs if s.role == "ignore"]
         if not columns:
             notes.append(
-                "No data dictionary: numeric columns segment ("
-                + (", ".join(seg) or "none") + ")."
+                "No data dictionary: numeric columns segment (" + (", ".join(seg) or "none") + ")."
             )
         if desc:
             notes.append("Describing segments by: " + ", ".join(desc) + ".")
@@ -366,8 +400,14 @@ def resolve_dictionary(
             notes.append("Left out: " + ", ".join(ign) + " (see the column table for why).")
 
     base = dictionary or DataDictionary(
-        title=None, source=None, synthetic=False, unit="customer", units="customers",
-        id_column=None, columns=(), from_file=False,
+        title=None,
+        source=None,
+        synthetic=False,
+        unit="customer",
+        units="customers",
+        id_column=None,
+        columns=(),
+        from_file=False,
     )
     return replace(
         base,

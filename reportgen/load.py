@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,6 +109,12 @@ def _read_csv(path: Path, gz: bool) -> tuple[pd.DataFrame, str, str]:
     text = sample.decode(encoding, errors="replace")
     suffix = [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:] or [""]
     delimiter = _detect_delimiter(text, suffix[0])
+    # pandas silently renames a repeated header ("a", "a.1"); a repeated name is a user error.
+    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter), [])
+    names = [h.strip() for h in header]
+    dup = sorted({n for n in names if n and names.count(n) > 1})
+    if dup:
+        raise InputError(f"{path.name} has duplicate column names: {', '.join(dup)}")
     try:
         frame = pd.read_csv(
             path,
@@ -185,4 +192,3 @@ def _clean_header(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     if len(frame) == 0:
         raise InputError(f"{path.name} has a header but no data rows")
     return frame.reset_index(drop=True)
-

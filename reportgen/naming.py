@@ -141,7 +141,7 @@ def _unique_names(drafts, dictionary: DataDictionary) -> list[str]:
         dupes = {n for n in names if names.count(n) > 1}
         if not dupes:
             break
-        for i, (seg, traits, _) in enumerate(drafts):
+        for i, (_seg, traits, _) in enumerate(drafts):
             if names[i] not in dupes:
                 continue
             # Add the next trait that is not already the name, in dictionary or plain words.
@@ -152,7 +152,7 @@ def _unique_names(drafts, dictionary: DataDictionary) -> list[str]:
                     break
     seen: dict[str, int] = {}
     out = []
-    for (seg, _, _), name in zip(drafts, names, strict=True):
+    for (_seg, _, _), name in zip(drafts, names, strict=True):
         if names.count(name) > 1:
             seen[name] = seen.get(name, 0) + 1
             name = f"{name} ({seen[name]})"
@@ -210,9 +210,9 @@ def _describe_sentence(fields: tuple[DescribeField, ...], units: str) -> str | N
     best = None
     for field in fields:
         for s in field.shares:
-            if s.segment_share >= 0.2 and s.overall_share > 0 and s.lift >= 1.25:
-                if best is None or s.lift > best[1].lift:
-                    best = (field, s)
+            notable = s.segment_share >= 0.2 and s.overall_share > 0 and s.lift >= 1.25
+            if notable and (best is None or s.lift > best[1].lift):
+                best = (field, s)
     if best is None:
         return None
     field, s = best

@@ -28,8 +28,17 @@ from .prepare import PreparedData, prepare
 from .profile import Profiles, profile
 from .report import RunInfo, build_context
 
-VERSIONED = ("pandas", "numpy", "scikit-learn", "scipy", "matplotlib", "seaborn", "kneed",
-             "jinja2", "weasyprint")
+VERSIONED = (
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+    "matplotlib",
+    "seaborn",
+    "kneed",
+    "jinja2",
+    "weasyprint",
+)
 OUTPUT_FILES = ("brief.pdf", "brief.html", "assignments.csv", "profiles.csv", "summary.json")
 
 
@@ -78,8 +87,9 @@ def run_time() -> datetime:
     return datetime.now(tz=UTC).replace(microsecond=0)
 
 
-def assignments_frame(prepared: PreparedData, seg: Segmentation,
-                      stories: tuple[SegmentStory, ...]) -> pd.DataFrame:
+def assignments_frame(
+    prepared: PreparedData, seg: Segmentation, stories: tuple[SegmentStory, ...]
+) -> pd.DataFrame:
     names = {s.segment_id: s.name for s in stories}
     return pd.DataFrame(
         {
@@ -98,9 +108,17 @@ def profiles_frame(profiles: Profiles, stories: tuple[SegmentStory, ...]) -> pd.
     return table
 
 
-def summary_dict(config: BriefConfig, table: LoadedTable, dictionary: DataDictionary,
-                 prepared: PreparedData, kchoice: KChoice, seg: Segmentation, profiles: Profiles,
-                 stories: tuple[SegmentStory, ...], run: RunInfo) -> dict[str, Any]:
+def summary_dict(
+    config: BriefConfig,
+    table: LoadedTable,
+    dictionary: DataDictionary,
+    prepared: PreparedData,
+    kchoice: KChoice,
+    seg: Segmentation,
+    profiles: Profiles,
+    stories: tuple[SegmentStory, ...],
+    run: RunInfo,
+) -> dict[str, Any]:
     return {
         "reportgen_version": __version__,
         "generated_at": run.generated_at,
@@ -192,13 +210,15 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
     kchoice = choose_k(
         prepared.scaled, k=config.k, k_max=config.k_max, seed=config.seed, n_init=config.n_init
     )
-    seg = cluster(prepared.scaled, prepared.scaling, k=kchoice.k, seed=config.seed,
-                  n_init=config.n_init)
+    seg = cluster(
+        prepared.scaled, prepared.scaling, k=kchoice.k, seed=config.seed, n_init=config.n_init
+    )
     profiles = profile(prepared, seg, dictionary)
     stories = name_segments(profiles, dictionary)
     colors = charts.segment_colors(seg.k)
-    images = charts.draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors,
-                             seed=config.seed)
+    images = charts.draw_all(
+        prepared, seg, profiles, stories, kchoice, dictionary, colors, seed=config.seed
+    )
     now = run_time()
     run = RunInfo(
         generated_at=now.isoformat().replace("+00:00", "Z"),
@@ -209,13 +229,23 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         title=config.title or dictionary.title or f"Customer segments in {table.path.name}",
     )
     context = build_context(
-        table=table, dictionary=dictionary, prepared=prepared, kchoice=kchoice, seg=seg,
-        profiles=profiles, stories=stories, charts=images, colors=colors, run=run,
+        table=table,
+        dictionary=dictionary,
+        prepared=prepared,
+        kchoice=kchoice,
+        seg=seg,
+        profiles=profiles,
+        stories=stories,
+        charts=images,
+        colors=colors,
+        run=run,
     )
     html = render.render_html(context, config.template_dir)
     pdf = render.html_to_pdf(html, config.template_dir)
     assignments = assignments_frame(prepared, seg, stories)
-    summary = summary_dict(config, table, dictionary, prepared, kchoice, seg, profiles, stories, run)
+    summary = summary_dict(
+        config, table, dictionary, prepared, kchoice, seg, profiles, stories, run
+    )
     files = deliver.write_outputs(
         config.out_dir,
         {
@@ -227,13 +257,24 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         },
     )
     return BriefResult(
-        config=config, table=table, dictionary=dictionary, prepared=prepared, k_choice=kchoice,
-        segmentation=seg, profiles=profiles, stories=stories, assignments=assignments,
-        summary=summary, html=html, pdf=pdf, files=files,
+        config=config,
+        table=table,
+        dictionary=dictionary,
+        prepared=prepared,
+        k_choice=kchoice,
+        segmentation=seg,
+        profiles=profiles,
+        stories=stories,
+        assignments=assignments,
+        summary=summary,
+        html=html,
+        pdf=pdf,
+        files=files,
     )
 
 
 def build_demo(out_dir: Path | str = "reportgen-out", **overrides: Any) -> BriefResult:
     data, dictionary = example_data()
-    return build_brief(BriefConfig(data_path=data, dictionary_path=dictionary,
-                                   out_dir=Path(out_dir), **overrides))
+    return build_brief(
+        BriefConfig(data_path=data, dictionary_path=dictionary, out_dir=Path(out_dir), **overrides)
+    )

@@ -82,7 +82,11 @@ class Profiles:
         """Segments x features (means in real units) plus size and share; last row = all."""
         rows = []
         for seg in self.segments:
-            row: dict[str, object] = {"segment_id": seg.segment_id, "size": seg.size, "share": seg.share}
+            row: dict[str, object] = {
+                "segment_id": seg.segment_id,
+                "size": seg.size,
+                "share": seg.share,
+            }
             row.update({f.column: f.segment_mean for f in seg.features})
             rows.append(row)
         overall: dict[str, object] = {"segment_id": "all", "size": self.n, "share": 1.0}
@@ -114,7 +118,9 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
             for i, f in enumerate(prepared.features)
         )
         describe = tuple(
-            _describe(prepared.kept[c], member, dictionary.column(c).label, dictionary.column(c).type)
+            _describe(
+                prepared.kept[c], member, dictionary.column(c).label, dictionary.column(c).type
+            )
             for c in describe_cols
         )
         segments.append(SegmentProfile(sid, int(size), size / n, feats, describe))

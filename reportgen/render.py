@@ -43,12 +43,15 @@ def environment(user_dir: Path | None = None) -> jinja2.Environment:
     )
 
 
-def render_html(context: dict[str, Any], user_dir: Path | None = None,
-                template: str = MAIN_TEMPLATE) -> str:
+def render_html(
+    context: dict[str, Any], user_dir: Path | None = None, template: str = MAIN_TEMPLATE
+) -> str:
     try:
         return environment(user_dir).get_template(template).render(**context)
     except jinja2.TemplateError as exc:
-        raise RenderError(f"template error in {getattr(exc, 'name', None) or template}: {exc}") from exc
+        raise RenderError(
+            f"template error in {getattr(exc, 'name', None) or template}: {exc}"
+        ) from exc
 
 
 def _safe_fetcher(allowed_dirs: list[Path]):

@@ -93,14 +93,11 @@ def build_context(
             else f"k = {seg.k} was chosen by the elbow method."
         )
     )
-    lead = (
-        f"The {prepared.n_kept:,} {units} fall into {seg.k} segments. "
-        + " ".join(
-            f"{story.name} ({fmt.percent(s.share)}) {story.traits[0].phrase}."
-            if story.traits and abs(story.traits[0].z) >= 0.25
-            else f"{story.name} ({fmt.percent(s.share)}) are close to average."
-            for s, story in zip(profiles.segments, stories, strict=True)
-        )
+    lead = f"The {prepared.n_kept:,} {units} fall into {seg.k} segments. " + " ".join(
+        f"{story.name} ({fmt.percent(s.share)}) {story.traits[0].phrase}."
+        if story.traits and abs(story.traits[0].z) >= 0.25
+        else f"{story.name} ({fmt.percent(s.share)}) are close to average."
+        for s, story in zip(profiles.segments, stories, strict=True)
     )
     return {
         "doc": {
@@ -171,7 +168,13 @@ def build_context(
             "drops": [{"reason": d.reason, "rows": f"{d.rows:,}"} for d in prepared.drops],
             "notes": list(dictionary.notes) + list(prepared.notes),
             "columns": [
-                {"name": c.name, "label": c.label, "type": c.type, "role": c.role, "reason": c.reason}
+                {
+                    "name": c.name,
+                    "label": c.label,
+                    "type": c.type,
+                    "role": c.role,
+                    "reason": c.reason,
+                }
                 for c in dictionary.columns
             ],
             "scaling": [
@@ -208,7 +211,9 @@ def _describe_field(d) -> dict[str, Any]:
                 "value": s.value,
                 "segment": fmt.percent(s.segment_share),
                 "overall": fmt.percent(s.overall_share),
-                "css": "pos" if s.overall_share and s.lift >= 1.25 and s.segment_share >= 0.05 else "",
+                "css": "pos"
+                if s.overall_share and s.lift >= 1.25 and s.segment_share >= 0.05
+                else "",
             }
             for s in d.shares
         ],

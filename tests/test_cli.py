@@ -1,0 +1,219 @@
+"""End to end through the CLI: the demo, a second dataset, every bad-input case, determinism."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from reportgen.cli import app
+from tests.conftest import DATA, ROOT, pdf_text
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli-demo")
+    result = runner.invoke(
+        app, ["demo", "--out", str(out)], env={"SOURCE_DATE_EPOCH": "1764288000"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "Premium-savers" in result.output and "brief.pdf" in result.output
+    return out
+
+
+def test_demo_writes_every_file(demo_dir):
+    for name in ["brief.pdf", "brief.html", "assignments.csv", "profiles.csv", "summary.json"]:
+        assert (demo_dir / name).stat().st_size > 0, name
+    assert not list(demo_dir.glob(".reportgen-staging*"))
+
+
+def test_demo_pdf_reads_like_the_tutorial(demo_dir):
+    pages = [" ".join(p.split()) for p in pdf_text(demo_dir / "brief.pdf")]
+    text = " ".join(pages)
+    summary = json.loads((demo_dir / "summary.json").read_text())
+    names = [s["name"] for s in summary["segments"]]
+    assert sorted(names) == ["Agent-seekers", "Premium-savers"]
+    # One page for the summary, one for the map/profile, one per segment, appendix.
+    assert 5 <= len(pages) <= 8
+    assert "Executive summary" in pages[0]
+    for s in summary["segments"]:
+        share = f"{round(100 * s['share'])} %"
+        assert s["name"] in pages[0] and share in pages[0]
+        assert any(s["name"] in page and "Suggested marketing angle" in page for page in pages[2:])
+    assert "Synthetic example data" in pages[0]
+    assert "150 rows read, 148 kept, 2 left out" in text
+    assert "no value for 'agent_importance'" in text
+    assert "Page 1 of" in pages[0] or "Page 1 of" in text
+    assert "k = 2" in text and "Kneedle" in text
+    assert re.search(r"rate a local agent nearby \d\.\d / 7 on average", text)
+
+
+def test_demo_assignments_for_the_crm(demo_dir):
+    a = pd.read_csv(demo_dir / "assignments.csv", dtype={"respondent_id": str})
+    assert list(a.columns) == ["respondent_id", "segment_id", "segment_name", "distance_to_center"]
+    assert len(a) == 148 and a["respondent_id"].is_unique
+    assert set(a["segment_name"]) == {"Premium-savers", "Agent-seekers"}
+    summary = json.loads((demo_dir / "summary.json").read_text())
+    assert summary["k"] == 2
+    assert [s["size"] for s in summary["segments"]] == a[
+        "segment_id"
+    ].value_counts().sort_index().tolist()
+    assert summary["input"]["sha256"] and summary["settings"]["seed"] == 42
+    assert summary["rows"] == {
+        "read": 150,
+        "kept": 148,
+        "dropped": 2,
+        "duplicate_ids": 0,
+        "drop_reasons": [
+            {"reason": "no value for 'premium_importance'", "rows": 1},
+            {"reason": "no value for 'agent_importance'", "rows": 1},
+        ],
+    }
+    agent = next(s for s in summary["segments"] if s["name"] == "Agent-seekers")
+    assert agent["centroid"]["agent_importance"] > 5 > agent["centroid"]["premium_importance"]
+
+
+def test_second_dataset_without_dictionary(tmp_path):
+    out = tmp_path / "w"
+    result = runner.invoke(
+        app,
+        [
+            "brief",
+            str(DATA / "wholesale_customers.csv"),
+            "--out",
+            str(out),
+            "--k",
+            "3",
+            "--title",
+            "Wholesale <clients>",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["k"] == 3 and summary["rows"]["kept"] == 440
+    assert len({s["name"] for s in summary["segments"]}) == 3
+    assert not any("cluster" in s["name"].lower() for s in summary["segments"])
+    text = " ".join(" ".join(pdf_text(out / "brief.pdf")).split())
+    assert "Wholesale <clients>" in text
+    assert "k = 3 was chosen by the user" in text
+    assert "Fresh" in text and "Detergents paper" in text
+    a = pd.read_csv(out / "assignments.csv")
+    assert a.columns[0] == "row" and a["row"].tolist() == list(range(1, 441))
+    assert "&lt;clients&gt;" in (out / "brief.html").read_text()
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda t: ["brief", str(t / "nope.csv")], "data file not found"),
+        (lambda t: ["brief", write(t, "x.docx", "hello")], "unknown file format"),
+        (lambda t: ["brief", write(t, "e.csv", "")], "is empty"),
+        (lambda t: ["brief", write(t, "p.parquet", "garbage")], "cannot read"),
+        (
+            lambda t: ["brief", write(t, "t.csv", "name,city\na,b\nc,d\ne,f\n")],
+            "no usable numeric column",
+        ),
+        (
+            lambda t: ["brief", str(DATA / "insurance_survey.csv"), "--columns", "nope"],
+            "not in the data: nope",
+        ),
+        (
+            lambda t: ["brief", write(t, "s.csv", "a,b\n1,2\n3,4\n5,1\n"), "--k", "5"],
+            "fewer than the 5",
+        ),
+        (lambda t: ["brief", str(DATA / "insurance_survey.csv"), "--k", "1"], "at least 2"),
+        (
+            lambda t: [
+                "brief",
+                str(DATA / "insurance_survey.csv"),
+                "--dictionary",
+                str(t / "no.yaml"),
+            ],
+            "data dictionary not found",
+        ),
+        (lambda t: ["brief", str(DATA / "insurance_survey.csv"), "--id-column", "ghost"], "ghost"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tmp_path, make_args, message):
+    result = runner.invoke(app, make_args(tmp_path))
+    assert result.exit_code == 2, result.output
+    out = result.output.strip()
+    assert message in out
+    assert "Traceback" not in out and len(out.splitlines()) == 1
+
+
+def test_failed_run_leaves_last_good_brief(demo_dir, tmp_path):
+    before = {p.name: p.read_bytes() for p in demo_dir.iterdir() if p.is_file()}
+    bad = write(tmp_path, "b.csv", "a,b\n1,x\n")
+    result = runner.invoke(app, ["brief", bad, "--out", str(demo_dir)])
+    assert result.exit_code == 2
+    broken = tmp_path / "tpl"
+    broken.mkdir()
+    (broken / "method.html.j2").write_text("{{ undefined_thing.x }}")
+    result = runner.invoke(
+        app,
+        [
+            "brief",
+            str(DATA / "insurance_survey.csv"),
+            "--dictionary",
+            str(DATA / "insurance_survey.yaml"),
+            "--out",
+            str(demo_dir),
+            "--templates",
+            str(broken),
+        ],
+    )
+    assert result.exit_code != 0 and "template error" in result.output
+    after = {p.name: p.read_bytes() for p in demo_dir.iterdir() if p.is_file()}
+    assert after.keys() == before.keys()
+    assert after["summary.json"] == before["summary.json"]
+    assert not list(demo_dir.glob(".reportgen-staging*"))
+
+
+def test_failed_run_creates_no_folder(tmp_path):
+    out = tmp_path / "never"
+    runner.invoke(app, ["brief", write(tmp_path, "b.csv", "a\nx\n"), "--out", str(out)])
+    assert not out.exists()
+
+
+def test_same_seed_same_everything(tmp_path, demo_dir):
+    again = tmp_path / "again"
+    result = runner.invoke(
+        app, ["demo", "--out", str(again), "--quiet"], env={"SOURCE_DATE_EPOCH": "1764288000"}
+    )
+    assert result.exit_code == 0 and result.output == ""
+    for name in ["assignments.csv", "summary.json", "profiles.csv", "brief.html"]:
+        assert (again / name).read_bytes() == (demo_dir / name).read_bytes(), name
+    assert pdf_text(again / "brief.pdf") == pdf_text(demo_dir / "brief.pdf")
+
+
+def test_python_m_reportgen_and_help():
+    proc = subprocess.run(
+        [sys.executable, "-m", "reportgen", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and "brief" in proc.stdout and "demo" in proc.stdout
+
+
+def test_every_command_has_help_and_is_in_readme():
+    readme = (ROOT / "README.md").read_text()
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert command.callback.__doc__, name
+        assert f"reportgen {name}" in readme, name

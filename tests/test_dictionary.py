@@ -1,0 +1,100 @@
+"""Data dictionary: reading YAML safely, inferring what is not declared, applying overrides."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from reportgen.dictionary import humanize, infer_column, read_dictionary, resolve_dictionary
+from reportgen.errors import InputError
+from tests.conftest import DATA
+
+
+def frame():
+    return pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c3", "c4", "c5", "c6"],
+            "rating": ["1", "5", "7", "3", "2", "6"],
+            "spend": ["10.5", "200", "35", "4000", "12", "77"],
+            "plan": ["Gold", "Basic", "Gold", "Basic", "Gold", "Basic"],
+            "joined": [
+                "01-02-2020",
+                "03-04-2021",
+                "05-06-2019",
+                "07-08-2022",
+                "1-1-2020",
+                "2-2-2021",
+            ],
+            "const": ["x"] * 6,
+            "flag": ["0", "1", "0", "1", "1", "0"],
+        }
+    )
+
+
+def test_inference_types_and_roles():
+    d = resolve_dictionary(frame())
+    got = {c.name: (c.type, c.role) for c in d.columns}
+    assert got["customer_id"] == ("id", "id")
+    assert got["rating"] == ("ordinal", "segment")
+    assert got["spend"] == ("numeric", "segment")
+    assert got["plan"] == ("categorical", "describe")
+    assert got["joined"][0] == "date" and got["joined"][1] == "ignore"
+    assert got["const"][1] == "ignore"
+    assert got["flag"] == ("binary", "describe")
+    assert d.id_column == "customer_id"
+    assert any("id column" in n for n in d.notes)
+    assert all(c.reason for c in d.columns)
+
+
+def test_columns_override_and_missing_column():
+    d = resolve_dictionary(frame(), columns=("spend",))
+    assert d.segment_columns == ("spend",)
+    assert d.column("rating").role == "describe"
+    with pytest.raises(InputError, match="not in the data: nope"):
+        resolve_dictionary(frame(), columns=("spend", "nope"))
+    with pytest.raises(InputError, match="--id-column"):
+        resolve_dictionary(frame(), id_column="missing")
+
+
+def test_bundled_dictionary_reads():
+    d = read_dictionary(DATA / "insurance_survey.yaml")
+    assert d.id_column == "respondent_id"
+    assert d.column("agent_importance").high.name == "Agent-seekers"
+    assert d.column("premium_importance").scale_max == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("columns: [", "not valid YAML"),
+        ("- a\n- b\n", "mapping"),
+        ("title: x\n", "columns"),
+        ("columns:\n  a: {role: boss}\n", "role"),
+        ("columns:\n  a: {colour: red}\n", "unknown key"),
+        ("columns:\n  a: {scale: {min: 7, max: 1}}\n", "below max"),
+        ("!!python/object/apply:os.system ['echo hi']\n", "not valid YAML"),
+    ],
+)
+def test_bad_dictionary(tmp_path, text, message):
+    p = tmp_path / "d.yaml"
+    p.write_text(text)
+    with pytest.raises(InputError, match=message):
+        read_dictionary(p)
+
+
+def test_dictionary_column_not_in_data(tmp_path):
+    p = tmp_path / "d.yaml"
+    p.write_text("columns:\n  ghost: {role: segment}\n")
+    with pytest.raises(InputError, match="ghost"):
+        resolve_dictionary(frame(), read_dictionary(p))
+
+
+def test_humanize():
+    assert humanize("MntWines") == "Mnt wines"
+    assert humanize("Detergents_Paper") == "Detergents paper"
+    assert humanize("total_CLV") == "Total CLV"
+
+
+def test_unique_numeric_without_id_name_is_a_feature():
+    s = pd.Series([str(x) for x in range(50)], name="score")
+    assert infer_column("score", s, 50).role == "segment"

@@ -1,0 +1,83 @@
+"""Stage 1: reading tables in every supported format, and refusing bad files in one line."""
+
+from __future__ import annotations
+
+import gzip
+
+import pandas as pd
+import pytest
+
+from reportgen.errors import InputError
+from reportgen.load import read_table
+
+
+def test_comma_csv_keeps_ids_as_text(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("id,a\n007,1\n008,2\n")
+    t = read_table(p)
+    assert t.delimiter == "," and t.file_format == "csv"
+    assert list(t.frame["id"]) == ["007", "008"]
+    assert len(t.sha256) == 64
+
+
+def test_semicolon_and_latin1_detected(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_bytes("name;Ausgaben\nMüller;1,5\nGroß;2\nWeiß;3\n".encode("cp1252"))
+    t = read_table(p)
+    assert t.delimiter == ";"
+    assert "Müller" in set(t.frame["name"])
+
+
+def test_tsv_and_gzip(tmp_path):
+    p = tmp_path / "t.tsv"
+    p.write_text("a\tb\n1\t2\n3\t4\n")
+    assert read_table(p).delimiter == "\t"
+    g = tmp_path / "g.csv.gz"
+    g.write_bytes(gzip.compress(b"a,b\n1,2\n3,4\n"))
+    assert read_table(g).frame.shape == (2, 2)
+
+
+def test_crlf_and_bom(tmp_path):
+    p = tmp_path / "w.csv"
+    p.write_bytes(b"\xef\xbb\xbfx,y\r\n1,2\r\n3,4\r\n")
+    t = read_table(p)
+    assert list(t.frame.columns) == ["x", "y"]
+
+
+def test_parquet_and_excel(tmp_path):
+    df = pd.DataFrame({"id": ["a", "b", "c"], "v": [1.0, 2.0, 3.0]})
+    pq = tmp_path / "d.parquet"
+    df.to_parquet(pq)
+    assert read_table(pq).frame["v"].tolist() == [1.0, 2.0, 3.0]
+    xl = tmp_path / "d.xlsx"
+    df.to_excel(xl, index=False)
+    assert read_table(xl).frame["v"].tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.csv", None, "not found"),
+        ("data.json", b'{"a": 1}', "unknown file format"),
+        ("empty.csv", b"", "empty"),
+        ("blank.csv", b"\n\n  \n", "empty"),
+        ("header.csv", b"a,b\n", "no data rows"),
+        ("binary.csv", b"\x00\x01\x02PK\x03\x04" * 50, "binary"),
+        ("bad.parquet", b"not parquet at all", "cannot read"),
+        ("bad.xlsx", b"not excel", "cannot read"),
+        ("dup.csv", b"a,a\n1,2\n", "duplicate column"),
+    ],
+)
+def test_bad_files_raise_one_line(tmp_path, name, content, message):
+    p = tmp_path / name
+    if content is not None:
+        p.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        read_table(p)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_folder_is_not_a_file(tmp_path):
+    with pytest.raises(InputError, match="folder"):
+        read_table(tmp_path)

@@ -1,0 +1,152 @@
+"""Stages 2-6 on tiny frames: prepare, choose k, cluster, profile, name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reportgen.choose_k import choose_k
+from reportgen.cluster import cluster
+from reportgen.dictionary import dictionary_from_mapping, resolve_dictionary
+from reportgen.errors import InputError
+from reportgen.naming import name_segments
+from reportgen.prepare import prepare
+from reportgen.profile import profile
+
+
+def blobs(n_per=(40, 30, 20), seed=0):
+    rng = np.random.default_rng(seed)
+    centers = [(0, 0), (10, 0), (0, 10)]
+    rows = []
+    for (cx, cy), n in zip(centers, n_per, strict=True):
+        pts = rng.normal((cx, cy), 0.8, size=(n, 2))
+        rows.append(pts)
+    x = np.vstack(rows)
+    return pd.DataFrame({"spend": x[:, 0] * 100 + 2000, "visits": x[:, 1] + 20})
+
+
+def test_prepare_counts_every_drop_with_a_reason():
+    df = pd.DataFrame(
+        {
+            "score": ["1", "", "3", "x", "5", "9", "2", "4"],
+            "amount": ["10", "20", None, "40", "inf", "60", "70", "80"],
+        }
+    )
+    spec = {"columns": {"score": {"type": "ordinal", "scale": {"min": 1, "max": 7}}, "amount": {}}}
+    d = resolve_dictionary(df, dictionary_from_mapping(spec))
+    p = prepare(df, d)
+    reasons = {r.reason: r.rows for r in p.drops}
+    assert reasons == {
+        "no value for 'score'": 1,
+        "no value for 'amount'": 1,
+        "'score' is not a number": 1,
+        "'amount' is infinite": 1,
+        "'score' outside its 1–7 scale": 1,
+    }
+    assert p.n_read == 8 and p.n_kept == 3 and p.n_dropped == 5
+    assert list(p.row_numbers) == [1, 7, 8]
+    assert np.allclose(p.scaled.mean(axis=0), 0)
+    assert np.allclose(p.scaling.inverse(p.scaled), p.values)
+
+
+def test_prepare_drops_constant_feature_and_notes_it():
+    df = pd.DataFrame(
+        {"a": ["1", "2", "3", "4"], "b": ["5", "5", "5", "5"], "c": ["1", "3", "2", "9"]}
+    )
+    d = resolve_dictionary(df, columns=("a", "b", "c"))
+    p = prepare(df, d)
+    assert p.features == ("a", "c")
+    assert any("same value" in n for n in p.notes)
+
+
+def test_prepare_no_numeric_column():
+    df = pd.DataFrame({"name": ["x", "y", "z"], "city": ["a", "b", "a"]})
+    with pytest.raises(InputError, match="no usable numeric column"):
+        prepare(df, resolve_dictionary(df))
+
+
+def test_choose_k_finds_three_blobs_and_reports_user_choice():
+    df = blobs()
+    d = resolve_dictionary(df)
+    p = prepare(df, d)
+    kc = choose_k(p.scaled, k=None, k_max=8, seed=1)
+    assert kc.k == 3 and kc.method == "elbow"
+    assert [e.k for e in kc.evidence] == list(range(1, 9))
+    assert "k = 3" in kc.reason
+    user = choose_k(p.scaled, k=4, k_max=8, seed=1)
+    assert user.k == 4 and user.method == "user" and "elbow suggested 3" in user.reason
+
+
+def test_choose_k_refuses_more_segments_than_profiles():
+    x = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    with pytest.raises(InputError, match="distinct"):
+        choose_k(x, k=3, k_max=5, seed=0)
+
+
+def test_cluster_ids_by_size_deterministic_and_in_units():
+    df = blobs()
+    p = prepare(df, resolve_dictionary(df))
+    a = cluster(p.scaled, p.scaling, k=3, seed=7)
+    b = cluster(p.scaled, p.scaling, k=3, seed=7)
+    assert a.sizes == (40, 30, 20)
+    assert np.array_equal(a.labels, b.labels)
+    # Segment 1 is the blob centred at spend 2000, visits 20.
+    assert abs(a.centers[0, 0] - 2000) < 50 and abs(a.centers[0, 1] - 20) < 1
+    assert np.all(a.distances >= 0)
+
+
+def test_profile_and_names_without_dictionary():
+    df = blobs()
+    d = resolve_dictionary(df)
+    p = prepare(df, d)
+    seg = cluster(p.scaled, p.scaling, k=3, seed=0)
+    prof = profile(p, seg, d)
+    assert sum(s.size for s in prof.segments) == p.n_kept
+    stories = name_segments(prof, d)
+    names = [s.name for s in stories]
+    assert len(set(names)) == 3
+    assert all("cluster" not in n.lower() for n in names)
+    assert names[1].startswith("High spend")  # blob at spend 3000
+    assert names[2].startswith("High visits")
+    assert all(2 <= len(s.sentences) <= 4 for s in stories)
+    assert "%" in stories[0].sentences[0]
+
+
+def test_names_come_from_dictionary_words():
+    df = blobs((30, 30, 1))[:60]
+    spec = {
+        "units": "shoppers",
+        "columns": {
+            "spend": {
+                "high": {"name": "Big spenders", "words": "spend a lot", "angle": "Upsell."},
+                "low": {"name": "Thrifty", "words": "spend little"},
+            },
+            "visits": {"high": {"name": "Regulars"}},
+        },
+    }
+    d = resolve_dictionary(df, dictionary_from_mapping(spec))
+    p = prepare(df, d)
+    seg = cluster(p.scaled, p.scaling, k=2, seed=0)
+    stories = name_segments(profile(p, seg, d), d)
+    assert {s.name for s in stories} == {"Big spenders", "Thrifty"}
+    big = next(s for s in stories if s.name == "Big spenders")
+    assert big.angle == "Upsell." and big.angle_from_dictionary
+    assert "They spend a lot" in " ".join(big.sentences)
+    assert "shoppers" in big.sentences[0]
+
+
+def test_duplicate_names_are_made_unique():
+    rng = np.random.default_rng(3)
+    # Two groups both high on spend (vs a low group), different on visits.
+    a = rng.normal((10, 0), 0.3, (30, 2))
+    b = rng.normal((10, 6), 0.3, (30, 2))
+    c = rng.normal((0, 3), 0.3, (60, 2))
+    x = np.vstack([a, b, c])
+    df = pd.DataFrame({"spend": x[:, 0], "visits": x[:, 1]})
+    spec = {"columns": {"spend": {"high": {"name": "Big spenders"}}, "visits": {}}}
+    d = resolve_dictionary(df, dictionary_from_mapping(spec))
+    p = prepare(df, d)
+    seg = cluster(p.scaled, p.scaling, k=3, seed=0)
+    names = [s.name for s in name_segments(profile(p, seg, d), d)]
+    assert len(set(names)) == 3
