@@ -78,6 +78,7 @@ def segment_map(
     x_label: str,
     y_label: str,
     jitter: tuple[float, float] = (0.0, 0.0),
+    log: tuple[bool, bool] = (False, False),
     seed: int = 0,
 ) -> bytes:
     """Scatter of customers on two axes, coloured by segment, centres marked and named."""
@@ -125,6 +126,12 @@ def segment_map(
                 zorder=6,
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": color, "alpha": 0.9},
             )
+        if log[0]:
+            ax.set_xscale("symlog", linthresh=1)
+            x_label += " — log scale"
+        if log[1]:
+            ax.set_yscale("symlog", linthresh=1)
+            y_label += " — log scale"
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
         ax.legend(
@@ -186,7 +193,7 @@ def trait_bars(
     order = list(np.argsort(-np.abs(np.asarray(z)), kind="stable"))[:12][::-1]
     zs = [z[i] for i in order]
     with _style():
-        fig = Figure(figsize=(6.6, 0.9 + 0.3 * len(order)))
+        fig = Figure(figsize=(6.6, 0.8 + 0.24 * len(order)))
         ax = fig.add_subplot()
         ypos = np.arange(len(order))
         ax.barh(ypos, zs, color=color, edgecolor="#333333", linewidth=0.5, height=0.6)
@@ -278,49 +285,46 @@ def _wrap(text: str, width: int) -> str:
 # --------------------------------------------------------------------------- the brief's charts
 
 
-def map_axes(prepared, seg, dictionary) -> dict[str, object]:
+def map_axes(prepared, seg, profiles, dictionary) -> dict[str, object]:
     """Coordinates for the segment map: the two features themselves, or a PCA projection."""
     from sklearn.decomposition import PCA
 
-    if len(prepared.features) == 1:
-        f = prepared.features[0]
-        spec = dictionary.column(f)
-        xy = np.column_stack([prepared.values[:, 0], seg.distances])
-        centers = np.column_stack([seg.centers[:, 0], np.zeros(seg.k)])
-        return {
-            "xy": xy,
-            "centers": centers,
-            "x_label": _axis_label(spec),
-            "y_label": "Distance to own segment centre (SD)",
-            "jitter": (0.2 if spec.type == "ordinal" else 0.0, 0.0),
-            "caption": f"Each dot is a {dictionary.unit}, placed by {spec.label.lower()}.",
-        }
-    if len(prepared.features) == 2:
-        a, b = (dictionary.column(f) for f in prepared.features)
-        jit = tuple(0.22 if s.type == "ordinal" else 0.0 for s in (a, b))
+    numeric_only = not prepared.categorical_features
+    means = np.array([[f.segment_mean for f in s.features] for s in profiles.segments])
+    if numeric_only and len(prepared.numeric_features) == 2:
+        a, b = (dictionary.column(f) for f in prepared.numeric_features)
+        jit = tuple(0.22 if s.type in ("ordinal", "binary") else 0.0 for s in (a, b))
         return {
             "xy": prepared.values,
-            "centers": seg.centers,
+            "centers": means,
             "x_label": _axis_label(a),
             "y_label": _axis_label(b),
             "jitter": jit,
+            "log": tuple(_log_axis(s, prepared) for s in prepared.steps),
             "caption": (
-                f"Each dot is a {dictionary.unit}, placed by their answers on the two segmentation "
-                "features; crosses mark each segment's centre."
+                f"Each dot is a {dictionary.unit}, placed by the two segmentation features; "
+                "crosses mark each segment's average."
             ),
         }
-    pca = PCA(n_components=2, random_state=0).fit(prepared.scaled)
-    xy = pca.transform(prepared.scaled)
-    centers = pca.transform(seg.centers_scaled)
-    labels = [dictionary.column(f).label for f in prepared.features]
+    x = prepared.scaled
+    if x.shape[1] == 1:
+        x = np.column_stack([x[:, 0], seg.distances])
+    pca = PCA(n_components=2, random_state=0).fit(x)
+    xy = pca.transform(x)
+    centers = np.array([xy[seg.labels == sid].mean(axis=0) for sid in seg.segment_ids])
+    labels = list(prepared.model_columns)
+    names = {c: dictionary.column(c).label for c in prepared.features}
+
+    def nice(col: str) -> str:
+        base, _, level = col.partition("=")
+        return f"{names.get(base, base)}: {level}" if level else names.get(col, col)
 
     def axis(i: int) -> str:
         comp = pca.components_[i]
         top = np.argsort(-np.abs(comp), kind="stable")[:2]
-        words = ", ".join(f"{'+' if comp[j] >= 0 else '−'}{labels[j]}" for j in top)
-        return (
-            f"Map axis {i + 1} ({fmt.percent(pca.explained_variance_ratio_[i])} of spread): {words}"
-        )
+        words = ", ".join(f"{'+' if comp[j] >= 0 else '−'}{nice(labels[j])}" for j in top)
+        share = fmt.percent(pca.explained_variance_ratio_[i])
+        return f"Map axis {i + 1} ({share} of spread): {words}"
 
     return {
         "xy": xy,
@@ -328,12 +332,17 @@ def map_axes(prepared, seg, dictionary) -> dict[str, object]:
         "x_label": _wrap(axis(0), 70),
         "y_label": _wrap(axis(1), 45),
         "jitter": (0.0, 0.0),
+        "log": (False, False),
         "caption": (
-            f"Each dot is a {dictionary.unit}. With {len(labels)} features the map shows the two "
-            "directions along which customers differ most (principal components of the "
-            "standardised features); axis titles name the features that drive each direction."
+            f"Each dot is a {dictionary.unit}. With {len(prepared.features)} features the map "
+            "shows the two directions along which customers differ most (principal components "
+            "of the scaled features); axis titles name the features that drive each direction."
         ),
     }
+
+
+def _log_axis(step, prepared) -> bool:
+    return step.transform == "log1p"
 
 
 def _axis_label(spec) -> str:
@@ -345,7 +354,7 @@ def _axis_label(spec) -> str:
 def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, seed: int) -> dict:
     """Every chart of the brief as PNG bytes, keyed by name (per-segment ones by segment id)."""
     names = [s.name for s in stories]
-    m = map_axes(prepared, seg, dictionary)
+    m = map_axes(prepared, seg, profiles, dictionary)
     charts: dict[str, object] = {
         "segment_map": segment_map(
             m["xy"],
@@ -356,16 +365,17 @@ def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, s
             x_label=m["x_label"],
             y_label=m["y_label"],
             jitter=m["jitter"],
+            log=m["log"],
             seed=seed,
         ),
         "map_caption": m["caption"],
     }
-    z = np.array([[f.z for f in s.features] for s in profiles.segments])
+    z = np.array([[f.z for f in s.features] for s in profiles.segments]).reshape(seg.k, -1)
     ann = [
         [fmt.value(dictionary.column(f.column), f.segment_mean) for f in s.features]
         for s in profiles.segments
     ]
-    charts["heatmap"] = profile_heatmap(z, ann, names, profiles.labels)
+    charts["heatmap"] = profile_heatmap(z, ann, names, profiles.labels) if z.size else None
     charts["sizes"] = size_bars(
         names,
         [s.share for s in profiles.segments],
@@ -381,6 +391,8 @@ def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, s
     )
     traits = {}
     for s, color in zip(profiles.segments, colors, strict=True):
+        if not s.features:
+            continue
         texts = [
             f"{fmt.value(dictionary.column(f.column), f.segment_mean)} vs "
             f"{fmt.value(dictionary.column(f.column), f.overall_mean)}"

@@ -1,7 +1,16 @@
-"""Stage 3 — choose k: evidence for each candidate number of segments, and the choice.
+"""Stage 3 — choose k: five indices of evidence for each candidate k, and one stated vote.
 
-Pure: takes the standardised matrix, returns `KChoice` (the evidence table and the chosen k with
-the reason in words). The elbow's knee is found by `kneed` (Satopää et al.'s Kneedle), not by eye.
+Pure: takes the model matrix, returns `KChoice`. For k = 2..k-max we compute
+- the within-segment sum of squares (WSS) and its elbow, found by the Kneedle method (`kneed`);
+- the average silhouette (on a sample of at most 3,000 rows, so memory stays bounded);
+- Calinski–Harabasz (higher is better) and Davies–Bouldin (lower is better);
+- the gap statistic (Tibshirani, Walther & Hastie 2001), with 10 uniform reference sets drawn in
+  the data's principal-component box, and its "smallest k with gap(k) ≥ gap(k+1) − s(k+1)" rule.
+
+**The rule.** Each of the five indices votes for its best k among the *admissible* ks — those whose
+smallest segment holds at least the minimum share of customers (default 5 %). The k with most votes
+wins; a tie goes to the tied k with the higher silhouette, then to the smaller k. On large data the
+candidate fits use a random sample (the brief states its size); the final model uses every row.
 """
 
 from __future__ import annotations
@@ -10,74 +19,220 @@ from dataclasses import dataclass
 
 import numpy as np
 from kneed import KneeLocator
-from sklearn.cluster import KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
+from .cluster import fit_kmeans
 from .errors import InputError
+
+FIT_SAMPLE = 20_000
+SILHOUETTE_SAMPLE = 3_000
+GAP_SAMPLE = 2_000
+GAP_REFERENCES = 10
+INDEX_NAMES = {
+    "elbow": "Elbow (Kneedle)",
+    "silhouette": "Silhouette",
+    "calinski_harabasz": "Calinski–Harabasz",
+    "davies_bouldin": "Davies–Bouldin",
+    "gap": "Gap statistic",
+}
+VOTE_RULE = (
+    "Each index votes for its best k among the ks whose smallest segment holds at least the "
+    "minimum share; most votes wins; a tie goes to the higher silhouette, then the smaller k."
+)
 
 
 @dataclass(frozen=True)
 class KEvidence:
     k: int
-    inertia: float  # within-cluster sum of squares, standardised units
+    inertia: float  # within-segment sum of squares on the evidence sample, scaled units
+    silhouette: float | None = None
+    calinski_harabasz: float | None = None
+    davies_bouldin: float | None = None
+    gap: float | None = None
+    gap_se: float | None = None
+    min_share: float = 1.0  # smallest segment's share of the evidence sample
+    admissible: bool = True
 
 
 @dataclass(frozen=True)
 class KChoice:
     k: int
-    method: str  # "elbow" or "user"
+    method: str  # "vote" or "user"
     reason: str
-    evidence: tuple[KEvidence, ...]
-    knee: int | None  # what the elbow said, even when the user chose k
+    evidence: tuple[KEvidence, ...]  # k = 1..k_max
+    knee: int | None  # what the elbow said
+    votes: dict[str, int | None]  # index -> the k it voted for
+    sample_size: int  # rows used for the evidence
+    min_share: float
+
+    def at(self, k: int) -> KEvidence:
+        return next(e for e in self.evidence if e.k == k)
 
 
 def max_k_for(n_rows: int, n_distinct: int, k_max: int) -> int:
     return max(1, min(k_max, n_rows - 1, n_distinct))
 
 
+def _sample(x: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    if len(x) <= size:
+        return x
+    return x[np.sort(rng.choice(len(x), size=size, replace=False))]
+
+
+def _gap(x: np.ndarray, ks: list[int], log_w: dict[int, float], seed: int) -> dict[int, tuple]:
+    rng = np.random.default_rng(seed)
+    centred = x - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    rotated = centred @ vt.T
+    lo, hi = rotated.min(axis=0), rotated.max(axis=0)
+    ref_logs = {k: [] for k in ks}
+    for b in range(GAP_REFERENCES):
+        ref = rng.uniform(lo, hi, size=rotated.shape) @ vt
+        for k in ks:
+            model = fit_kmeans(ref, k, seed + b, n_init=3)
+            ref_logs[k].append(np.log(max(model.inertia_, 1e-12)))
+    out = {}
+    for k in ks:
+        logs = np.asarray(ref_logs[k])
+        out[k] = (
+            float(logs.mean() - log_w[k]),
+            float(logs.std() * np.sqrt(1 + 1 / GAP_REFERENCES)),
+        )
+    return out
+
+
 def choose_k(
-    scaled: np.ndarray, *, k: int | None, k_max: int, seed: int, n_init: int = 10
+    scaled: np.ndarray,
+    *,
+    k: int | None,
+    k_max: int,
+    seed: int,
+    n_init: int = 10,
+    min_share: float = 0.05,
 ) -> KChoice:
     n_rows = scaled.shape[0]
-    n_distinct = len(np.unique(scaled, axis=0))
+    rng = np.random.default_rng(seed)
+    sample = _sample(scaled, FIT_SAMPLE, rng)
+    n_distinct = len(np.unique(sample, axis=0)) if len(sample) <= 200_000 else len(sample)
     if k is not None and k > n_rows:
         raise InputError(f"only {n_rows} usable rows: fewer than the {k} segments asked for")
-    if k is not None and k > n_distinct:
+    if k is not None and n_rows <= FIT_SAMPLE and k > n_distinct:
         raise InputError(
             f"only {n_distinct} distinct customer profiles in the data: cannot make {k} segments"
         )
-    upper = max_k_for(n_rows, n_distinct, k_max)
+    upper = max_k_for(len(sample), n_distinct, k_max)
     if k is None and upper < 2:
         raise InputError(
             f"only {n_rows} usable rows with {n_distinct} distinct profiles: too few to segment"
         )
-    evidence = []
-    for cand in range(1, max(upper, 1) + 1):
-        model = KMeans(n_clusters=cand, n_init=n_init, random_state=seed).fit(scaled)
-        evidence.append(KEvidence(cand, float(model.inertia_)))
+
+    ks = list(range(1, upper + 1))
+    sil_sample_idx = (
+        np.sort(rng.choice(len(sample), size=SILHOUETTE_SAMPLE, replace=False))
+        if len(sample) > SILHOUETTE_SAMPLE
+        else np.arange(len(sample))
+    )
+    gap_x = _sample(sample, GAP_SAMPLE, rng)
+    raw: dict[int, dict] = {}
+    gap_log_w: dict[int, float] = {}
+    for cand in ks:
+        model = fit_kmeans(sample, cand, seed, n_init)
+        labels = model.labels_
+        entry = {"inertia": float(model.inertia_), "min_share": 1.0}
+        if cand >= 2 and len(np.unique(labels)) >= 2:
+            entry["min_share"] = float(np.bincount(labels, minlength=cand).min() / len(labels))
+            sl = labels[sil_sample_idx]
+            if len(np.unique(sl)) >= 2:
+                entry["silhouette"] = float(silhouette_score(sample[sil_sample_idx], sl))
+            entry["calinski_harabasz"] = float(calinski_harabasz_score(sample, labels))
+            entry["davies_bouldin"] = float(davies_bouldin_score(sample, labels))
+        gap_model = model if gap_x is sample else fit_kmeans(gap_x, cand, seed, n_init=3)
+        gap_log_w[cand] = float(np.log(max(gap_model.inertia_, 1e-12)))
+        raw[cand] = entry
+    gaps = _gap(gap_x, ks, gap_log_w, seed) if len(gap_x) >= 3 else {}
+
+    evidence = tuple(
+        KEvidence(
+            k=c,
+            inertia=raw[c]["inertia"],
+            silhouette=raw[c].get("silhouette"),
+            calinski_harabasz=raw[c].get("calinski_harabasz"),
+            davies_bouldin=raw[c].get("davies_bouldin"),
+            gap=gaps.get(c, (None, None))[0],
+            gap_se=gaps.get(c, (None, None))[1],
+            min_share=raw[c]["min_share"],
+            admissible=c >= 2 and raw[c]["min_share"] >= min_share,
+        )
+        for c in ks
+    )
     knee = _knee([e.k for e in evidence], [e.inertia for e in evidence])
+    votes = _votes(evidence, knee)
+    chosen, why = _decide(evidence, votes, upper, min_share)
     if k is not None:
-        said = f"the elbow suggested {knee}" if knee else "the elbow showed no clear bend"
-        return KChoice(k, "user", f"k = {k} was chosen by the user; {said}.", tuple(evidence), knee)
-    if knee is None:
-        chosen = 2
-        reason = (
-            f"The elbow curve over k = 1–{upper} has no clear bend, so the smallest useful "
-            "number of segments, 2, was used."
+        said = f"the evidence pointed to k = {chosen}" if chosen else "the evidence was unclear"
+        reason = f"k = {k} was chosen by the analyst; {said} ({_vote_text(votes)})."
+        return KChoice(k, "user", reason, evidence, knee, votes, len(sample), min_share)
+    return KChoice(chosen, "vote", why, evidence, knee, votes, len(sample), min_share)
+
+
+def _votes(evidence: tuple[KEvidence, ...], knee: int | None) -> dict[str, int | None]:
+    ok = [e for e in evidence if e.admissible]
+
+    def best(key, sign):
+        vals = [(getattr(e, key), e.k) for e in ok if getattr(e, key) is not None]
+        if not vals:
+            return None
+        return max(vals, key=lambda v: (sign * v[0], -v[1]))[1]
+
+    votes: dict[str, int | None] = {
+        "elbow": knee if knee is not None and any(e.k == knee for e in ok) else None,
+        "silhouette": best("silhouette", 1),
+        "calinski_harabasz": best("calinski_harabasz", 1),
+        "davies_bouldin": best("davies_bouldin", -1),
+    }
+    gap_k = None
+    by_k = {e.k: e for e in evidence}
+    for e in evidence:
+        nxt = by_k.get(e.k + 1)
+        if e.gap is None or nxt is None or nxt.gap is None:
+            continue
+        if e.gap >= nxt.gap - nxt.gap_se:
+            gap_k = e.k
+            break
+    votes["gap"] = gap_k if gap_k is not None and gap_k >= 2 and by_k[gap_k].admissible else None
+    return votes
+
+
+def _decide(evidence, votes, upper, min_share) -> tuple[int, str]:
+    counted = [v for v in votes.values() if v is not None]
+    sil = {e.k: (e.silhouette if e.silhouette is not None else -1.0) for e in evidence}
+    if not counted:
+        ok = [e for e in evidence if e.admissible]
+        chosen = max(ok, key=lambda e: (sil[e.k], -e.k)).k if ok else 2
+        return chosen, (
+            f"No index found a clear best k among k = 2–{upper} with every segment at least "
+            f"{min_share:.0%} of customers; k = {chosen} has the best silhouette."
         )
-    else:
-        chosen = knee
-        drop = 1 - evidence[knee - 1].inertia / evidence[0].inertia
-        nxt = (
-            f" Going to k = {knee + 1} removes only a further "
-            f"{_pct(1 - evidence[knee].inertia / evidence[knee - 1].inertia)} of what remains."
-            if knee < upper
-            else ""
-        )
-        reason = (
-            f"The elbow (knee found by the Kneedle method over k = 1–{upper}) is at k = {knee}: "
-            f"{knee} segments explain {_pct(drop)} of the spread between customers.{nxt}"
-        )
-    return KChoice(chosen, "elbow", reason, tuple(evidence), knee)
+    tally = {c: counted.count(c) for c in sorted(set(counted))}
+    top = max(tally.values())
+    tied = [c for c, n in tally.items() if n == top]
+    chosen = max(tied, key=lambda c: (sil[c], -c))
+    tie = (
+        f" (tied with k = {', '.join(str(c) for c in tied if c != chosen)}; higher silhouette)"
+        if len(tied) > 1
+        else ""
+    )
+    return chosen, (
+        f"k = {chosen} won {top} of {len(votes)} votes{tie}: {_vote_text(votes)}. "
+        f"Only ks whose smallest segment holds at least {min_share:.0%} of customers could win."
+    )
+
+
+def _vote_text(votes: dict[str, int | None]) -> str:
+    return "; ".join(
+        f"{INDEX_NAMES[name]} → {'no clear k' if v is None else f'k = {v}'}"
+        for name, v in votes.items()
+    )
 
 
 def _knee(ks: list[int], inertias: list[float]) -> int | None:
@@ -88,7 +243,3 @@ def _knee(ks: list[int], inertias: list[float]) -> int | None:
         return None
     knee = int(locator.knee)
     return knee if knee >= 2 else None
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f} %"

@@ -95,6 +95,15 @@ def brief(
     k: KOpt = None,
     k_max: KMaxOpt = 10,
     seed: SeedOpt = 42,
+    min_share: Annotated[
+        float,
+        typer.Option(
+            "--min-share", help="Smallest segment allowed when choosing k (share, 0-0.5)."
+        ),
+    ] = 0.05,
+    resamples: Annotated[
+        int, typer.Option("--resamples", help="Bootstrap re-runs for the stability check.")
+    ] = 20,
     title: Annotated[str | None, typer.Option("--title", help="Title on the brief.")] = None,
     out: OutOpt = DEFAULT_OUT,
     templates: TemplatesOpt = None,
@@ -112,6 +121,8 @@ def brief(
             k=k,
             k_max=k_max,
             seed=seed,
+            min_share=min_share,
+            resamples=resamples,
             title=title,
             out_dir=out,
             quiet=quiet,

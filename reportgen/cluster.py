@@ -1,8 +1,9 @@
 """Stage 4 — cluster: k-means with a fixed seed, segments numbered by size.
 
-Pure: takes the standardised matrix and k, returns `Segmentation` (labels, distances, centroids).
+Pure: takes the model matrix and k, returns `Segmentation` (labels, distances, centres).
 Segment ids run 1..k from the largest segment down, so the same data and seed always give the
-same ids (k-means' own label order is arbitrary).
+same ids (k-means' own label order is arbitrary). Centres are in the model's scaled space; the
+segments' averages in real units are the profile stage's job.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import KMeans
 
-from .prepare import Scaling
-
 
 @dataclass(frozen=True)
 class Segmentation:
     k: int
     labels: np.ndarray  # segment id (1..k) per kept row
-    distances: np.ndarray  # Euclidean distance to own centre, standardised units
-    centers_scaled: np.ndarray  # k x features, row i = segment i+1
-    centers: np.ndarray  # k x features in the data's own units
+    distances: np.ndarray  # Euclidean distance to own centre, scaled units
+    centers_scaled: np.ndarray  # k x model columns, row i = segment i+1
     sizes: tuple[int, ...]
     inertia: float
     n_init: int
@@ -33,10 +31,21 @@ class Segmentation:
         return tuple(range(1, self.k + 1))
 
 
-def cluster(
-    scaled: np.ndarray, scaling: Scaling, *, k: int, seed: int, n_init: int = 10
-) -> Segmentation:
-    model = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(scaled)
+def fit_kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10, init=None) -> KMeans:
+    if init is not None:
+        return KMeans(n_clusters=k, init=init, n_init=1, random_state=seed).fit(x)
+    return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
+
+
+def nearest(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the nearest centre per row and the distance to it (ties: lowest index)."""
+    d2 = (x**2).sum(axis=1)[:, None] - 2 * x @ centers.T + (centers**2).sum(axis=1)[None, :]
+    idx = d2.argmin(axis=1)
+    return idx, np.sqrt(np.maximum(d2[np.arange(len(x)), idx], 0))
+
+
+def cluster(scaled: np.ndarray, *, k: int, seed: int, n_init: int = 10) -> Segmentation:
+    model = fit_kmeans(scaled, k, seed, n_init)
     raw_labels = model.labels_
     counts = np.bincount(raw_labels, minlength=k)
     # Largest first; ties broken by the centre's coordinates so the order is fully determined.
@@ -54,7 +63,6 @@ def cluster(
         labels=labels0 + 1,
         distances=distances,
         centers_scaled=centers_scaled,
-        centers=scaling.inverse(centers_scaled),
         sizes=tuple(int(counts[j]) for j in order),
         inertia=float(model.inertia_),
         n_init=n_init,

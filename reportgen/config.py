@@ -25,6 +25,8 @@ class BriefConfig:
     out_dir: Path = DEFAULT_OUT
     quiet: bool = True
     n_init: int = 10
+    min_share: float = 0.05  # smallest admissible segment when choosing k
+    resamples: int = 20  # bootstrap re-runs for the stability check
     template_dir: Path | None = None
 
     def __post_init__(self) -> None:
@@ -49,6 +51,10 @@ class BriefConfig:
             raise ConfigError(f"--k {self.k} is too many segments for a brief (at most 50)")
         if self.k_max > 50:
             raise ConfigError(f"--k-max {self.k_max} is too large (at most 50)")
+        if not 0 <= self.min_share < 0.5:
+            raise ConfigError(f"--min-share must be between 0 and 0.5 (got {self.min_share})")
+        if not 0 <= self.resamples <= 500:
+            raise ConfigError(f"--resamples must be between 0 and 500 (got {self.resamples})")
         if self.n_init < 1:
             raise ConfigError("n_init must be at least 1")
         if self.seed < 0 or self.seed > 2**32 - 1:

@@ -45,6 +45,8 @@ class ColumnSpec:
     question: str | None = None
     high: Words = Words()
     low: Words = Words()
+    missing: str | None = None  # "drop" | "impute"; None = the stated automatic policy
+    transform: str | None = None  # "log" | "none"; None = the stated automatic skew rule
     declared: bool = False  # True when the data dictionary listed this column
     reason: str = ""  # why this role/type (shown in the brief's appendix)
 
@@ -132,7 +134,19 @@ def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
         raw = {}
     if not isinstance(raw, dict):
         raise InputError(f"data dictionary: {where} must be a mapping")
-    allowed = {"role", "type", "label", "unit", "scale", "question", "high", "low", "description"}
+    allowed = {
+        "role",
+        "type",
+        "label",
+        "unit",
+        "scale",
+        "question",
+        "high",
+        "low",
+        "description",
+        "missing",
+        "transform",
+    }
     unknown = set(raw) - allowed
     if unknown:
         raise InputError(
@@ -155,10 +169,18 @@ def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
             raise InputError(f"data dictionary: {where}.scale min/max must be numbers") from exc
         if scale_min >= scale_max:
             raise InputError(f"data dictionary: {where}.scale min must be below max")
+    missing = raw.get("missing")
+    if missing not in (None, "drop", "impute"):
+        raise InputError(f"data dictionary: {where}.missing must be drop or impute")
+    transform = raw.get("transform")
+    if transform not in (None, "log", "none"):
+        raise InputError(f"data dictionary: {where}.transform must be log or none")
     return ColumnSpec(
         name=name,
         role=role,
         type=ctype,
+        missing=missing,
+        transform=transform,
         label=_text(raw.get("label"), f"{where}.label") or humanize(name),
         unit=_text(raw.get("unit"), f"{where}.unit"),
         scale_min=scale_min,
@@ -268,6 +290,14 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
                 reason="two values only: treated as a yes/no flag that describes",
             )
         integral = bool(np.all(np.mod(distinct, 1) == 0))
+        if integral and len(distinct) <= 3 and distinct.min() >= 0 and distinct.max() <= 9:
+            return ColumnSpec(
+                name,
+                "describe",
+                "categorical",
+                label,
+                reason=f"{len(distinct)} whole-number codes: treated as categories that describe",
+            )
         if integral and len(distinct) <= 11 and distinct.min() >= 0 and distinct.max() <= 10:
             lo, hi = float(distinct.min()), float(distinct.max())
             return ColumnSpec(
@@ -282,7 +312,11 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
         return ColumnSpec(name, "segment", "numeric", label, reason="numbers")
     if _looks_like_dates(non_null):
         return ColumnSpec(
-            name, "ignore", "date", label, reason="dates: not used for segmentation in this version"
+            name,
+            "describe",
+            "date",
+            label,
+            reason="dates: turned into days before the latest date (tenure); describes",
         )
     if n_unique <= MAX_CATEGORIES and n_unique <= max(2, 0.5 * n_valid):
         return ColumnSpec(
@@ -386,6 +420,19 @@ def resolve_dictionary(
         if bad:
             raise InputError(f"--columns: '{bad[0]}' is the id column and cannot segment")
 
+    if dictionary is None and not columns and not any(s.role == "segment" for s in specs):
+        # A table of categories only (e.g. service subscriptions): segment on the categories.
+        specs = [
+            replace(
+                s,
+                role="segment",
+                reason=s.reason.replace("describes", "segments")
+                + " (no numeric columns, so categories segment)",
+            )
+            if s.role == "describe" and s.type in ("categorical", "binary")
+            else s
+            for s in specs
+        ]
     if dictionary is None:
         seg = [s.name for s in specs if s.role == "segment"]
         desc = [s.name for s in specs if s.role == "describe"]

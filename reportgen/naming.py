@@ -17,12 +17,13 @@ from . import fmt
 from .dictionary import DataDictionary
 from .profile import DescribeField, FeatureStat, Profiles, SegmentProfile
 
-STANDS_OUT = 0.5  # SD above average that earns a segment its name from a "high" word
-NOTABLE = 0.25  # smallest difference (SD) worth a sentence
+STANDS_OUT = 0.5  # effect size (Cohen's d vs the other customers) that earns a "high" name
+NOTABLE = 0.3  # smallest effect size worth a sentence
 NAMING_RULE = (
-    "A segment is named after what it values or does more than the average customer (at least "
-    f"{STANDS_OUT:g} standard deviations above the mean) using the data dictionary's words; "
-    "failing that, after its largest difference in either direction."
+    "A segment is named after what it values or does more than the other customers (an effect "
+    f"size, Cohen's d, of at least {STANDS_OUT:g}) using the data dictionary's words; failing "
+    "that, after its most distinguishing feature in either direction. Features are ranked by "
+    "effect size."
 )
 
 
@@ -34,7 +35,7 @@ class Trait:
     phrase: str  # "want a local agent nearby" / "high fresh"
     segment_value: str  # formatted in the column's units
     overall_value: str
-    z: float
+    effect: float  # Cohen's d against the other customers
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def name_segments(profiles: Profiles, dictionary: DataDictionary) -> tuple[Segme
 def _traits(seg: SegmentProfile, dictionary: DataDictionary) -> tuple[Trait, ...]:
     out = []
     for f in seg.ranked():
-        if abs(f.z) < NOTABLE and out:
+        if abs(f.d) < NOTABLE and out:
             break
         out.append(_trait(f, dictionary))
     return tuple(out[:3])
@@ -93,7 +94,7 @@ def _traits(seg: SegmentProfile, dictionary: DataDictionary) -> tuple[Trait, ...
 
 def _trait(f: FeatureStat, dictionary: DataDictionary) -> Trait:
     spec = dictionary.column(f.column)
-    direction = "high" if f.z >= 0 else "low"
+    direction = "high" if f.d >= 0 else "low"
     words = (spec.high if direction == "high" else spec.low).words
     phrase = words or f"{direction} {fmt.lower_first(spec.label)}"
     return Trait(
@@ -103,7 +104,7 @@ def _trait(f: FeatureStat, dictionary: DataDictionary) -> Trait:
         phrase=phrase,
         segment_value=fmt.value(spec, f.segment_mean),
         overall_value=fmt.value(spec, f.overall_mean),
-        z=f.z,
+        effect=f.d,
     )
 
 
@@ -116,11 +117,11 @@ def _base_name(
     seg: SegmentProfile, traits: tuple[Trait, ...], dictionary: DataDictionary
 ) -> tuple[str, Trait | None]:
     """The segment's name and the trait it was named after (None for a words-built name)."""
-    if not traits or abs(traits[0].z) < NOTABLE:
+    if not traits or abs(traits[0].effect) < NOTABLE:
         return "Close to average", None
-    standouts = sorted((t for t in traits if t.z >= STANDS_OUT), key=lambda t: -t.z)
+    standouts = sorted((t for t in traits if t.effect >= STANDS_OUT), key=lambda t: -t.effect)
     for t in standouts + list(traits):
-        if abs(t.z) >= NOTABLE and (name := _dict_name(t, dictionary)):
+        if abs(t.effect) >= NOTABLE and (name := _dict_name(t, dictionary)):
             return name, t
     return _words_name(traits), None
 
@@ -128,7 +129,7 @@ def _base_name(
 def _words_name(traits: tuple[Trait, ...], count: int = 2) -> str:
     parts = []
     for t in traits[:count]:
-        if abs(t.z) < NOTABLE and parts:
+        if abs(t.effect) < NOTABLE and parts:
             break
         parts.append(f"{t.direction} {fmt.lower_first(t.label)}")
     text = " · ".join(parts)
@@ -164,7 +165,7 @@ def _headline(traits: tuple[Trait, ...]) -> str:
     parts = [
         f"{t.phrase} ({t.segment_value} vs {t.overall_value} on average)"
         for t in traits[:2]
-        if abs(t.z) >= NOTABLE
+        if abs(t.effect) >= NOTABLE
     ]
     if not parts:
         return "close to the average customer on every feature"
@@ -177,7 +178,7 @@ def _sentences(
     units = dictionary.units
     out = [f"{name} are {fmt.percent(seg.share)} of {units} ({seg.size:,} of {n:,})."]
     for t in traits:
-        if abs(t.z) < NOTABLE:
+        if abs(t.effect) < NOTABLE:
             continue
         spec = dictionary.column(t.column)
         if spec.type == "ordinal" and spec.is_scale:
@@ -194,7 +195,7 @@ def _sentences(
         if has_words:
             out.append(f"They {t.phrase}: {body}.")
         else:
-            out.append(f"{body[:1].upper()}{body[1:]} ({fmt.signed_sd(t.z)}).")
+            out.append(f"{body[:1].upper()}{body[1:]} ({fmt.signed_sd(t.effect)}).")
         if len(out) >= 3:
             break
     if len(out) == 1:
@@ -223,15 +224,15 @@ def _describe_sentence(fields: tuple[DescribeField, ...], units: str) -> str | N
 
 
 def _angle(traits: tuple[Trait, ...], dictionary: DataDictionary, name: str) -> tuple[str, bool]:
-    ordered = sorted(traits, key=lambda t: -t.z) if traits else []
+    ordered = sorted(traits, key=lambda t: -t.effect) if traits else []
     for t in ordered + list(traits):
-        if abs(t.z) < NOTABLE:
+        if abs(t.effect) < NOTABLE:
             continue
         spec = dictionary.column(t.column)
         angle = (spec.high if t.direction == "high" else spec.low).angle
         if angle:
             return angle, True
-    if not traits or abs(traits[0].z) < NOTABLE:
+    if not traits or abs(traits[0].effect) < NOTABLE:
         return (
             "A mainstream group: use the standard offer and message; test what moves them.",
             False,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__, charts, deliver, render
+from .analysis import Analysis
 from .choose_k import KChoice, choose_k
 from .cluster import Segmentation, cluster
 from .config import BriefConfig
@@ -27,6 +28,7 @@ from .naming import SegmentStory, name_segments
 from .prepare import PreparedData, prepare
 from .profile import Profiles, profile
 from .report import RunInfo, build_context
+from .stability import QUALITY_RULE, STABILITY_RULE, Evaluation, evaluate
 
 VERSIONED = (
     "pandas",
@@ -57,6 +59,11 @@ class BriefResult:
     html: str
     pdf: bytes
     files: dict[str, Path]
+    analysis: Analysis
+
+    @property
+    def evaluation(self) -> Evaluation:
+        return self.analysis.evaluation
 
     @property
     def pdf_path(self) -> Path:
@@ -108,17 +115,15 @@ def profiles_frame(profiles: Profiles, stories: tuple[SegmentStory, ...]) -> pd.
     return table
 
 
-def summary_dict(
-    config: BriefConfig,
-    table: LoadedTable,
-    dictionary: DataDictionary,
-    prepared: PreparedData,
-    kchoice: KChoice,
-    seg: Segmentation,
-    profiles: Profiles,
-    stories: tuple[SegmentStory, ...],
-    run: RunInfo,
-) -> dict[str, Any]:
+def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, Any]:
+    table, dictionary, prepared = a.table, a.dictionary, a.prepared
+    kchoice, seg, profiles, stories, ev = (
+        a.k_choice,
+        a.segmentation,
+        a.profiles,
+        a.stories,
+        a.evaluation,
+    )
     return {
         "reportgen_version": __version__,
         "generated_at": run.generated_at,
@@ -148,8 +153,46 @@ def summary_dict(
             "method": kchoice.method,
             "reason": kchoice.reason,
             "elbow_knee": kchoice.knee,
-            "evidence": [{"k": e.k, "inertia": round(e.inertia, 6)} for e in kchoice.evidence],
+            "votes": kchoice.votes,
+            "min_share": kchoice.min_share,
+            "sample_size": kchoice.sample_size,
+            "evidence": [
+                {
+                    "k": e.k,
+                    "inertia": _round(e.inertia),
+                    "silhouette": _round(e.silhouette),
+                    "calinski_harabasz": _round(e.calinski_harabasz),
+                    "davies_bouldin": _round(e.davies_bouldin),
+                    "gap": _round(e.gap),
+                    "gap_se": _round(e.gap_se),
+                    "smallest_share": _round(e.min_share),
+                    "admissible": e.admissible,
+                }
+                for e in kchoice.evidence
+            ],
         },
+        "quality": {
+            "silhouette": _round(ev.silhouette),
+            "verdict": ev.quality,
+            "rule": QUALITY_RULE,
+        },
+        "stability": {
+            "resamples": ev.resamples,
+            "sample_size": ev.sample_size,
+            "rule": STABILITY_RULE,
+        },
+        "feature_tests": [
+            {
+                "column": t.column,
+                "role": t.role,
+                "test": t.test,
+                "statistic": _round(t.statistic),
+                "p_value": float(f"{t.p_value:.4g}"),
+                "effect": _round(t.effect),
+                "separates_segments": t.separates,
+            }
+            for t in profiles.tests
+        ],
         "segments": [
             {
                 "id": s.segment_id,
@@ -160,11 +203,22 @@ def summary_dict(
                 "headline": story.headline,
                 "angle": story.angle,
                 "centroid": {f.column: round(f.segment_mean, 6) for f in s.features},
-                "center": {
-                    f: round(float(v), 6)
-                    for f, v in zip(prepared.features, seg.centers[s.segment_id - 1], strict=True)
+                "center_scaled": {
+                    c: round(float(v), 6)
+                    for c, v in zip(
+                        prepared.model_columns, seg.centers_scaled[s.segment_id - 1], strict=True
+                    )
                 },
                 "difference_sd": {f.column: round(f.z, 4) for f in s.features},
+                "effect_size_vs_rest": {f.column: round(f.d, 4) for f in s.features},
+                "category_shares": {
+                    c.column: {x.value: round(x.segment_share, 6) for x in c.shares}
+                    for c in s.categories
+                },
+                "stability": {
+                    "jaccard": round(ev.of(s.segment_id).jaccard, 4),
+                    "verdict": ev.of(s.segment_id).verdict,
+                },
             }
             for s, story in zip(profiles.segments, stories, strict=True)
         ],
@@ -172,22 +226,24 @@ def summary_dict(
             f: round(m, 6) for f, m in zip(profiles.features, profiles.overall_mean, strict=True)
         },
         "metrics": {"inertia": round(seg.inertia, 6), "n_iter": seg.n_iter},
-        "scaling": {
-            "method": "standardise (z-score)",
-            "mean": dict(zip(prepared.features, prepared.scaling.mean, strict=True)),
-            "scale": dict(zip(prepared.features, prepared.scaling.scale, strict=True)),
-        },
+        "preprocessing": [asdict(step) for step in prepared.steps],
         "settings": {
             "seed": config.seed,
             "k_requested": config.k,
             "k_max": config.k_max,
             "n_init": config.n_init,
+            "min_share": config.min_share,
+            "resamples": config.resamples,
             "algorithm": "k-means (scikit-learn KMeans, k-means++ initialisation)",
             "columns_requested": list(config.columns) if config.columns else None,
             "dictionary": config.dictionary_path.name if config.dictionary_path else None,
         },
         "versions": dict(run.versions),
     }
+
+
+def _round(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(float(x), digits)
 
 
 def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
@@ -208,11 +264,15 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
             f"only {prepared.n_kept} usable rows: fewer than the {config.k} segments asked for"
         )
     kchoice = choose_k(
-        prepared.scaled, k=config.k, k_max=config.k_max, seed=config.seed, n_init=config.n_init
+        prepared.scaled,
+        k=config.k,
+        k_max=config.k_max,
+        seed=config.seed,
+        n_init=config.n_init,
+        min_share=config.min_share,
     )
-    seg = cluster(
-        prepared.scaled, prepared.scaling, k=kchoice.k, seed=config.seed, n_init=config.n_init
-    )
+    seg = cluster(prepared.scaled, k=kchoice.k, seed=config.seed, n_init=config.n_init)
+    evaluation = evaluate(prepared.scaled, seg, seed=config.seed, resamples=config.resamples)
     profiles = profile(prepared, seg, dictionary)
     stories = name_segments(profiles, dictionary)
     colors = charts.segment_colors(seg.k)
@@ -228,24 +288,21 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         seed=config.seed,
         title=config.title or dictionary.title or f"Customer segments in {table.path.name}",
     )
-    context = build_context(
+    analysis = Analysis(
         table=table,
         dictionary=dictionary,
         prepared=prepared,
-        kchoice=kchoice,
-        seg=seg,
+        k_choice=kchoice,
+        segmentation=seg,
+        evaluation=evaluation,
         profiles=profiles,
         stories=stories,
-        charts=images,
-        colors=colors,
-        run=run,
     )
+    context = build_context(analysis, charts=images, colors=colors, run=run)
     html = render.render_html(context, config.template_dir)
     pdf = render.html_to_pdf(html, config.template_dir)
     assignments = assignments_frame(prepared, seg, stories)
-    summary = summary_dict(
-        config, table, dictionary, prepared, kchoice, seg, profiles, stories, run
-    )
+    summary = summary_dict(config, analysis, run)
     files = deliver.write_outputs(
         config.out_dir,
         {
@@ -270,6 +327,7 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         html=html,
         pdf=pdf,
         files=files,
+        analysis=analysis,
     )
 
 

@@ -1,19 +1,44 @@
-"""Stage 2 — prepare: typed feature matrix in real units, rows dropped with reasons, scaling.
+"""Stage 2 — prepare: from the raw table to the matrix k-means sees, every decision stated.
 
 Pure: takes the raw frame and the resolved data dictionary, returns `PreparedData`. Every row that
 is dropped is counted under the first reason that applies, so the brief can explain each one.
+
+Policies (each overridable per column in the data dictionary, each counted in the brief):
+- **Duplicate ids**: the first row of an id is kept, later rows with the same id are dropped.
+- **Missing values** in a segmentation column: when at most 5 % of rows lack a value those rows
+  are dropped; above that the column's median (the most common value for yes/no columns) is filled
+  in, so one patchy column does not remove a large part of the customer base. Missing categories
+  become their own "(missing)" category.
+- **Skew**: an amount (non-negative numbers, not a rating scale) with skewness above 1 is
+  log-transformed (log(1 + x)) before scaling, so a few big spenders do not define the segments.
+- **Outliers**: after that, values more than 5 robust standard deviations (1.4826 × MAD) from the
+  median are capped at that bound for clustering only; profiles keep the real values.
+- **Constant columns** carry no information and are left out.
+- **Dates** become a number: days before the latest date in the column (tenure).
+- **Categories** that segment are one-hot encoded; each category column is centred and the block
+  of a column is scaled to a total variance of 1, so a categorical column weighs the same as one
+  standardised numeric column whatever its number of categories (a k-prototypes-like balance that
+  keeps plain k-means, its speed and its centroids). At most 12 categories per column; the rarer
+  ones are pooled as "Other".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import StandardScaler
 
-from .dictionary import DataDictionary, numeric_values
+from .dictionary import ColumnSpec, DataDictionary, numeric_values
 from .errors import InputError
+
+AUTO_IMPUTE_ABOVE = 0.05
+SKEW_LIMIT = 1.0
+OUTLIER_RSD = 5.0
+MAX_LEVELS = 12
+MISSING_LEVEL = "(missing)"
+OTHER_LEVEL = "Other"
+YES_WORDS = {"1", "yes", "y", "true", "t"}
 
 
 @dataclass(frozen=True)
@@ -23,26 +48,40 @@ class DropReason:
 
 
 @dataclass(frozen=True)
-class Scaling:
-    """Standardisation parameters per feature, in the feature's own units."""
+class FeatureStep:
+    """How one input column becomes model columns: plain data, JSON-friendly, re-appliable."""
 
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
+    column: str
+    kind: str  # "numeric" | "binary" | "date" | "categorical"
+    transform: str = "none"  # "none" | "log1p"
+    impute: float | None = None  # numeric value filled in for a missing value (None: row dropped)
+    clip_low: float | None = None  # bounds after transform
+    clip_high: float | None = None
+    mean: float = 0.0
+    scale: float = 1.0
+    categories: tuple[str, ...] = ()  # categorical levels (model columns, in order)
+    category_means: tuple[float, ...] = ()
+    weight: float = 1.0  # categorical: 1 / sqrt(block variance)
+    positive: str | None = None  # binary: the raw value that counts as 1
+    reference_date: str | None = None  # date: ISO date that tenure is counted back from
+    imputed: int = 0  # rows filled in (fit data)
+    capped: int = 0  # rows capped as outliers (fit data)
+    reason: str = ""
 
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        return (values - np.asarray(self.mean)) / np.asarray(self.scale)
-
-    def inverse(self, scaled: np.ndarray) -> np.ndarray:
-        return scaled * np.asarray(self.scale) + np.asarray(self.mean)
+    @property
+    def model_columns(self) -> tuple[str, ...]:
+        if self.kind == "categorical":
+            return tuple(f"{self.column}={c}" for c in self.categories)
+        return (self.column,)
 
 
 @dataclass(frozen=True)
 class PreparedData:
-    features: tuple[str, ...]
-    values: np.ndarray  # kept rows x features, real units (float64)
-    scaled: np.ndarray  # kept rows x features, standardised
-    scaling: Scaling
+    features: tuple[str, ...]  # input columns that segment
+    numeric_features: tuple[str, ...]  # of those, the ones profiled as numbers
+    values: np.ndarray  # kept rows x numeric_features, real units (imputed filled in)
+    scaled: np.ndarray  # kept rows x model columns: what k-means sees
+    steps: tuple[FeatureStep, ...]
     kept: pd.DataFrame  # kept rows, every input column as read, index = input position
     row_numbers: np.ndarray  # 1-based data-row numbers in the input file of the kept rows
     ids: pd.Series  # customer id of each kept row (or the row number when there is no id column)
@@ -51,14 +90,78 @@ class PreparedData:
     drops: tuple[DropReason, ...]
     notes: tuple[str, ...]
     duplicate_ids: int = 0
+    categorical_features: tuple[str, ...] = field(default=())
 
     @property
     def n_kept(self) -> int:
-        return len(self.values)
+        return len(self.scaled)
 
     @property
     def n_dropped(self) -> int:
         return sum(d.rows for d in self.drops)
+
+    @property
+    def model_columns(self) -> tuple[str, ...]:
+        return tuple(c for s in self.steps for c in s.model_columns)
+
+
+# --------------------------------------------------------------------------- raw column parsing
+
+
+def _binary_positive(values: pd.Series) -> str:
+    levels = sorted(values.dropna().astype(str).str.strip().unique())
+    for level in levels:
+        if level.lower() in YES_WORDS:
+            return level
+    return levels[-1]
+
+
+def parse_column(series: pd.Series, spec: ColumnSpec, step: FeatureStep | None = None):
+    """Return (numbers or labels, present mask, invalid mask) for one segmentation column."""
+    text = series.astype("string").str.strip()
+    present = (text.notna() & (text != "")).to_numpy()
+    kind = _kind(spec)
+    if kind == "categorical":
+        return (
+            text.fillna(MISSING_LEVEL).replace("", MISSING_LEVEL),
+            present,
+            np.zeros_like(present),
+        )
+    if kind == "binary":
+        positive = step.positive if step else _binary_positive(text[present])
+        nums = pd.Series(np.where(text == positive, 1.0, 0.0), index=series.index)
+        nums[~present] = np.nan
+        return nums, present, np.zeros_like(present)
+    if kind == "date":
+        dates = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=True)
+        invalid = present & dates.isna().to_numpy()
+        if step is not None and step.reference_date:
+            ref = pd.Timestamp(step.reference_date)
+        else:
+            ref = dates.max()
+        days = (ref - dates).dt.days.astype(float)
+        return days, present, invalid
+    nums = numeric_values(series)
+    invalid = present & nums.isna().to_numpy()
+    return nums, present, invalid
+
+
+def _kind(spec: ColumnSpec) -> str:
+    if spec.type in ("categorical", "text"):
+        return "categorical"
+    if spec.type == "binary":
+        return "binary"
+    if spec.type == "date":
+        return "date"
+    return "numeric"
+
+
+def _skewness(x: np.ndarray) -> float:
+    sd = x.std()
+    return float(((x - x.mean()) ** 3).mean() / sd**3) if sd > 0 else 0.0
+
+
+# --------------------------------------------------------------------------- fit
 
 
 def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
@@ -70,45 +173,56 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
             "with --columns"
         )
     notes: list[str] = []
-    numeric = {}
-    for name in features:
-        spec = dictionary.column(name)
-        values = numeric_values(frame[name])
-        present = frame[name].notna() & (frame[name].astype(str).str.strip() != "")
-        if values.notna().sum() == 0:
-            raise InputError(
-                f"column '{name}' has no numeric values and cannot segment "
-                f"(its type is {spec.type or 'text'}); describe it instead"
-            )
-        numeric[name] = (values, present)
     alive = np.ones(n_read, dtype=bool)
     drops: list[DropReason] = []
 
     def drop(mask: np.ndarray, reason: str) -> None:
-        hit = mask & alive
+        hit = np.asarray(mask, dtype=bool) & alive
         count = int(hit.sum())
         if count:
             drops.append(DropReason(reason, count))
             alive[hit] = False
 
-    for name in features:
-        values, present = numeric[name]
-        drop((~present).to_numpy(), f"no value for '{name}'")
-    for name in features:
-        values, present = numeric[name]
-        drop((present & values.isna()).to_numpy(), f"'{name}' is not a number")
-    for name in features:
-        values, _ = numeric[name]
-        drop(~np.isfinite(values.fillna(0).to_numpy()), f"'{name}' is infinite")
+    duplicate_ids = 0
+    if dictionary.id_column:
+        ids_all = frame[dictionary.id_column].astype("string").str.strip()
+        dup = ids_all.duplicated(keep="first") & ids_all.notna() & (ids_all != "")
+        duplicate_ids = int(dup.sum())
+        drop(dup.to_numpy(), f"duplicate id in '{dictionary.id_column}' (first row kept)")
+
+    parsed = {}
     for name in features:
         spec = dictionary.column(name)
-        if spec.is_scale:
-            v = values_of(numeric, name)
-            outside = (v < spec.scale_min) | (v > spec.scale_max)
-            drop(
-                outside.fillna(False).to_numpy(),
-                f"'{name}' outside its {spec.scale_min:g}–{spec.scale_max:g} scale",
+        values, present, invalid = parse_column(frame[name], spec)
+        if _kind(spec) != "categorical" and values.notna().sum() == 0:
+            raise InputError(
+                f"column '{name}' has no numeric values and cannot segment "
+                f"(its type is {spec.type or 'text'}); describe it instead"
             )
+        parsed[name] = (spec, values, present, invalid)
+
+    for name, (spec, _, _, invalid) in parsed.items():
+        what = "not a date" if _kind(spec) == "date" else "not a number"
+        drop(invalid, f"'{name}' is {what}")
+    for name, (spec, values, present, _) in parsed.items():
+        if _kind(spec) == "numeric":
+            v = values.to_numpy(dtype=float)
+            drop(present & np.isinf(v), f"'{name}' is infinite")
+            if spec.is_scale:
+                outside = present & ((v < spec.scale_min) | (v > spec.scale_max))
+                drop(outside, f"'{name}' outside its {spec.scale_min:g}–{spec.scale_max:g} scale")
+
+    # Missing values: drop when rare, impute when common (or as the dictionary says).
+    impute_cols = []
+    for name, (spec, _, present, _) in parsed.items():
+        if _kind(spec) == "categorical":
+            continue
+        share_missing = float((~present & alive).sum()) / max(int(alive.sum()), 1)
+        policy = spec.missing or ("impute" if share_missing > AUTO_IMPUTE_ABOVE else "drop")
+        if policy == "drop":
+            drop(~present, f"no value for '{name}'")
+        else:
+            impute_cols.append(name)
 
     n_kept = int(alive.sum())
     if n_kept == 0:
@@ -116,47 +230,97 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
             f"no usable rows: all {n_read} rows were dropped "
             f"({'; '.join(f'{d.reason}: {d.rows}' for d in drops)})"
         )
-    matrix = np.column_stack([values_of(numeric, n).to_numpy()[alive] for n in features])
 
-    # Constant features carry no information and would divide by zero in scaling.
-    sd = matrix.std(axis=0)
-    constant = [f for f, s in zip(features, sd, strict=True) if s == 0]
+    steps: list[FeatureStep] = []
+    blocks: list[np.ndarray] = []
+    real: list[np.ndarray] = []
+    numeric_features: list[str] = []
+    categorical_features: list[str] = []
+    constant: list[str] = []
+    for name, (spec, values, present, _) in parsed.items():
+        kind = _kind(spec)
+        if kind == "categorical":
+            step, block = _fit_categorical(name, values[alive])
+            if step is None:
+                constant.append(name)
+                continue
+            steps.append(step)
+            blocks.append(block)
+            categorical_features.append(name)
+            continue
+        raw = values.to_numpy(dtype=float)[alive]
+        missing = np.isnan(raw)
+        impute_value = None
+        if name in impute_cols and missing.any():
+            observed = raw[~missing]
+            if kind == "binary":
+                impute_value = float(np.round(observed.mean()))
+            else:
+                impute_value = float(np.median(observed))
+            raw = np.where(missing, impute_value, raw)
+        elif name in impute_cols:
+            impute_value = float(np.median(raw))
+        if raw.std() == 0:
+            constant.append(name)
+            continue
+        step, col = _fit_numeric(name, spec, kind, raw, impute_value, int(missing.sum()))
+        if kind == "binary":
+            positive = _binary_positive(frame[name].astype("string").str.strip()[alive & present])
+            step = _replace(step, positive=positive)
+        if kind == "date":
+            dates = pd.to_datetime(
+                frame[name].astype("string").str.strip(),
+                errors="coerce",
+                format="mixed",
+                dayfirst=True,
+            )
+            step = _replace(step, reference_date=dates.max().date().isoformat())
+        steps.append(step)
+        blocks.append(col[:, None])
+        real.append(raw)
+        numeric_features.append(name)
+
     if constant:
         notes.append(
             "Left out because every kept row has the same value: " + ", ".join(constant) + "."
         )
-        keep_cols = [i for i, s in enumerate(sd) if s > 0]
-        features = [features[i] for i in keep_cols]
-        matrix = matrix[:, keep_cols]
-        if not features:
-            raise InputError("every segmentation column is constant: nothing to segment on")
+    if not steps:
+        raise InputError("every segmentation column is constant: nothing to segment on")
+    for s in steps:
+        if s.imputed:
+            notes.append(
+                f"'{s.column}': {s.imputed:,} missing values filled in with "
+                f"{'the most common value' if s.kind == 'binary' else 'the median'} "
+                f"({s.impute:g}), because more than {AUTO_IMPUTE_ABOVE:.0%} of rows lacked it."
+            )
+        if s.transform == "log1p":
+            notes.append(f"'{s.column}': {s.reason}")
+        if s.capped:
+            notes.append(
+                f"'{s.column}': {s.capped:,} extreme values (more than {OUTLIER_RSD:g} robust SD "
+                "from the median) capped for clustering; profiles use the real values."
+            )
 
-    scaler = StandardScaler().fit(matrix)
-    scaling = Scaling(
-        features=tuple(features),
-        mean=tuple(float(m) for m in scaler.mean_),
-        scale=tuple(float(s) for s in scaler.scale_),
-    )
     kept = frame.loc[alive]
     row_numbers = np.flatnonzero(alive) + 1
-    duplicate_ids = 0
     if dictionary.id_column:
         ids = kept[dictionary.id_column].astype("string").fillna("")
         id_name = dictionary.id_column
-        duplicate_ids = int(ids.duplicated(keep=False).sum())
-        if duplicate_ids:
-            notes.append(
-                f"{duplicate_ids} kept rows share an id with another row; each row is kept and "
-                "assigned on its own."
-            )
     else:
         ids = pd.Series(row_numbers, index=kept.index, name="row")
         id_name = "row"
+    if duplicate_ids:
+        notes.append(
+            f"{duplicate_ids:,} rows repeat an id seen earlier in the file; the first row of each "
+            "id was kept and the repeats left out."
+        )
+    values_matrix = np.column_stack(real) if real else np.empty((n_kept, 0))
     return PreparedData(
-        features=tuple(features),
-        values=matrix,
-        scaled=scaling.transform(matrix),
-        scaling=scaling,
+        features=tuple(s.column for s in steps),
+        numeric_features=tuple(numeric_features),
+        values=values_matrix,
+        scaled=np.hstack(blocks),
+        steps=tuple(steps),
         kept=kept,
         row_numbers=row_numbers,
         ids=ids,
@@ -165,8 +329,123 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
         drops=tuple(drops),
         notes=tuple(notes),
         duplicate_ids=duplicate_ids,
+        categorical_features=tuple(categorical_features),
     )
 
 
-def values_of(numeric: dict[str, tuple[pd.Series, pd.Series]], name: str) -> pd.Series:
-    return numeric[name][0]
+def _replace(step: FeatureStep, **changes) -> FeatureStep:
+    from dataclasses import replace
+
+    return replace(step, **changes)
+
+
+def _fit_numeric(name, spec, kind, raw, impute_value, n_imputed):
+    transform = "none"
+    reason = ""
+    if kind == "numeric" and not spec.is_scale and spec.type != "ordinal":
+        skew = _skewness(raw)
+        wanted = spec.transform
+        if wanted == "log" or (wanted is None and raw.min() >= 0 and skew > SKEW_LIMIT):
+            if raw.min() < 0:
+                raise InputError(
+                    f"column '{name}' has negative values and cannot be log-transformed"
+                )
+            transform = "log1p"
+            reason = (
+                f"log-transformed (log(1 + x)) because its skewness is {skew:.1f} (rule: "
+                f"non-negative amounts with skewness above {SKEW_LIMIT:g})"
+                if wanted is None
+                else "log-transformed as the data dictionary asks"
+            )
+    x = np.log1p(raw) if transform == "log1p" else raw
+    med = float(np.median(x))
+    mad = float(np.median(np.abs(x - med))) * 1.4826
+    lo = hi = None
+    capped = 0
+    if mad > 0 and kind == "numeric":
+        lo, hi = med - OUTLIER_RSD * mad, med + OUTLIER_RSD * mad
+        capped = int(((x < lo) | (x > hi)).sum())
+        if capped:
+            x = np.clip(x, lo, hi)
+        else:
+            lo = hi = None
+    mean, scale = float(x.mean()), float(x.std())
+    if scale == 0:
+        scale = 1.0
+    step = FeatureStep(
+        column=name,
+        kind=kind,
+        transform=transform,
+        impute=impute_value,
+        clip_low=lo,
+        clip_high=hi,
+        mean=mean,
+        scale=scale,
+        imputed=n_imputed,
+        capped=capped,
+        reason=reason,
+    )
+    return step, (x - mean) / scale
+
+
+def _fit_categorical(name: str, labels: pd.Series):
+    counts = labels.value_counts()
+    counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+    levels = list(counts.index[:MAX_LEVELS])
+    if len(counts) > MAX_LEVELS:
+        levels = levels[: MAX_LEVELS - 1] + [OTHER_LEVEL]
+    if len(levels) < 2:
+        return None, None
+    onehot = _onehot(labels, levels)
+    means = onehot.mean(axis=0)
+    variance = float(onehot.var(axis=0).sum())
+    weight = 1.0 / np.sqrt(variance) if variance > 0 else 1.0
+    step = FeatureStep(
+        column=name,
+        kind="categorical",
+        categories=tuple(str(v) for v in levels),
+        category_means=tuple(float(m) for m in means),
+        weight=float(weight),
+        reason=f"one-hot over {len(levels)} categories, weighted to count as one feature",
+    )
+    return step, (onehot - means) * weight
+
+
+def _onehot(labels: pd.Series, levels: list[str]) -> np.ndarray:
+    values = labels.astype(str).to_numpy()
+    known = set(levels)
+    if OTHER_LEVEL in known:
+        values = np.where(np.isin(values, list(known)), values, OTHER_LEVEL)
+    return np.column_stack([(values == lvl).astype(float) for lvl in levels])
+
+
+# --------------------------------------------------------------------------- re-apply (scoring)
+
+
+def apply_steps(
+    frame: pd.DataFrame, steps: tuple[FeatureStep, ...], dictionary: DataDictionary
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model matrix for new rows with fitted steps; returns (matrix, usable-row mask)."""
+    usable = np.ones(len(frame), dtype=bool)
+    blocks = []
+    for step in steps:
+        spec = dictionary.column(step.column)
+        values, present, invalid = parse_column(frame[step.column], spec, step)
+        usable &= ~invalid
+        if step.kind == "categorical":
+            blocks.append(
+                (_onehot(values, list(step.categories)) - step.category_means) * step.weight
+            )
+            continue
+        x = values.to_numpy(dtype=float)
+        if step.impute is not None:
+            x = np.where(np.isnan(x), step.impute, x)
+        usable &= np.isfinite(x)
+        x = np.where(np.isfinite(x), x, 0.0)
+        if step.transform == "log1p":
+            usable &= x >= 0
+            x = np.log1p(np.maximum(x, 0))
+        if step.clip_low is not None:
+            x = np.clip(x, step.clip_low, step.clip_high)
+        blocks.append(((x - step.mean) / step.scale)[:, None])
+    return np.hstack(blocks), usable

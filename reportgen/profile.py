@@ -29,10 +29,16 @@ class FeatureStat:
     overall_mean: float
     overall_sd: float
     z: float  # difference from the overall mean in overall standard deviations
+    rest_mean: float = float("nan")  # mean of the other customers
+    d: float = 0.0  # effect size vs the other customers (Cohen's d, pooled SD)
 
     @property
     def diff(self) -> float:
         return self.segment_mean - self.overall_mean
+
+    @property
+    def diff_vs_rest(self) -> float:
+        return self.segment_mean - self.rest_mean
 
 
 @dataclass(frozen=True)
@@ -61,12 +67,29 @@ class SegmentProfile:
     segment_id: int
     size: int
     share: float
-    features: tuple[FeatureStat, ...]  # in feature order
+    features: tuple[FeatureStat, ...]  # numeric segmentation features, in feature order
     describe: tuple[DescribeField, ...]
+    categories: tuple[DescribeField, ...] = ()  # categorical segmentation features
 
     def ranked(self) -> tuple[FeatureStat, ...]:
-        """Features from the most to the least distinguishing (largest |z| first)."""
-        return tuple(sorted(self.features, key=lambda f: (-abs(f.z), f.column)))
+        """Features from the most to the least distinguishing (largest effect size first)."""
+        return tuple(sorted(self.features, key=lambda f: (-abs(f.d), f.column)))
+
+
+@dataclass(frozen=True)
+class FeatureTest:
+    """Does a column differ across segments? Kruskal–Wallis for numbers, chi-squared for
+    categories. `separates` is False when the test is not significant at 5 % or the largest
+    effect is negligible (|d| < 0.2, Cramér's V < 0.1)."""
+
+    column: str
+    label: str
+    role: str  # "segment" or "describe"
+    test: str
+    statistic: float
+    p_value: float
+    effect: float  # max |d| over segments, or Cramér's V
+    separates: bool
 
 
 @dataclass(frozen=True)
@@ -77,6 +100,7 @@ class Profiles:
     overall_mean: tuple[float, ...]
     overall_sd: tuple[float, ...]
     n: int
+    tests: tuple[FeatureTest, ...] = ()
 
     def table(self) -> pd.DataFrame:
         """Segments x features (means in real units) plus size and share; last row = all."""
@@ -97,46 +121,137 @@ class Profiles:
 
 def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionary) -> Profiles:
     values = prepared.values
-    overall_mean = values.mean(axis=0)
-    overall_sd = values.std(axis=0)
-    labels = tuple(dictionary.column(f).label for f in prepared.features)
+    feats_num = prepared.numeric_features
+    overall_mean = values.mean(axis=0) if values.size else np.zeros(0)
+    overall_sd = values.std(axis=0) if values.size else np.zeros(0)
+    labels = tuple(dictionary.column(f).label for f in feats_num)
     describe_cols = [c for c in dictionary.describe_columns if c in prepared.kept.columns]
-    n = len(values)
+    n = len(prepared.scaled)
     segments = []
     for sid, size in zip(seg.segment_ids, seg.sizes, strict=True):
         member = seg.labels == sid
-        means = values[member].mean(axis=0)
-        feats = tuple(
-            FeatureStat(
-                column=f,
-                label=labels[i],
-                segment_mean=float(means[i]),
-                overall_mean=float(overall_mean[i]),
-                overall_sd=float(overall_sd[i]),
-                z=float((means[i] - overall_mean[i]) / overall_sd[i]) if overall_sd[i] else 0.0,
+        feats = []
+        for i, f in enumerate(feats_num):
+            inside, outside = values[member, i], values[~member, i]
+            m, r = float(inside.mean()), float(outside.mean()) if len(outside) else float("nan")
+            feats.append(
+                FeatureStat(
+                    column=f,
+                    label=labels[i],
+                    segment_mean=m,
+                    overall_mean=float(overall_mean[i]),
+                    overall_sd=float(overall_sd[i]),
+                    z=float((m - overall_mean[i]) / overall_sd[i]) if overall_sd[i] else 0.0,
+                    rest_mean=r,
+                    d=_cohen_d(inside, outside),
+                )
             )
-            for i, f in enumerate(prepared.features)
-        )
         describe = tuple(
             _describe(
                 prepared.kept[c], member, dictionary.column(c).label, dictionary.column(c).type
             )
             for c in describe_cols
         )
-        segments.append(SegmentProfile(sid, int(size), size / n, feats, describe))
+        categories = tuple(
+            _describe(prepared.kept[c], member, dictionary.column(c).label, "categorical")
+            for c in prepared.categorical_features
+        )
+        segments.append(
+            SegmentProfile(sid, int(size), size / n, tuple(feats), describe, categories)
+        )
+    tests = tuple(
+        _test(prepared, seg, dictionary, c, role)
+        for c, role in [(f, "segment") for f in prepared.features]
+        + [(c, "describe") for c in describe_cols]
+    )
     return Profiles(
         segments=tuple(segments),
-        features=prepared.features,
+        features=feats_num,
         labels=labels,
         overall_mean=tuple(float(x) for x in overall_mean),
         overall_sd=tuple(float(x) for x in overall_sd),
         n=n,
+        tests=tuple(t for t in tests if t is not None),
     )
 
 
+def _cohen_d(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 2 or len(b) < 2:
+        return 0.0
+    pooled = np.sqrt(
+        ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2)
+    )
+    return float((a.mean() - b.mean()) / pooled) if pooled > 0 else 0.0
+
+
+def _test(prepared, seg, dictionary, column, role) -> FeatureTest | None:
+    from scipy import stats
+
+    spec = dictionary.column(column)
+    groups = seg.labels
+    if column in prepared.numeric_features:
+        x = prepared.values[:, prepared.numeric_features.index(column)]
+        kind = "numeric"
+    elif (
+        spec.type in ("numeric", "ordinal", "binary", "date")
+        and column not in prepared.categorical_features
+    ):
+        col = prepared.kept[column]
+        x = (tenure_days(col) if spec.type == "date" else numeric_values(col)).to_numpy(dtype=float)
+        kind = "numeric"
+    else:
+        x = prepared.kept[column].astype("string").fillna(BLANK).to_numpy()
+        kind = "categorical"
+    if kind == "numeric":
+        ok = np.isfinite(x)
+        samples = [x[ok & (groups == s)] for s in seg.segment_ids]
+        samples = [g for g in samples if len(g) > 0]
+        if len(samples) < 2 or np.ptp(x[ok]) == 0:
+            return None
+        stat, p = stats.kruskal(*samples)
+        effect = max(
+            abs(_cohen_d(x[ok & (groups == s)], x[ok & (groups != s)])) for s in seg.segment_ids
+        )
+        return FeatureTest(
+            column,
+            spec.label,
+            role,
+            "Kruskal–Wallis",
+            float(stat),
+            float(p),
+            float(effect),
+            bool(p < 0.05 and effect >= 0.2),
+        )
+    table = pd.crosstab(groups, x)
+    if table.shape[1] < 2 or table.shape[0] < 2:
+        return None
+    chi2, p, _, _ = stats.chi2_contingency(table.to_numpy())
+    v = float(np.sqrt(chi2 / (table.to_numpy().sum() * (min(table.shape) - 1))))
+    return FeatureTest(
+        column,
+        spec.label,
+        role,
+        "chi-squared",
+        float(chi2),
+        float(p),
+        v,
+        bool(p < 0.05 and v >= 0.1),
+    )
+
+
+def tenure_days(column: pd.Series) -> pd.Series:
+    """Dates as days before the latest date in the column."""
+    dates = pd.to_datetime(
+        column.astype("string").str.strip(), errors="coerce", format="mixed", dayfirst=True
+    )
+    return (dates.max() - dates).dt.days.astype(float)
+
+
 def _describe(column: pd.Series, member: np.ndarray, label: str, ctype: str) -> DescribeField:
-    if ctype in ("numeric", "ordinal"):
-        nums = numeric_values(column)
+    if ctype in ("numeric", "ordinal", "date"):
+        nums = tenure_days(column) if ctype == "date" else numeric_values(column)
+        if ctype == "date":
+            label = f"{label} (days before the latest)"
         return DescribeField(
             column=str(column.name),
             label=label,

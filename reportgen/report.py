@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import fmt
-from .choose_k import KChoice
-from .cluster import Segmentation
-from .dictionary import DataDictionary
-from .load import LoadedTable
-from .naming import NAMING_RULE, SegmentStory
-from .prepare import PreparedData
-from .profile import Profiles
+from .analysis import Analysis
+from .choose_k import INDEX_NAMES, VOTE_RULE
+from .naming import NAMING_RULE
+from .prepare import AUTO_IMPUTE_ABOVE, OUTLIER_RSD, SKEW_LIMIT
+from .stability import QUALITY_RULE, STABILITY_RULE
 
 
 @dataclass(frozen=True)
@@ -34,18 +32,15 @@ def data_uri(png: bytes) -> str:
 
 
 def build_context(
+    analysis: Analysis,
     *,
-    table: LoadedTable,
-    dictionary: DataDictionary,
-    prepared: PreparedData,
-    kchoice: KChoice,
-    seg: Segmentation,
-    profiles: Profiles,
-    stories: tuple[SegmentStory, ...],
     charts: dict[str, Any],
     colors: tuple[str, ...],
     run: RunInfo,
 ) -> dict[str, Any]:
+    a = analysis
+    table, dictionary, prepared, kchoice = a.table, a.dictionary, a.prepared, a.k_choice
+    seg, profiles, stories, ev = a.segmentation, a.profiles, a.stories, a.evaluation
     units = dictionary.units
     specs = {f: dictionary.column(f) for f in prepared.features}
     segments = []
@@ -63,7 +58,11 @@ def build_context(
                 "sentences": story.sentences,
                 "angle": story.angle,
                 "angle_from_dictionary": story.angle_from_dictionary,
-                "traits_chart": data_uri(charts["traits"][s.segment_id]),
+                "traits_chart": data_uri(charts["traits"][s.segment_id])
+                if s.segment_id in charts["traits"]
+                else None,
+                "stability": _stability(ev.of(s.segment_id)),
+                "categories": [_describe_field(d) for d in s.categories],
                 "features": [
                     {
                         "label": f.label,
@@ -74,6 +73,7 @@ def build_context(
                     }
                     for f in s.ranked()
                 ],
+                "segments_on_categories": bool(s.categories),
                 "describe": [_describe_field(d) for d in s.describe],
             }
         )
@@ -90,12 +90,12 @@ def build_context(
         + (
             f"k = {seg.k} was set by the analyst."
             if kchoice.method == "user"
-            else f"k = {seg.k} was chosen by the elbow method."
+            else f"k = {seg.k} was chosen by a vote of five statistical indices."
         )
     )
     lead = f"The {prepared.n_kept:,} {units} fall into {seg.k} segments. " + " ".join(
-        f"{story.name} ({fmt.percent(s.share)}) {story.traits[0].phrase}."
-        if story.traits and abs(story.traits[0].z) >= 0.25
+        f"{story.name} ({fmt.percent(s.share)}) {_lead_phrase(story.traits[0], dictionary)}."
+        if story.traits and abs(story.traits[0].effect) >= 0.3
         else f"{story.name} ({fmt.percent(s.share)}) are close to average."
         for s, story in zip(profiles.segments, stories, strict=True)
     )
@@ -120,11 +120,15 @@ def build_context(
             "lead": lead,
             "method_line": method_line,
             "drop_line": drop_line,
+            "quality": ev.quality,
+            "silhouette": "–" if ev.silhouette is None else f"{ev.silhouette:.2f}",
+            "quality_line": _quality_line(ev),
+            "stability_line": _stability_line(ev, stories),
         },
         "segments": segments,
         "charts": {
             "segment_map": data_uri(charts["segment_map"]),
-            "heatmap": data_uri(charts["heatmap"]),
+            "heatmap": data_uri(charts["heatmap"]) if charts.get("heatmap") else None,
             "sizes": data_uri(charts["sizes"]),
             "elbow": data_uri(charts["elbow"]),
         },
@@ -177,15 +181,40 @@ def build_context(
                 }
                 for c in dictionary.columns
             ],
-            "scaling": [
-                {"label": specs[f].label, "mean": fmt.number(m), "sd": fmt.number(sd)}
-                for f, m, sd in zip(
-                    prepared.features, prepared.scaling.mean, prepared.scaling.scale, strict=True
-                )
+            "steps": [_step(step, specs[step.column]) for step in prepared.steps],
+            "policies": {
+                "impute_above": fmt.percent(AUTO_IMPUTE_ABOVE),
+                "skew": f"{SKEW_LIMIT:g}",
+                "outlier": f"{OUTLIER_RSD:g}",
+            },
+            "index_names": INDEX_NAMES,
+            "vote_rule": VOTE_RULE,
+            "votes": [
+                {"index": INDEX_NAMES[k], "k": "no clear k" if v is None else v}
+                for k, v in kchoice.votes.items()
+            ],
+            "sample_size": f"{kchoice.sample_size:,}",
+            "sampled": kchoice.sample_size < prepared.n_kept,
+            "min_share": fmt.percent(kchoice.min_share),
+            "quality_rule": QUALITY_RULE,
+            "stability_rule": STABILITY_RULE,
+            "resamples": ev.resamples,
+            "stability_sample": f"{ev.sample_size:,}",
+            "tests": [
+                {
+                    "label": t.label,
+                    "role": "segments" if t.role == "segment" else "describes",
+                    "test": t.test,
+                    "p": _p(t.p_value),
+                    "effect": f"{t.effect:.2f}",
+                    "effect_kind": "Cramér's V" if t.test == "chi-squared" else "max |d|",
+                    "separates": t.separates,
+                }
+                for t in profiles.tests
             ],
             "k": seg.k,
             "k_reason": kchoice.reason,
-            "k_table": [{"k": e.k, "inertia": fmt.number(e.inertia)} for e in kchoice.evidence],
+            "k_table": [_evidence_row(e, kchoice) for e in kchoice.evidence],
             "n_init": seg.n_init,
             "n_iter": seg.n_iter,
             "seed": seg.seed,
@@ -223,3 +252,88 @@ def _describe_field(d) -> dict[str, Any]:
 def _delimiter_name(delimiter: str | None) -> str | None:
     names = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "vertical bars"}
     return names.get(delimiter, repr(delimiter)) if delimiter else None
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _quality_line(ev) -> str:
+    if ev.silhouette is None:
+        return "Quality could not be measured (a single segment in the sample)."
+    meaning = {
+        "good": "the segments are well separated",
+        "fair": "the segments are real but overlap: customers near a border could go either way",
+        "poor": "the data has little natural grouping; treat the segments as a convenient "
+        "split of a continuum, not as distinct groups",
+    }[ev.quality]
+    return f"Quality: {ev.quality} (average silhouette {ev.silhouette:.2f}): {meaning}."
+
+
+def _stability_line(ev, stories) -> str:
+    names = {s.segment_id: s.name for s in stories}
+    shaky = [
+        f"{names[s.segment_id]} ({s.verdict}, {s.jaccard:.2f})"
+        for s in ev.stability
+        if s.verdict != "stable"
+    ]
+    if ev.resamples == 0:
+        return "Stability was not measured (--resamples 0)."
+    if not shaky:
+        return (
+            f"Stability: every segment is stable — it reappears in {ev.resamples} re-runs on "
+            "resampled data (Jaccard ≥ 0.75)."
+        )
+    them = "it" if len(shaky) == 1 else "them"
+    return "Stability: " + "; ".join(shaky) + f" — check before acting on {them}."
+
+
+def _stability(s) -> dict[str, str]:
+    return {"verdict": s.verdict, "jaccard": f"{s.jaccard:.2f}"}
+
+
+def _step(step, spec) -> dict[str, str]:
+    kind = {
+        "numeric": spec.type or "numeric",
+        "binary": "yes/no (0/1)",
+        "date": "date → days before latest",
+        "categorical": "categories (one-hot)",
+    }[step.kind]
+    treatment = []
+    if step.transform == "log1p":
+        treatment.append("log(1 + x)")
+    if step.imputed:
+        treatment.append(f"{step.imputed:,} missing filled with {fmt.number(step.impute)}")
+    if step.capped:
+        treatment.append(f"{step.capped:,} outliers capped")
+    if step.kind == "categorical":
+        treatment.append(f"{len(step.categories)} categories, weight 1/√{1 / step.weight**2:.2f}")
+    else:
+        treatment.append("standardised")
+    return {"label": spec.label, "kind": kind, "treatment": "; ".join(treatment)}
+
+
+def _evidence_row(e, kchoice) -> dict[str, Any]:
+    def num(x, d=2):
+        return "–" if x is None else f"{x:,.{d}f}"
+
+    return {
+        "k": e.k,
+        "inertia": fmt.number(e.inertia),
+        "silhouette": num(e.silhouette),
+        "ch": num(e.calinski_harabasz, 0),
+        "db": num(e.davies_bouldin),
+        "gap": num(e.gap),
+        "smallest": fmt.percent(e.min_share),
+        "admissible": e.admissible,
+        "chosen": e.k == kchoice.k,
+    }
+
+
+def _lead_phrase(trait, dictionary) -> str:
+    spec = dictionary.column(trait.column)
+    if (spec.high if trait.direction == "high" else spec.low).words:
+        return trait.phrase
+    more = "more" if trait.direction == "high" else "less"
+    label = fmt.lower_first(trait.label)
+    return f"stand out by {more} {label} ({trait.segment_value} vs {trait.overall_value})"

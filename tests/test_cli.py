@@ -102,7 +102,7 @@ def test_second_dataset_without_dictionary(tmp_path):
     assert not any("cluster" in s["name"].lower() for s in summary["segments"])
     text = " ".join(" ".join(pdf_text(out / "brief.pdf")).split())
     assert "Wholesale <clients>" in text
-    assert "k = 3 was chosen by the user" in text
+    assert "k = 3 was chosen by the analyst" in text
     assert "Fresh" in text and "Detergents paper" in text
     a = pd.read_csv(out / "assignments.csv")
     assert a.columns[0] == "row" and a["row"].tolist() == list(range(1, 441))

@@ -38,7 +38,7 @@ def test_inference_types_and_roles():
     assert got["rating"] == ("ordinal", "segment")
     assert got["spend"] == ("numeric", "segment")
     assert got["plan"] == ("categorical", "describe")
-    assert got["joined"][0] == "date" and got["joined"][1] == "ignore"
+    assert got["joined"] == ("date", "describe")
     assert got["const"][1] == "ignore"
     assert got["flag"] == ("binary", "describe")
     assert d.id_column == "customer_id"

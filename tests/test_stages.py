@@ -33,7 +33,12 @@ def test_prepare_counts_every_drop_with_a_reason():
             "amount": ["10", "20", None, "40", "inf", "60", "70", "80"],
         }
     )
-    spec = {"columns": {"score": {"type": "ordinal", "scale": {"min": 1, "max": 7}}, "amount": {}}}
+    spec = {
+        "columns": {
+            "score": {"type": "ordinal", "scale": {"min": 1, "max": 7}, "missing": "drop"},
+            "amount": {"missing": "drop"},
+        }
+    }
     d = resolve_dictionary(df, dictionary_from_mapping(spec))
     p = prepare(df, d)
     reasons = {r.reason: r.rows for r in p.drops}
@@ -47,7 +52,8 @@ def test_prepare_counts_every_drop_with_a_reason():
     assert p.n_read == 8 and p.n_kept == 3 and p.n_dropped == 5
     assert list(p.row_numbers) == [1, 7, 8]
     assert np.allclose(p.scaled.mean(axis=0), 0)
-    assert np.allclose(p.scaling.inverse(p.scaled), p.values)
+    assert np.allclose(p.scaled.std(axis=0), 1)
+    assert p.values[:, 1].tolist() == [10.0, 70.0, 80.0]  # real units kept for profiles
 
 
 def test_prepare_drops_constant_feature_and_notes_it():
@@ -61,7 +67,7 @@ def test_prepare_drops_constant_feature_and_notes_it():
 
 
 def test_prepare_no_numeric_column():
-    df = pd.DataFrame({"name": ["x", "y", "z"], "city": ["a", "b", "a"]})
+    df = pd.DataFrame({"name": ["x", "y", "z"], "city": ["a", "b", "c"]})
     with pytest.raises(InputError, match="no usable numeric column"):
         prepare(df, resolve_dictionary(df))
 
@@ -71,11 +77,12 @@ def test_choose_k_finds_three_blobs_and_reports_user_choice():
     d = resolve_dictionary(df)
     p = prepare(df, d)
     kc = choose_k(p.scaled, k=None, k_max=8, seed=1)
-    assert kc.k == 3 and kc.method == "elbow"
+    assert kc.k == 3 and kc.method == "vote"
+    assert kc.votes["elbow"] == 3 and kc.votes["silhouette"] == 3
     assert [e.k for e in kc.evidence] == list(range(1, 9))
     assert "k = 3" in kc.reason
     user = choose_k(p.scaled, k=4, k_max=8, seed=1)
-    assert user.k == 4 and user.method == "user" and "elbow suggested 3" in user.reason
+    assert user.k == 4 and user.method == "user" and "evidence pointed to k = 3" in user.reason
 
 
 def test_choose_k_refuses_more_segments_than_profiles():
@@ -87,12 +94,14 @@ def test_choose_k_refuses_more_segments_than_profiles():
 def test_cluster_ids_by_size_deterministic_and_in_units():
     df = blobs()
     p = prepare(df, resolve_dictionary(df))
-    a = cluster(p.scaled, p.scaling, k=3, seed=7)
-    b = cluster(p.scaled, p.scaling, k=3, seed=7)
+    a = cluster(p.scaled, k=3, seed=7)
+    b = cluster(p.scaled, k=3, seed=7)
     assert a.sizes == (40, 30, 20)
     assert np.array_equal(a.labels, b.labels)
-    # Segment 1 is the blob centred at spend 2000, visits 20.
-    assert abs(a.centers[0, 0] - 2000) < 50 and abs(a.centers[0, 1] - 20) < 1
+    # Segment 1 is the blob centred at spend 2000, visits 20, in the data's own units.
+    first = profile(p, a, resolve_dictionary(df)).segments[0]
+    assert abs(first.features[0].segment_mean - 2000) < 50
+    assert abs(first.features[1].segment_mean - 20) < 1
     assert np.all(a.distances >= 0)
 
 
@@ -100,7 +109,7 @@ def test_profile_and_names_without_dictionary():
     df = blobs()
     d = resolve_dictionary(df)
     p = prepare(df, d)
-    seg = cluster(p.scaled, p.scaling, k=3, seed=0)
+    seg = cluster(p.scaled, k=3, seed=0)
     prof = profile(p, seg, d)
     assert sum(s.size for s in prof.segments) == p.n_kept
     stories = name_segments(prof, d)
@@ -127,7 +136,7 @@ def test_names_come_from_dictionary_words():
     }
     d = resolve_dictionary(df, dictionary_from_mapping(spec))
     p = prepare(df, d)
-    seg = cluster(p.scaled, p.scaling, k=2, seed=0)
+    seg = cluster(p.scaled, k=2, seed=0)
     stories = name_segments(profile(p, seg, d), d)
     assert {s.name for s in stories} == {"Big spenders", "Thrifty"}
     big = next(s for s in stories if s.name == "Big spenders")
@@ -147,6 +156,6 @@ def test_duplicate_names_are_made_unique():
     spec = {"columns": {"spend": {"high": {"name": "Big spenders"}}, "visits": {}}}
     d = resolve_dictionary(df, dictionary_from_mapping(spec))
     p = prepare(df, d)
-    seg = cluster(p.scaled, p.scaling, k=3, seed=0)
+    seg = cluster(p.scaled, k=3, seed=0)
     names = [s.name for s in name_segments(profile(p, seg, d), d)]
     assert len(set(names)) == 3

@@ -1,0 +1,121 @@
+"""Stage 4b — evaluate: how good and how stable are the segments?
+
+Pure: takes the model matrix and the segmentation, returns `Evaluation`.
+
+- **Quality**: the average silhouette of the final segments (on a sample of at most 3,000 rows),
+  read with Kaufman & Rousseeuw's cut-offs: below 0.25 *poor* (no substantial structure),
+  0.25–0.50 *fair* (weak structure, segments overlap), 0.50 and above *good*.
+- **Stability** (Hennig's clusterboot idea): draw bootstrap resamples, re-run k-means on each,
+  and for every segment take the Jaccard similarity of its best-matching new segment (over the
+  customers in both). The mean over resamples is the segment's stability: 0.75 or more *stable*,
+  0.60–0.75 *doubtful*, below 0.60 *unstable* (Hennig 2007 treats ≤ 0.5 as dissolved).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import silhouette_score
+
+from .cluster import Segmentation, fit_kmeans
+
+STABILITY_SAMPLE = 5_000
+SILHOUETTE_SAMPLE = 3_000
+QUALITY_CUTOFFS = (0.25, 0.50)
+STABILITY_CUTOFFS = (0.60, 0.75)
+QUALITY_RULE = (
+    "average silhouette below 0.25 = poor, 0.25–0.50 = fair, 0.50 or above = good "
+    "(Kaufman & Rousseeuw)"
+)
+STABILITY_RULE = (
+    "mean Jaccard similarity of the best-matching segment over bootstrap re-runs: 0.75 or more = "
+    "stable, 0.60–0.75 = doubtful, below 0.60 = unstable (Hennig's clusterboot)"
+)
+
+
+@dataclass(frozen=True)
+class SegmentStability:
+    segment_id: int
+    jaccard: float
+    verdict: str  # "stable" | "doubtful" | "unstable"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    silhouette: float | None
+    quality: str  # "good" | "fair" | "poor" | "unknown"
+    stability: tuple[SegmentStability, ...]
+    resamples: int
+    sample_size: int
+
+    def of(self, segment_id: int) -> SegmentStability:
+        return next(s for s in self.stability if s.segment_id == segment_id)
+
+
+def quality_verdict(silhouette: float | None) -> str:
+    if silhouette is None:
+        return "unknown"
+    if silhouette < QUALITY_CUTOFFS[0]:
+        return "poor"
+    return "fair" if silhouette < QUALITY_CUTOFFS[1] else "good"
+
+
+def stability_verdict(jaccard: float) -> str:
+    if jaccard >= STABILITY_CUTOFFS[1]:
+        return "stable"
+    return "doubtful" if jaccard >= STABILITY_CUTOFFS[0] else "unstable"
+
+
+def evaluate(
+    scaled: np.ndarray, seg: Segmentation, *, seed: int, resamples: int = 20
+) -> Evaluation:
+    rng = np.random.default_rng(seed + 1)
+    n = len(scaled)
+    idx = (
+        np.sort(rng.choice(n, size=STABILITY_SAMPLE, replace=False))
+        if n > STABILITY_SAMPLE
+        else np.arange(n)
+    )
+    x, labels = scaled[idx], seg.labels[idx]
+
+    sil_idx = (
+        np.sort(rng.choice(len(x), size=SILHOUETTE_SAMPLE, replace=False))
+        if len(x) > SILHOUETTE_SAMPLE
+        else np.arange(len(x))
+    )
+    silhouette = (
+        float(silhouette_score(x[sil_idx], labels[sil_idx]))
+        if len(np.unique(labels[sil_idx])) >= 2
+        else None
+    )
+
+    sums = np.zeros(seg.k)
+    counts = np.zeros(seg.k)
+    for b in range(resamples):
+        boot = rng.integers(0, len(x), size=len(x))
+        model = fit_kmeans(x[boot], seg.k, seed + 100 + b, n_init=3)
+        members = np.unique(boot)
+        new = model.predict(x[members])
+        old = labels[members]
+        for j, sid in enumerate(seg.segment_ids):
+            a = old == sid
+            if not a.any():
+                continue
+            best = 0.0
+            for c in range(seg.k):
+                bmask = new == c
+                union = np.count_nonzero(a | bmask)
+                if union:
+                    best = max(best, np.count_nonzero(a & bmask) / union)
+            sums[j] += best
+            counts[j] += 1
+    stability = tuple(
+        SegmentStability(
+            segment_id=sid,
+            jaccard=float(sums[j] / counts[j]) if counts[j] else 0.0,
+            verdict=stability_verdict(float(sums[j] / counts[j]) if counts[j] else 0.0),
+        )
+        for j, sid in enumerate(seg.segment_ids)
+    )
+    return Evaluation(silhouette, quality_verdict(silhouette), stability, resamples, len(x))
