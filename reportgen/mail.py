@@ -575,6 +575,20 @@ def _one_line(text: str) -> str:
     return " ".join(CONTROL_RE.sub(" ", text).split())
 
 
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """AUTH PLAIN when offered (TLS is always on here), else smtplib's own choice.
+
+    smtplib.login() retries a refused password with every other mechanism the server offers:
+    one wrong password would count as several failed logins towards an account lock-out.
+    """
+    mechanisms = smtp.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" in mechanisms:
+        smtp.user, smtp.password = user, password
+        smtp.auth("PLAIN", smtp.auth_plain)
+    else:
+        smtp.login(user, password)
+
+
 class Mailer:
     """One SMTP session, opened lazily and reopened once after a dropped connection."""
 
@@ -590,31 +604,41 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config
+        where = f"{c.smtp_host}:{c.port}"
+        step = "cannot connect to"
+        smtp: smtplib.SMTP | None = None
         try:
             if c.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(c.smtp_host, c.port, timeout=c.timeout,
-                                                      context=tls_context(c.cafile))
+                smtp = smtplib.SMTP_SSL(c.smtp_host, c.port, timeout=c.timeout,
+                                        context=tls_context(c.cafile))
             else:
                 smtp = smtplib.SMTP(c.smtp_host, c.port, timeout=c.timeout)
-            try:
+            smtp.ehlo()
+            if c.security == "starttls":
+                step = "STARTTLS failed with"
+                if not smtp.has_extn("starttls"):
+                    raise ConnectError(f"{where} does not offer STARTTLS")
+                smtp.starttls(context=tls_context(c.cafile))
                 smtp.ehlo()
-                if c.security == "starttls":
-                    if not smtp.has_extn("starttls"):
-                        raise DeliveryError(f"{c.smtp_host} does not offer STARTTLS")
-                    smtp.starttls(context=tls_context(c.cafile))
-                    smtp.ehlo()
-                if c.smtp_user is not None:
-                    smtp.login(c.smtp_user, c.password or "")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    smtp.close()
-                raise
-        except DeliveryError as exc:
-            raise ConnectError(str(exc)) from None
+            if c.smtp_user is not None:
+                step = "login failed at"
+                _login(smtp, c.smtp_user, c.password or "")
+        except ConnectError:
+            self._drop(smtp)
+            raise
         except (smtplib.SMTPException, OSError) as exc:
-            raise ConnectError(f"cannot connect to {c.smtp_host}:{c.port}: "
-                                f"{describe_error(exc, self.secrets)}") from None
+            self._drop(smtp)
+            raise ConnectError(f"{step} {where}: {describe_error(exc, self.secrets)}") from None
+        except BaseException:
+            self._drop(smtp)
+            raise
         return smtp
+
+    @staticmethod
+    def _drop(smtp: smtplib.SMTP | None) -> None:
+        if smtp is not None:
+            with contextlib.suppress(Exception):
+                smtp.close()
 
     def send(self, msg: EmailMessage, to: tuple[str, ...]) -> dict[str, str]:
         """Send; return refused addresses -> reason. Raises DeliveryError if nothing was taken."""
