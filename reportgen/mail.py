@@ -43,7 +43,7 @@ from typing import Any, Literal
 import yaml
 
 from . import __version__
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, ReportgenError
 from .render import segment_brief_name
 
 PASSWORD_ENV = "REPORTGEN_SMTP_PASSWORD"
@@ -67,6 +67,12 @@ LONG_BASE64_RE = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 
 class MailError(InputError):
     """The run folder, the recipients file or an email option cannot be used (exit code 2)."""
+
+
+class SendLogError(ReportgenError):
+    """A message went out but could not be recorded: stop before sending more (exit code 1)."""
+
+    exit_code = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,7 +483,12 @@ class SendLog:
             yield
             return
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as fh:
+        try:
+            fh = open(lock_path, "a")  # noqa: SIM115 - closed below, after the batch
+        except OSError as exc:
+            raise MailError(f"cannot write the send log in {self.path.parent}: {exc.strerror}"
+                            ) from exc
+        with fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -711,15 +722,22 @@ def email_briefs(config: EmailConfig,
                     record(Outcome(d.label, to, "failed", str(exc)))
                     continue
                 accepted = tuple(a for a in to if a not in refused)
-                log.append({
-                    "status": "sent",
-                    "key": d.key,
-                    "to": list(accepted),
-                    "attachment": d.attachment,
-                    "subject": msg["Subject"],
-                    "message_id": msg["Message-ID"],
-                    "sent_at": datetime.now(tz=UTC).isoformat(timespec="seconds"),
-                })
+                try:
+                    log.append({
+                        "status": "sent",
+                        "key": d.key,
+                        "to": list(accepted),
+                        "attachment": d.attachment,
+                        "subject": msg["Subject"],
+                        "message_id": msg["Message-ID"],
+                        "sent_at": datetime.now(tz=UTC).isoformat(timespec="seconds"),
+                    })
+                except OSError as exc:
+                    raise SendLogError(
+                        f"{d.label} was sent to {', '.join(accepted)} but the send log "
+                        f"{log.path} cannot be written ({exc.strerror}); stopped so that no "
+                        "more goes out unrecorded. A rerun would send that message again."
+                    ) from exc
                 if refused:
                     record(Outcome(d.label, tuple(refused), "failed", "refused: " + "; ".join(
                         f"{a}: {why}" for a, why in refused.items())))

@@ -435,3 +435,14 @@ def test_cli_user_without_password_is_refused(run_dir, recipients):
 def test_cli_starttls_and_ssl_exclude_each_other(run_dir, recipients):
     result = cli(str(run_dir), "-r", str(recipients), "--from", SENDER, "--starttls", "--ssl")
     assert result.exit_code == 2 and "one of --starttls and --ssl" in result.output
+
+
+def test_unwritable_send_log_stops_the_batch(run_dir, recipients, monkeypatch):
+    def disk_full(self, record):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mail.SendLog, "append", disk_full)
+    handler = Recorder()
+    with smtp_server(handler) as server, pytest.raises(mail.SendLogError, match="stopped"):
+        mail.email_briefs(settings(run_dir, recipients, server))
+    assert len(handler.received) == 1, "nothing more goes out unrecorded"

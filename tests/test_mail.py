@@ -238,3 +238,9 @@ def test_only_one_sender_per_run_folder(tmp_path):
     log = mail.SendLog(tmp_path / mail.SEND_LOG)
     with log.locked(), pytest.raises(mail.MailError, match="another"), log.locked():
         pass
+
+
+def test_a_read_only_run_folder_is_refused_before_sending(tmp_path):
+    log = mail.SendLog(tmp_path / "missing-folder" / mail.SEND_LOG)
+    with pytest.raises(mail.MailError, match="cannot write the send log"), log.locked():
+        pass
