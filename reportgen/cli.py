@@ -17,7 +17,7 @@ import typer
 
 from . import fmt
 from .config import DEFAULT_OUT, BriefConfig
-from .errors import ReportgenError
+from .errors import ConfigError, ReportgenError
 
 app = typer.Typer(
     name="reportgen",
@@ -144,6 +144,96 @@ def demo(
     from .pipeline import build_demo
 
     _report(run_guarded(lambda: build_demo(out, seed=seed, k=k, quiet=quiet)), quiet)
+
+
+@app.command()
+def email(
+    run_dir: Annotated[
+        Path, typer.Argument(help="Run folder written by `reportgen brief` or `reportgen demo`.")
+    ],
+    recipients: Annotated[
+        Path,
+        typer.Option("--recipients", "-r",
+                     help="YAML file: overview and segment owners' addresses."),
+    ],
+    sender: Annotated[str, typer.Option("--from", help="Sender address, e.g. briefs@example.com.")],
+    smtp_host: Annotated[str, typer.Option("--smtp-host", help="SMTP server.")] = "localhost",
+    smtp_port: Annotated[
+        int | None,
+        typer.Option("--smtp-port",
+                     help="SMTP port (default 25, 587 with --starttls, 465 with --ssl)."),
+    ] = None,
+    starttls: Annotated[
+        bool, typer.Option("--starttls", help="Upgrade to TLS with STARTTLS.")
+    ] = False,
+    use_ssl: Annotated[
+        bool, typer.Option("--ssl", help="Connect with TLS from the start (SMTPS).")
+    ] = False,
+    smtp_user: Annotated[
+        str | None,
+        typer.Option("--smtp-user",
+                     help="Log in as this user; password from REPORTGEN_SMTP_PASSWORD."),
+    ] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option("--subject", help="Subject; {segment}, {title} and {date} are filled in."),
+    ] = None,
+    cafile: Annotated[
+        Path | None,
+        typer.Option("--cafile", envvar="REPORTGEN_SMTP_CAFILE",
+                     help="Extra CA certificate (PEM) to trust for the server's TLS certificate."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write .eml files into RUN_DIR/outbox/; send nothing.")
+    ] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Email the overview brief and each segment's brief to their owners (see docs/email.md)."""
+    from . import mail
+
+    def action():
+        if starttls and use_ssl:
+            raise ConfigError("choose one of --starttls and --ssl")
+        config = mail.EmailConfig(
+            run_dir=run_dir,
+            recipients_path=recipients,
+            sender=sender,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            security="ssl" if use_ssl else "starttls" if starttls else "none",
+            smtp_user=smtp_user,
+            password=os.environ.get(mail.PASSWORD_ENV) or None,
+            subject=subject,
+            dry_run=dry_run,
+            cafile=cafile,
+        )
+        return mail.email_briefs(config, progress=None if quiet else _print_outcome)
+
+    report = run_guarded(action)
+    if not quiet:
+        if report.unaddressed:
+            typer.echo(f"No recipients for: {', '.join(report.unaddressed)}")
+        if report.dry_run:
+            typer.echo(f"Dry run: {report.count('written')} message(s) written to "
+                       f"{report.outbox}/, {report.count('skipped')} skipped (already "
+                       "delivered); nothing sent.")
+        else:
+            typer.echo(f"{report.count('sent')} sent, {report.count('skipped')} skipped (already "
+                       f"delivered), {report.count('failed')} failed. Send log: {report.log_path}")
+    if not report.ok:
+        if quiet:
+            typer.echo(f"reportgen: error: {report.count('failed')} message(s) failed; run the "
+                       "same command again to send only those", err=True)
+        raise typer.Exit(1)
+
+
+def _print_outcome(outcome) -> None:
+    line = f"{outcome.status:<8} {outcome.label} -> {', '.join(outcome.recipients)}"
+    if outcome.path is not None:
+        line += f"  [{outcome.path.name}]"
+    if outcome.detail:
+        line += f"  ({outcome.detail})"
+    typer.echo(line, err=outcome.status == "failed")
 
 
 def main() -> None:

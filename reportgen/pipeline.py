@@ -301,6 +301,7 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
     context = build_context(analysis, charts=images, colors=colors, run=run)
     html = render.render_html(context, config.template_dir)
     pdf = render.html_to_pdf(html, config.template_dir)
+    segment_pdfs = render.render_segment_briefs(context, config.template_dir)
     assignments = assignments_frame(prepared, seg, stories)
     summary = summary_dict(config, analysis, run)
     files = deliver.write_outputs(
@@ -311,6 +312,7 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
             "assignments.csv": deliver.csv_bytes(assignments),
             "profiles.csv": deliver.csv_bytes(profiles_frame(profiles, stories)),
             "summary.json": deliver.json_bytes(summary),
+            **segment_pdfs,
         },
     )
     return BriefResult(

@@ -18,6 +18,13 @@ import jinja2
 from .errors import RenderError
 
 MAIN_TEMPLATE = "brief.html.j2"
+SEGMENT_TEMPLATE = "segment_brief.html.j2"
+SEGMENT_FOLDER = "segments"
+
+
+def segment_brief_name(slug: str) -> str:
+    """Where a segment's own brief lives inside the run folder: 'segments/<slug>.pdf'."""
+    return f"{SEGMENT_FOLDER}/{slug}.pdf"
 
 
 def packaged_template_dir() -> Path:
@@ -91,3 +98,18 @@ def html_to_pdf(html: str, user_dir: Path | None = None) -> bytes:
         return document.write_pdf()
     except Exception as exc:  # WeasyPrint raises many internal types
         raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
+
+
+def render_segment_briefs(context: dict[str, Any],
+                          user_dir: Path | None = None) -> dict[str, bytes]:
+    """One short PDF per segment for its owner: {'segments/<slug>.pdf': bytes}.
+
+    The same context as the main brief with `seg` set to one segment; one WeasyPrint run per
+    segment (about a second each).
+    """
+    return {
+        segment_brief_name(seg["slug"]): html_to_pdf(
+            render_html({**context, "seg": seg}, user_dir, template=SEGMENT_TEMPLATE), user_dir
+        )
+        for seg in context["segments"]
+    }
