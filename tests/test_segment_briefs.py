@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import pdf_text
+from tests.conftest import pdf_text
 
 from reportgen import render
 
