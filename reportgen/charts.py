@@ -79,8 +79,10 @@ def segment_map(
     y_label: str,
     jitter: tuple[float, float] = (0.0, 0.0),
     seed: int = 0,
+    ids: Sequence[int] | None = None,
 ) -> bytes:
     """Scatter of customers on two axes, coloured by segment, centres marked and named."""
+    ids = list(ids) if ids is not None else list(range(1, len(names) + 1))
     idx = sample_rows(len(xy), MAX_SCATTER_POINTS, seed)
     pts = xy[idx].astype(float)
     lab = labels[idx]
@@ -90,14 +92,14 @@ def segment_map(
     with _style():
         fig = Figure(figsize=(6.6, 4.4))
         ax = fig.add_subplot()
-        for sid, (name, color) in enumerate(zip(names, colors, strict=True), start=1):
+        for sid, name, color in zip(ids, names, colors, strict=True):
             m = lab == sid
             ax.scatter(
                 pts[m, 0], pts[m, 1], s=14 if len(pts) < 1000 else 4, color=color, alpha=0.55,
                 linewidths=0, label=name, rasterized=True,
             )
-        for sid, (name, color) in enumerate(zip(names, colors, strict=True), start=1):
-            cx, cy = centers_xy[sid - 1]
+        for pos, (name, color) in enumerate(zip(names, colors, strict=True)):
+            cx, cy = centers_xy[pos]
             ax.scatter([cx], [cy], marker="X", s=160, color=color, edgecolors="black", linewidths=1.2,
                        zorder=5)
             ax.annotate(name, (cx, cy), xytext=(8, 8), textcoords="offset points", fontsize=9,
@@ -282,6 +284,7 @@ def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, s
         "segment_map": segment_map(
             m["xy"], seg.labels, m["centers"], names, colors,
             x_label=m["x_label"], y_label=m["y_label"], jitter=m["jitter"], seed=seed,
+            ids=seg.segment_ids,
         ),
         "map_caption": m["caption"],
     }

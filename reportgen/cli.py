@@ -97,6 +97,11 @@ def brief(
     out: OutOpt = DEFAULT_OUT,
     templates: TemplatesOpt = None,
     quiet: QuietOpt = False,
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", help="Folder of a previous brief: keep its segment ids and "
+                     "names, and add a 'What changed' page."),
+    ] = None,
 ) -> None:
     """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
     from .pipeline import build_brief
@@ -114,6 +119,7 @@ def brief(
             out_dir=out,
             quiet=quiet,
             template_dir=templates,
+            previous=previous,
         )
         return build_brief(config)
 
@@ -131,6 +137,57 @@ def demo(
     from .pipeline import build_demo
 
     _report(run_guarded(lambda: build_demo(out, seed=seed, k=k, quiet=quiet)), quiet)
+
+
+@app.command()
+def score(
+    data: Annotated[Path, typer.Argument(help="New customers: CSV, TSV, Parquet or Excel.")],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="A brief's output folder (or its model.json).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="CSV file to write (default: print the CSV).")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Assign each row of DATA to a saved brief's segments, without refitting."""
+    from .deliver import csv_bytes, write_outputs
+    from .load import read_table
+    from .model import load_model
+    from .score import score as score_rows
+
+    def action():
+        saved = load_model(model)
+        result = score_rows(saved, read_table(data).frame)
+        payload = csv_bytes(result.assignments)
+        if out is not None:
+            write_outputs(out.parent, {out.name: payload})
+        return saved, result, payload
+
+    saved, result, payload = run_guarded(action)
+    if out is None:
+        sys.stdout.write(payload.decode("utf-8"))
+    if not quiet:
+        for note in result.notes():
+            typer.echo(f"reportgen: note: {note}", err=True)
+        typer.echo(
+            f"{result.n_scored:,} of {result.n_read:,} rows scored against the {saved.k} segments "
+            f"of {saved.date_text}" + (f"; written to {out}" if out is not None else ""),
+            err=True,
+        )
+
+
+@app.command()
+def history(
+    reports: Annotated[Path, typer.Argument(help="Folder whose sub-folders are brief runs.")],
+) -> None:
+    """List past runs in REPORTS (date, input, k, segment sizes and names)."""
+    from .history import history_lines, read_history
+
+    result = run_guarded(lambda: read_history(reports))
+    for line in history_lines(result, reports):
+        typer.echo(line)
 
 
 def main() -> None:

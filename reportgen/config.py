@@ -26,8 +26,11 @@ class BriefConfig:
     quiet: bool = True
     n_init: int = 10
     template_dir: Path | None = None
+    previous: Path | None = None  # a previous run's folder: keep its segment ids, report changes
 
     def __post_init__(self) -> None:
+        if self.previous is not None:
+            object.__setattr__(self, "previous", Path(self.previous))
         object.__setattr__(self, "data_path", Path(self.data_path))
         object.__setattr__(self, "out_dir", Path(self.out_dir))
         if self.dictionary_path is not None:

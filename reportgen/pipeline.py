@@ -14,23 +14,28 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+import hashlib
+
 import pandas as pd
 
-from . import __version__, charts, deliver, render
+from . import __version__, change_charts, charts, compare, deliver, render
 from .choose_k import KChoice, choose_k
 from .cluster import Segmentation, cluster
 from .config import BriefConfig
 from .dictionary import DataDictionary, read_dictionary, resolve_dictionary
 from .errors import InputError
 from .load import LoadedTable, read_table
+from .model import MODEL_FILE, PreviousRun, build_model, load_previous, model_bytes
 from .naming import SegmentStory, name_segments
 from .prepare import PreparedData, prepare
 from .profile import Profiles, profile
 from .report import RunInfo, build_context
+from .report_changes import changes_context
 
 VERSIONED = ("pandas", "numpy", "scikit-learn", "scipy", "matplotlib", "seaborn", "kneed",
              "jinja2", "weasyprint")
-OUTPUT_FILES = ("brief.pdf", "brief.html", "assignments.csv", "profiles.csv", "summary.json")
+OUTPUT_FILES = ("brief.pdf", "brief.html", "assignments.csv", "profiles.csv", "summary.json",
+                "model.json")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class BriefResult:
     html: str
     pdf: bytes
     files: dict[str, Path]
+    model: dict[str, Any] | None = None
+    changes: compare.Changes | None = None
 
     @property
     def pdf_path(self) -> Path:
@@ -144,11 +151,11 @@ def summary_dict(config: BriefConfig, table: LoadedTable, dictionary: DataDictio
                 "centroid": {f.column: round(f.segment_mean, 6) for f in s.features},
                 "center": {
                     f: round(float(v), 6)
-                    for f, v in zip(prepared.features, seg.centers[s.segment_id - 1], strict=True)
+                    for f, v in zip(prepared.features, seg.centers[pos], strict=True)
                 },
                 "difference_sd": {f.column: round(f.z, 4) for f in s.features},
             }
-            for s, story in zip(profiles.segments, stories, strict=True)
+            for pos, (s, story) in enumerate(zip(profiles.segments, stories, strict=True))
         ],
         "overall_mean": {
             f: round(m, 6) for f, m in zip(profiles.features, profiles.overall_mean, strict=True)
@@ -179,6 +186,8 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
     ``build_brief("customers.csv", k=3, out_dir="out")``.
     """
     config = data if isinstance(data, BriefConfig) else BriefConfig(data_path=Path(data), **options)
+    # Read the previous run first: a damaged model should stop the run before any work.
+    previous = load_previous(config.previous) if config.previous is not None else None
     table = read_table(config.data_path)
     declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
     dictionary = resolve_dictionary(
@@ -194,9 +203,12 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
     )
     seg = cluster(prepared.scaled, prepared.scaling, k=kchoice.k, seed=config.seed,
                   n_init=config.n_init)
+    seg, matching = carry_over_segments(previous, prepared, seg)
     profiles = profile(prepared, seg, dictionary)
-    stories = name_segments(profiles, dictionary)
-    colors = charts.segment_colors(seg.k)
+    stories = name_segments(profiles, dictionary,
+                            keep_names=matching.kept_names if matching else None)
+    palette = segment_palette(seg, previous)
+    colors = tuple(palette[i] for i in seg.segment_ids)
     images = charts.draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors,
                              seed=config.seed)
     now = run_time()
@@ -212,25 +224,55 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         table=table, dictionary=dictionary, prepared=prepared, kchoice=kchoice, seg=seg,
         profiles=profiles, stories=stories, charts=images, colors=colors, run=run,
     )
+    changes = None
+    if previous is not None and matching is not None:
+        changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
+        context["changes"] = changes_context(changes, dictionary, palette, dictionary.units)
     html = render.render_html(context, config.template_dir)
     pdf = render.html_to_pdf(html, config.template_dir)
     assignments = assignments_frame(prepared, seg, stories)
+    assignments_csv = deliver.csv_bytes(assignments)
     summary = summary_dict(config, table, dictionary, prepared, kchoice, seg, profiles, stories, run)
+    model = build_model(
+        run=run, table=table, dictionary=dictionary, prepared=prepared, seg=seg,
+        profiles=profiles, stories=stories,
+        assignments_sha256=hashlib.sha256(assignments_csv).hexdigest(),
+        next_segment_id=matching.next_segment_id if matching else None,
+        previous=previous.model if previous else None,
+    )
     files = deliver.write_outputs(
         config.out_dir,
         {
             "brief.pdf": pdf,
             "brief.html": html.encode("utf-8"),
-            "assignments.csv": deliver.csv_bytes(assignments),
+            "assignments.csv": assignments_csv,
             "profiles.csv": deliver.csv_bytes(profiles_frame(profiles, stories)),
             "summary.json": deliver.json_bytes(summary),
+            MODEL_FILE: model_bytes(model),
         },
     )
     return BriefResult(
         config=config, table=table, dictionary=dictionary, prepared=prepared, k_choice=kchoice,
         segmentation=seg, profiles=profiles, stories=stories, assignments=assignments,
-        summary=summary, html=html, pdf=pdf, files=files,
+        summary=summary, html=html, pdf=pdf, files=files, model=model, changes=changes,
     )
+
+
+def carry_over_segments(
+    previous: PreviousRun | None, prepared: PreparedData, seg: Segmentation
+) -> tuple[Segmentation, compare.Matching | None]:
+    """Give segments that match the previous run's their previous ids (and later names)."""
+    if previous is None:
+        return seg, None
+    matching = compare.match_segments(previous.model, prepared, seg)
+    return compare.relabel(seg, matching.mapping), matching
+
+
+def segment_palette(seg: Segmentation, previous: PreviousRun | None) -> dict[int, str]:
+    """Segment id -> colour; ids of the previous run included, so a vanished one has its colour."""
+    ids = set(seg.segment_ids) | ({s.id for s in previous.model.segments} if previous else set())
+    ordered = sorted(ids)
+    return dict(zip(ordered, change_charts.colors_by_id(ordered, max(ordered)), strict=True))
 
 
 def build_demo(out_dir: Path | str = "reportgen-out", **overrides: Any) -> BriefResult:
