@@ -6,6 +6,7 @@ writes the run's files. The CLI is a thin shell over this module.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 from dataclasses import dataclass
@@ -13,8 +14,6 @@ from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
-
-import hashlib
 
 import pandas as pd
 

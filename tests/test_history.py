@@ -40,3 +40,27 @@ def test_history_of_missing_folder_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["history", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "not found" in result.output
     assert "Traceback" not in result.output
+
+
+def test_monthly_script_moves_latest_only_after_success(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from conftest import ROOT, make_period
+
+    reportgen = Path(sys.executable).parent / "reportgen"
+    data = tmp_path / "customers.csv"
+    make_period(1)[0].to_csv(data, index=False)
+    reports = tmp_path / "reports"
+    env = dict(os.environ, REPORTGEN=str(reportgen), MONTH="2026-01")
+    script = str(ROOT / "scripts" / "monthly.sh")
+    ok = subprocess.run([script, str(data), str(reports), "--k", "3", "--k-max", "3"], env=env,
+                        capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert os.readlink(reports / "latest") == "2026-01"
+    env["MONTH"] = "2026-02"
+    bad = subprocess.run([script, str(tmp_path / "missing.csv"), str(reports)], env=env,
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "not found" in bad.stderr
+    assert os.readlink(reports / "latest") == "2026-01"
