@@ -80,8 +80,10 @@ def segment_map(
     jitter: tuple[float, float] = (0.0, 0.0),
     log: tuple[bool, bool] = (False, False),
     seed: int = 0,
+    ids: Sequence[int] | None = None,
 ) -> bytes:
     """Scatter of customers on two axes, coloured by segment, centres marked and named."""
+    ids = list(ids) if ids is not None else list(range(1, len(names) + 1))
     idx = sample_rows(len(xy), MAX_SCATTER_POINTS, seed)
     pts = xy[idx].astype(float)
     lab = labels[idx]
@@ -91,7 +93,7 @@ def segment_map(
     with _style():
         fig = Figure(figsize=(6.6, 4.4))
         ax = fig.add_subplot()
-        for sid, (name, color) in enumerate(zip(names, colors, strict=True), start=1):
+        for sid, name, color in zip(ids, names, colors, strict=True):
             m = lab == sid
             ax.scatter(
                 pts[m, 0],
@@ -103,8 +105,8 @@ def segment_map(
                 label=name,
                 rasterized=True,
             )
-        for sid, (name, color) in enumerate(zip(names, colors, strict=True), start=1):
-            cx, cy = centers_xy[sid - 1]
+        for pos, (name, color) in enumerate(zip(names, colors, strict=True)):
+            cx, cy = centers_xy[pos]
             ax.scatter(
                 [cx],
                 [cy],
@@ -367,6 +369,7 @@ def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, s
             jitter=m["jitter"],
             log=m["log"],
             seed=seed,
+            ids=seg.segment_ids,
         ),
         "map_caption": m["caption"],
     }

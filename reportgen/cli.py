@@ -108,6 +108,14 @@ def brief(
     out: OutOpt = DEFAULT_OUT,
     templates: TemplatesOpt = None,
     quiet: QuietOpt = False,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            help="Folder of a previous brief: keep its segment ids and "
+            "names, and add a 'What changed' page.",
+        ),
+    ] = None,
 ) -> None:
     """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
     from .pipeline import build_brief
@@ -127,6 +135,7 @@ def brief(
             out_dir=out,
             quiet=quiet,
             template_dir=templates,
+            previous=previous,
         )
         return build_brief(config)
 
@@ -153,15 +162,17 @@ def email(
     ],
     recipients: Annotated[
         Path,
-        typer.Option("--recipients", "-r",
-                     help="YAML file: overview and segment owners' addresses."),
+        typer.Option(
+            "--recipients", "-r", help="YAML file: overview and segment owners' addresses."
+        ),
     ],
     sender: Annotated[str, typer.Option("--from", help="Sender address, e.g. briefs@example.com.")],
     smtp_host: Annotated[str, typer.Option("--smtp-host", help="SMTP server.")] = "localhost",
     smtp_port: Annotated[
         int | None,
-        typer.Option("--smtp-port",
-                     help="SMTP port (default 25, 587 with --starttls, 465 with --ssl)."),
+        typer.Option(
+            "--smtp-port", help="SMTP port (default 25, 587 with --starttls, 465 with --ssl)."
+        ),
     ] = None,
     starttls: Annotated[
         bool, typer.Option("--starttls", help="Upgrade to TLS with STARTTLS.")
@@ -171,8 +182,9 @@ def email(
     ] = False,
     smtp_user: Annotated[
         str | None,
-        typer.Option("--smtp-user",
-                     help="Log in as this user; password from REPORTGEN_SMTP_PASSWORD."),
+        typer.Option(
+            "--smtp-user", help="Log in as this user; password from REPORTGEN_SMTP_PASSWORD."
+        ),
     ] = None,
     subject: Annotated[
         str | None,
@@ -180,8 +192,11 @@ def email(
     ] = None,
     cafile: Annotated[
         Path | None,
-        typer.Option("--cafile", envvar="REPORTGEN_SMTP_CAFILE",
-                     help="Extra CA certificate (PEM) to trust for the server's TLS certificate."),
+        typer.Option(
+            "--cafile",
+            envvar="REPORTGEN_SMTP_CAFILE",
+            help="Extra CA certificate (PEM) to trust for the server's TLS certificate.",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Write .eml files into RUN_DIR/outbox/; send nothing.")
@@ -214,16 +229,23 @@ def email(
         if report.unaddressed:
             typer.echo(f"No recipients for: {', '.join(report.unaddressed)}")
         if report.dry_run:
-            typer.echo(f"Dry run: {report.count('written')} message(s) written to "
-                       f"{report.outbox}/, {report.count('skipped')} skipped (already "
-                       "delivered); nothing sent.")
+            typer.echo(
+                f"Dry run: {report.count('written')} message(s) written to "
+                f"{report.outbox}/, {report.count('skipped')} skipped (already "
+                "delivered); nothing sent."
+            )
         else:
-            typer.echo(f"{report.count('sent')} sent, {report.count('skipped')} skipped (already "
-                       f"delivered), {report.count('failed')} failed. Send log: {report.log_path}")
+            typer.echo(
+                f"{report.count('sent')} sent, {report.count('skipped')} skipped (already "
+                f"delivered), {report.count('failed')} failed. Send log: {report.log_path}"
+            )
     if not report.ok:
         if quiet:
-            typer.echo(f"reportgen: error: {report.count('failed')} message(s) failed; run the "
-                       "same command again to send only those", err=True)
+            typer.echo(
+                f"reportgen: error: {report.count('failed')} message(s) failed; run the "
+                "same command again to send only those",
+                err=True,
+            )
         raise typer.Exit(1)
 
 
@@ -234,6 +256,56 @@ def _print_outcome(outcome) -> None:
     if outcome.detail:
         line += f"  ({outcome.detail})"
     typer.echo(line, err=outcome.status == "failed")
+
+
+@app.command()
+def score(
+    data: Annotated[Path, typer.Argument(help="New customers: CSV, TSV, Parquet or Excel.")],
+    model: Annotated[
+        Path, typer.Option("--model", "-m", help="A brief's output folder (or its model.json).")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="CSV file to write (default: print the CSV).")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Assign each row of DATA to a saved brief's segments, without refitting."""
+    from .deliver import csv_bytes, write_outputs
+    from .load import read_table
+    from .model import load_model
+    from .score import score as score_rows
+
+    def action():
+        saved = load_model(model)
+        result = score_rows(saved, read_table(data).frame)
+        payload = csv_bytes(result.assignments)
+        if out is not None:
+            write_outputs(out.parent, {out.name: payload})
+        return saved, result, payload
+
+    saved, result, payload = run_guarded(action)
+    if out is None:
+        sys.stdout.write(payload.decode("utf-8"))
+    if not quiet:
+        for note in result.notes():
+            typer.echo(f"reportgen: note: {note}", err=True)
+        typer.echo(
+            f"{result.n_scored:,} of {result.n_read:,} rows scored against the {saved.k} segments "
+            f"of {saved.date_text}" + (f"; written to {out}" if out is not None else ""),
+            err=True,
+        )
+
+
+@app.command()
+def history(
+    reports: Annotated[Path, typer.Argument(help="Folder whose sub-folders are brief runs.")],
+) -> None:
+    """List past runs in REPORTS (date, input, k, segment sizes and names)."""
+    from .history import history_lines, read_history
+
+    result = run_guarded(lambda: read_history(reports))
+    for line in history_lines(result, reports):
+        typer.echo(line)
 
 
 def main() -> None:

@@ -25,10 +25,13 @@ class Segmentation:
     n_init: int
     n_iter: int
     seed: int
+    # Segment id of each centre row when ids were carried over from a previous run (see
+    # compare.relabel); empty means the ids are 1..k in row order.
+    ids: tuple[int, ...] = ()
 
     @property
     def segment_ids(self) -> tuple[int, ...]:
-        return tuple(range(1, self.k + 1))
+        return self.ids or tuple(range(1, self.k + 1))
 
 
 def fit_kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10, init=None) -> KMeans:

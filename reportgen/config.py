@@ -28,8 +28,11 @@ class BriefConfig:
     min_share: float = 0.05  # smallest admissible segment when choosing k
     resamples: int = 20  # bootstrap re-runs for the stability check
     template_dir: Path | None = None
+    previous: Path | None = None  # a previous run's folder: keep its segment ids, report changes
 
     def __post_init__(self) -> None:
+        if self.previous is not None:
+            object.__setattr__(self, "previous", Path(self.previous))
         object.__setattr__(self, "data_path", Path(self.data_path))
         object.__setattr__(self, "out_dir", Path(self.out_dir))
         if self.dictionary_path is not None:

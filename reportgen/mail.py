@@ -127,8 +127,13 @@ def load_run(run_dir: Path | str) -> RunBriefs:
         summary = json.loads(raw)
         segments = tuple(
             RunSegment(
-                id=int(s["id"]), name=str(s["name"]), slug=str(s["slug"]), size=int(s["size"]),
-                share=float(s["share"]), headline=str(s["headline"]), angle=str(s["angle"]),
+                id=int(s["id"]),
+                name=str(s["name"]),
+                slug=str(s["slug"]),
+                size=int(s["size"]),
+                share=float(s["share"]),
+                headline=str(s["headline"]),
+                angle=str(s["angle"]),
             )
             for s in summary["segments"]
         )
@@ -141,8 +146,14 @@ def load_run(run_dir: Path | str) -> RunBriefs:
         # The slug becomes a path inside the run folder: never let it point elsewhere.
         if not SLUG_RE.fullmatch(s.slug):
             raise MailError(f"{summary_path}: segment {s.id} has an unsafe slug {s.slug!r}")
-    return RunBriefs(folder=folder, title=title, generated_at=generated_at, n_kept=n_kept,
-                     run_hash=hashlib.sha256(raw).hexdigest(), segments=segments)
+    return RunBriefs(
+        folder=folder,
+        title=title,
+        generated_at=generated_at,
+        n_kept=n_kept,
+        run_hash=hashlib.sha256(raw).hexdigest(),
+        segments=segments,
+    )
 
 
 @dataclass(frozen=True)
@@ -288,8 +299,9 @@ class EmailConfig:
             raise ConfigError(f"CA file not found: {self.cafile}")
         if self.smtp_user is not None and not self.dry_run:
             if self.security == "none":
-                raise ConfigError("--smtp-user needs --starttls or --ssl: the password is never "
-                                  "sent unencrypted")
+                raise ConfigError(
+                    "--smtp-user needs --starttls or --ssl: the password is never sent unencrypted"
+                )
             if not self.password:
                 raise ConfigError(f"--smtp-user is set but {PASSWORD_ENV} is empty or unset")
 
@@ -333,13 +345,23 @@ def plan(run: RunBriefs, recipients: Recipients) -> list[Delivery]:
         wanted.append((seg.name, seg, addresses, seg.brief))
     missing = [name for _, _, _, name in wanted if not (run.folder / name).is_file()]
     if missing:
-        raise MailError(f"missing in {run.folder}: {', '.join(missing)} (re-run `reportgen brief` "
-                        "to write the per-segment briefs)")
+        raise MailError(
+            f"missing in {run.folder}: {', '.join(missing)} (re-run `reportgen brief` "
+            "to write the per-segment briefs)"
+        )
     out = []
     for label, seg, addresses, name in wanted:
         pdf = (run.folder / name).read_bytes()
-        out.append(Delivery(key=message_key(run.run_hash, name, pdf), label=label, segment=seg,
-                            recipients=addresses, attachment=name, pdf=pdf))
+        out.append(
+            Delivery(
+                key=message_key(run.run_hash, name, pdf),
+                label=label,
+                segment=seg,
+                recipients=addresses,
+                attachment=name,
+                pdf=pdf,
+            )
+        )
     return out
 
 
@@ -351,13 +373,19 @@ def _clean(text: str) -> str:
 def subject_for(delivery: Delivery, run: RunBriefs, template: str | None) -> str:
     segment = "overview" if delivery.segment is None else delivery.segment.name
     if template is None:
-        template = ("Segment brief: {title} ({date})" if delivery.segment is None
-                    else "Segment brief: {segment} · {title} ({date})")
+        template = (
+            "Segment brief: {title} ({date})"
+            if delivery.segment is None
+            else "Segment brief: {segment} · {title} ({date})"
+        )
     elif delivery.segment is not None and "{segment}" not in template:
         template = template + " · {segment}"
     # str.replace, not str.format: the template is user input and must not reach attributes.
-    text = (template.replace("{segment}", segment).replace("{title}", run.title)
-            .replace("{date}", run.date_text))
+    text = (
+        template.replace("{segment}", segment)
+        .replace("{title}", run.title)
+        .replace("{date}", run.date_text)
+    )
     return _clean(text)
 
 
@@ -368,22 +396,37 @@ def _size_line(seg: RunSegment, run: RunBriefs) -> str:
 def text_body(delivery: Delivery, run: RunBriefs) -> str:
     lines: list[str] = []
     if delivery.segment is None:
-        lines += [f"{run.title}: segment brief of {run.date_text}.", "",
-                  f"{run.n_kept:,} segmented into {len(run.segments)} segments:", ""]
+        lines += [
+            f"{run.title}: segment brief of {run.date_text}.",
+            "",
+            f"{run.n_kept:,} segmented into {len(run.segments)} segments:",
+            "",
+        ]
         for s in run.segments:
-            lines += [f"* {s.name}: {_size_line(s, run)}",
-                      f"  What sets it apart: {s.headline}.",
-                      f"  Marketing angle: {s.angle}", ""]
-        lines += [f"The full brief is attached ({delivery.filename}): every segment's page, the "
-                  "method and the evidence."]
+            lines += [
+                f"* {s.name}: {_size_line(s, run)}",
+                f"  What sets it apart: {s.headline}.",
+                f"  Marketing angle: {s.angle}",
+                "",
+            ]
+        lines += [
+            f"The full brief is attached ({delivery.filename}): every segment's page, the "
+            "method and the evidence."
+        ]
     else:
         s = delivery.segment
-        lines += [f"{s.name}: your segment's brief from \"{run.title}\", {run.date_text}.", "",
-                  f"Size: {_size_line(s, run)}.", "",
-                  f"What sets it apart: {s.headline}.", "",
-                  f"Suggested marketing angle: {s.angle}", "",
-                  f"The attached PDF ({delivery.filename}) has the segment's page and how the "
-                  "segments were found."]
+        lines += [
+            f'{s.name}: your segment\'s brief from "{run.title}", {run.date_text}.',
+            "",
+            f"Size: {_size_line(s, run)}.",
+            "",
+            f"What sets it apart: {s.headline}.",
+            "",
+            f"Suggested marketing angle: {s.angle}",
+            "",
+            f"The attached PDF ({delivery.filename}) has the segment's page and how the "
+            "segments were found.",
+        ]
     lines += ["", "-- ", f"Sent by reportgen {__version__}."]
     return "\n".join(lines) + "\n"
 
@@ -393,33 +436,46 @@ def html_body(delivery: Delivery, run: RunBriefs) -> str:
     style = "font-family: Arial, Helvetica, sans-serif; font-size: 14px; color: #1d1d1f;"
     parts = [f'<!DOCTYPE html><html><body style="{style}">']
     if delivery.segment is None:
-        parts.append(f"<h2>{e(run.title)}</h2><p>Segment brief of {e(run.date_text)}: "
-                     f"{run.n_kept:,} segmented into {len(run.segments)} segments.</p>")
+        parts.append(
+            f"<h2>{e(run.title)}</h2><p>Segment brief of {e(run.date_text)}: "
+            f"{run.n_kept:,} segmented into {len(run.segments)} segments.</p>"
+        )
         parts.append('<table cellpadding="6" style="border-collapse: collapse;">')
-        parts.append("<tr><th align=left>Segment</th><th align=left>Size</th>"
-                     "<th align=left>What sets it apart</th>"
-                     "<th align=left>Marketing angle</th></tr>")
+        parts.append(
+            "<tr><th align=left>Segment</th><th align=left>Size</th>"
+            "<th align=left>What sets it apart</th>"
+            "<th align=left>Marketing angle</th></tr>"
+        )
         for s in run.segments:
-            parts.append(f"<tr valign=top><td><b>{e(s.name)}</b></td><td>{e(_size_line(s, run))}"
-                         f"</td><td>{e(s.headline)}</td><td>{e(s.angle)}</td></tr>")
-        parts.append(f"</table><p>The full brief is attached ({e(delivery.filename)}): every "
-                     "segment's page, the method and the evidence.</p>")
+            parts.append(
+                f"<tr valign=top><td><b>{e(s.name)}</b></td><td>{e(_size_line(s, run))}"
+                f"</td><td>{e(s.headline)}</td><td>{e(s.angle)}</td></tr>"
+            )
+        parts.append(
+            f"</table><p>The full brief is attached ({e(delivery.filename)}): every "
+            "segment's page, the method and the evidence.</p>"
+        )
     else:
         s = delivery.segment
-        parts.append(f"<h2>{e(s.name)}</h2><p>Your segment's brief from "
-                     f"&ldquo;{e(run.title)}&rdquo;, {e(run.date_text)}.</p>"
-                     f"<p><b>Size:</b> {e(_size_line(s, run))}</p>"
-                     f"<p><b>What sets it apart:</b> {e(s.headline)}.</p>"
-                     f"<p><b>Suggested marketing angle:</b> {e(s.angle)}</p>"
-                     f"<p>The attached PDF ({e(delivery.filename)}) has the segment's page and "
-                     "how the segments were found.</p>")
-    parts.append(f'<p style="color: #777; font-size: 12px;">Sent by reportgen {__version__}.</p>'
-                 "</body></html>")
+        parts.append(
+            f"<h2>{e(s.name)}</h2><p>Your segment's brief from "
+            f"&ldquo;{e(run.title)}&rdquo;, {e(run.date_text)}.</p>"
+            f"<p><b>Size:</b> {e(_size_line(s, run))}</p>"
+            f"<p><b>What sets it apart:</b> {e(s.headline)}.</p>"
+            f"<p><b>Suggested marketing angle:</b> {e(s.angle)}</p>"
+            f"<p>The attached PDF ({e(delivery.filename)}) has the segment's page and "
+            "how the segments were found.</p>"
+        )
+    parts.append(
+        f'<p style="color: #777; font-size: 12px;">Sent by reportgen {__version__}.</p>'
+        "</body></html>"
+    )
     return "\n".join(parts) + "\n"
 
 
-def build_message(delivery: Delivery, run: RunBriefs, to: tuple[str, ...], sender: str,
-                  subject: str | None = None) -> EmailMessage:
+def build_message(
+    delivery: Delivery, run: RunBriefs, to: tuple[str, ...], sender: str, subject: str | None = None
+) -> EmailMessage:
     """A multipart/mixed message: text + HTML alternatives, then the PDF attachment."""
     msg = EmailMessage()
     msg["From"] = sender
@@ -431,8 +487,9 @@ def build_message(delivery: Delivery, run: RunBriefs, to: tuple[str, ...], sende
     msg["X-Reportgen-Key"] = delivery.key
     msg.set_content(text_body(delivery, run))
     msg.add_alternative(html_body(delivery, run), subtype="html")
-    msg.add_attachment(delivery.pdf, maintype="application", subtype="pdf",
-                       filename=delivery.filename)
+    msg.add_attachment(
+        delivery.pdf, maintype="application", subtype="pdf", filename=delivery.filename
+    )
     return msg
 
 
@@ -486,14 +543,16 @@ class SendLog:
         try:
             fh = open(lock_path, "a")  # noqa: SIM115 - closed below, after the batch
         except OSError as exc:
-            raise MailError(f"cannot write the send log in {self.path.parent}: {exc.strerror}"
-                            ) from exc
+            raise MailError(
+                f"cannot write the send log in {self.path.parent}: {exc.strerror}"
+            ) from exc
         with fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
-                raise MailError(f"another `reportgen email` is sending from {self.path.parent}"
-                                ) from exc
+                raise MailError(
+                    f"another `reportgen email` is sending from {self.path.parent}"
+                ) from exc
             try:
                 yield
             finally:
@@ -551,16 +610,22 @@ def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
         text = f"authentication failed (server said {exc.smtp_code})"  # reply text not shown
     elif isinstance(exc, smtplib.SMTPRecipientsRefused):
         text = "all recipients refused: " + ", ".join(
-            f"{addr} ({code})" for addr, (code, _) in exc.recipients.items())
+            f"{addr} ({code})" for addr, (code, _) in exc.recipients.items()
+        )
     elif isinstance(exc, smtplib.SMTPResponseException):
-        reply = exc.smtp_error.decode("utf-8", "replace") if isinstance(
-            exc.smtp_error, bytes) else str(exc.smtp_error)
+        reply = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
         text = f"server said {exc.smtp_code} {reply}"
     elif isinstance(exc, smtplib.SMTPNotSupportedError):
         text = f"server does not support it: {exc}"
     elif isinstance(exc, ssl.SSLCertVerificationError):
-        text = (f"TLS certificate not trusted: {exc.verify_message} (pass the CA with --cafile or "
-                f"{CAFILE_ENV})")
+        text = (
+            f"TLS certificate not trusted: {exc.verify_message} (pass the CA with --cafile or "
+            f"{CAFILE_ENV})"
+        )
     elif isinstance(exc, ssl.SSLError):
         text = f"TLS error: {exc.reason or exc}"
     elif isinstance(exc, smtplib.SMTPServerDisconnected):
@@ -608,10 +673,15 @@ class Mailer:
         self.smtp: smtplib.SMTP | None = None
         pw = config.password or ""
         user = config.smtp_user or ""
-        self.secrets = tuple(s for s in (
-            pw, base64.b64encode(pw.encode()).decode(),
-            base64.b64encode(f"\0{user}\0{pw}".encode()).decode(),
-        ) if pw)
+        self.secrets = tuple(
+            s
+            for s in (
+                pw,
+                base64.b64encode(pw.encode()).decode(),
+                base64.b64encode(f"\0{user}\0{pw}".encode()).decode(),
+            )
+            if pw
+        )
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config
@@ -620,8 +690,9 @@ class Mailer:
         smtp: smtplib.SMTP | None = None
         try:
             if c.security == "ssl":
-                smtp = smtplib.SMTP_SSL(c.smtp_host, c.port, timeout=c.timeout,
-                                        context=tls_context(c.cafile))
+                smtp = smtplib.SMTP_SSL(
+                    c.smtp_host, c.port, timeout=c.timeout, context=tls_context(c.cafile)
+                )
             else:
                 smtp = smtplib.SMTP(c.smtp_host, c.port, timeout=c.timeout)
             smtp.ehlo()
@@ -662,8 +733,10 @@ class Mailer:
             raise DeliveryError(describe_error(exc, self.secrets)) from None
         except smtplib.SMTPException as exc:
             raise DeliveryError(describe_error(exc, self.secrets)) from None
-        return {addr: describe_error(smtplib.SMTPResponseException(code, reply), self.secrets)
-                for addr, (code, reply) in refused.items()}
+        return {
+            addr: describe_error(smtplib.SMTPResponseException(code, reply), self.secrets)
+            for addr, (code, reply) in refused.items()
+        }
 
     def close(self) -> None:
         if self.smtp is not None:
@@ -679,8 +752,9 @@ def _pending(delivery: Delivery, delivered: dict[str, set[str]]) -> tuple[str, .
     return tuple(a for a in delivery.recipients if a.lower() not in have)
 
 
-def email_briefs(config: EmailConfig,
-                 progress: Callable[[Outcome], None] | None = None) -> EmailReport:
+def email_briefs(
+    config: EmailConfig, progress: Callable[[Outcome], None] | None = None
+) -> EmailReport:
     """Check everything, then send (or, with dry_run, write .eml files); never raise on SMTP
     trouble: each message's outcome is in the report."""
     run = load_run(config.run_dir)
@@ -723,15 +797,17 @@ def email_briefs(config: EmailConfig,
                     continue
                 accepted = tuple(a for a in to if a not in refused)
                 try:
-                    log.append({
-                        "status": "sent",
-                        "key": d.key,
-                        "to": list(accepted),
-                        "attachment": d.attachment,
-                        "subject": msg["Subject"],
-                        "message_id": msg["Message-ID"],
-                        "sent_at": datetime.now(tz=UTC).isoformat(timespec="seconds"),
-                    })
+                    log.append(
+                        {
+                            "status": "sent",
+                            "key": d.key,
+                            "to": list(accepted),
+                            "attachment": d.attachment,
+                            "subject": msg["Subject"],
+                            "message_id": msg["Message-ID"],
+                            "sent_at": datetime.now(tz=UTC).isoformat(timespec="seconds"),
+                        }
+                    )
                 except OSError as exc:
                     raise SendLogError(
                         f"{d.label} was sent to {', '.join(accepted)} but the send log "
@@ -739,8 +815,14 @@ def email_briefs(config: EmailConfig,
                         "more goes out unrecorded. A rerun would send that message again."
                     ) from exc
                 if refused:
-                    record(Outcome(d.label, tuple(refused), "failed", "refused: " + "; ".join(
-                        f"{a}: {why}" for a, why in refused.items())))
+                    record(
+                        Outcome(
+                            d.label,
+                            tuple(refused),
+                            "failed",
+                            "refused: " + "; ".join(f"{a}: {why}" for a, why in refused.items()),
+                        )
+                    )
                 else:
                     record(Outcome(d.label, to, "sent"))
         finally:
@@ -748,8 +830,13 @@ def email_briefs(config: EmailConfig,
     return EmailReport(tuple(outcomes), False, unaddressed, log.path)
 
 
-def _write_outbox(config: EmailConfig, run: RunBriefs, deliveries: list[Delivery],
-                  delivered: dict[str, set[str]], record: Callable[[Outcome], None]) -> Path:
+def _write_outbox(
+    config: EmailConfig,
+    run: RunBriefs,
+    deliveries: list[Delivery],
+    delivered: dict[str, set[str]],
+    record: Callable[[Outcome], None],
+) -> Path:
     """One .eml per message that a real send would send now; the outbox holds nothing else."""
     outbox = run.folder / OUTBOX
     try:

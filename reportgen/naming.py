@@ -50,7 +50,11 @@ class SegmentStory:
     traits: tuple[Trait, ...]
 
 
-def name_segments(profiles: Profiles, dictionary: DataDictionary) -> tuple[SegmentStory, ...]:
+def name_segments(
+    profiles: Profiles, dictionary: DataDictionary, keep_names: dict[int, str] | None = None
+) -> tuple[SegmentStory, ...]:
+    """One story per segment. `keep_names` (segment id -> name) carries names over from a
+    previous run; the other segments get new names that differ from the kept ones."""
     drafts = []
     for seg in profiles.segments:
         traits = _traits(seg, dictionary)
@@ -60,6 +64,8 @@ def name_segments(profiles: Profiles, dictionary: DataDictionary) -> tuple[Segme
             traits = (lead,) + tuple(t for t in traits if t is not lead)
         drafts.append((seg, traits, name))
     names = _unique_names([(seg, traits, name) for seg, traits, name in drafts], dictionary)
+    if keep_names:
+        names = _carry_names(drafts, names, keep_names)
     stories = []
     slugs: set[str] = set()
     for (seg, traits, _), name in zip(drafts, names, strict=True):
@@ -158,6 +164,22 @@ def _unique_names(drafts, dictionary: DataDictionary) -> list[str]:
             seen[name] = seen.get(name, 0) + 1
             name = f"{name} ({seen[name]})"
         out.append(name)
+    return out
+
+
+def _carry_names(drafts, names: list[str], keep: dict[int, str]) -> list[str]:
+    """Kept names win; a new segment whose name is already taken is marked as new."""
+    out = [keep.get(seg.segment_id, name) for (seg, _, _), name in zip(drafts, names, strict=True)]
+    taken = {n.lower() for n in keep.values()}
+    for i, ((seg, _, _), name) in enumerate(zip(drafts, out, strict=True)):
+        if seg.segment_id in keep:
+            continue
+        candidate, n = name, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{name} (new)" if n == 2 else f"{name} (new {n - 1})"
+        out[i] = candidate
+        taken.add(candidate.lower())
     return out
 
 

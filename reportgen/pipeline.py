@@ -6,6 +6,7 @@ writes the run's files. The CLI is a thin shell over this module.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 from dataclasses import asdict, dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__, charts, deliver, render
+from . import __version__, change_charts, charts, compare, deliver, render
 from .analysis import Analysis
 from .choose_k import KChoice, choose_k
 from .cluster import Segmentation, cluster
@@ -24,10 +25,12 @@ from .config import BriefConfig
 from .dictionary import DataDictionary, read_dictionary, resolve_dictionary
 from .errors import InputError
 from .load import LoadedTable, read_table
+from .model import MODEL_FILE, PreviousRun, build_model, load_previous, model_bytes
 from .naming import SegmentStory, name_segments
 from .prepare import PreparedData, prepare
 from .profile import Profiles, profile
 from .report import RunInfo, build_context
+from .report_changes import changes_context
 from .stability import QUALITY_RULE, STABILITY_RULE, Evaluation, evaluate
 
 VERSIONED = (
@@ -41,7 +44,14 @@ VERSIONED = (
     "jinja2",
     "weasyprint",
 )
-OUTPUT_FILES = ("brief.pdf", "brief.html", "assignments.csv", "profiles.csv", "summary.json")
+OUTPUT_FILES = (
+    "brief.pdf",
+    "brief.html",
+    "assignments.csv",
+    "profiles.csv",
+    "summary.json",
+    "model.json",
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class BriefResult:
     pdf: bytes
     files: dict[str, Path]
     analysis: Analysis
+    model: dict[str, Any] | None = None
+    changes: compare.Changes | None = None
 
     @property
     def evaluation(self) -> Evaluation:
@@ -205,9 +217,7 @@ def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, An
                 "centroid": {f.column: round(f.segment_mean, 6) for f in s.features},
                 "center_scaled": {
                     c: round(float(v), 6)
-                    for c, v in zip(
-                        prepared.model_columns, seg.centers_scaled[s.segment_id - 1], strict=True
-                    )
+                    for c, v in zip(prepared.model_columns, seg.centers_scaled[pos], strict=True)
                 },
                 "difference_sd": {f.column: round(f.z, 4) for f in s.features},
                 "effect_size_vs_rest": {f.column: round(f.d, 4) for f in s.features},
@@ -220,7 +230,7 @@ def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, An
                     "verdict": ev.of(s.segment_id).verdict,
                 },
             }
-            for s, story in zip(profiles.segments, stories, strict=True)
+            for pos, (s, story) in enumerate(zip(profiles.segments, stories, strict=True))
         ],
         "overall_mean": {
             f: round(m, 6) for f, m in zip(profiles.features, profiles.overall_mean, strict=True)
@@ -253,6 +263,8 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
     ``build_brief("customers.csv", k=3, out_dir="out")``.
     """
     config = data if isinstance(data, BriefConfig) else BriefConfig(data_path=Path(data), **options)
+    # Read the previous run first: a damaged model should stop the run before any work.
+    previous = load_previous(config.previous) if config.previous is not None else None
     table = read_table(config.data_path)
     declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
     dictionary = resolve_dictionary(
@@ -272,10 +284,14 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         min_share=config.min_share,
     )
     seg = cluster(prepared.scaled, k=kchoice.k, seed=config.seed, n_init=config.n_init)
+    seg, matching = carry_over_segments(previous, prepared, seg)
     evaluation = evaluate(prepared.scaled, seg, seed=config.seed, resamples=config.resamples)
     profiles = profile(prepared, seg, dictionary)
-    stories = name_segments(profiles, dictionary)
-    colors = charts.segment_colors(seg.k)
+    stories = name_segments(
+        profiles, dictionary, keep_names=matching.kept_names if matching else None
+    )
+    palette = segment_palette(seg, previous)
+    colors = tuple(palette[i] for i in seg.segment_ids)
     images = charts.draw_all(
         prepared, seg, profiles, stories, kchoice, dictionary, colors, seed=config.seed
     )
@@ -299,19 +315,37 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         stories=stories,
     )
     context = build_context(analysis, charts=images, colors=colors, run=run)
+    changes = None
+    if previous is not None and matching is not None:
+        changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
+        context["changes"] = changes_context(changes, dictionary, palette, dictionary.units)
     html = render.render_html(context, config.template_dir)
     pdf = render.html_to_pdf(html, config.template_dir)
     segment_pdfs = render.render_segment_briefs(context, config.template_dir)
     assignments = assignments_frame(prepared, seg, stories)
+    assignments_csv = deliver.csv_bytes(assignments)
     summary = summary_dict(config, analysis, run)
+    model = build_model(
+        run=run,
+        table=table,
+        dictionary=dictionary,
+        prepared=prepared,
+        seg=seg,
+        profiles=profiles,
+        stories=stories,
+        assignments_sha256=hashlib.sha256(assignments_csv).hexdigest(),
+        next_segment_id=matching.next_segment_id if matching else None,
+        previous=previous.model if previous else None,
+    )
     files = deliver.write_outputs(
         config.out_dir,
         {
             "brief.pdf": pdf,
             "brief.html": html.encode("utf-8"),
-            "assignments.csv": deliver.csv_bytes(assignments),
+            "assignments.csv": assignments_csv,
             "profiles.csv": deliver.csv_bytes(profiles_frame(profiles, stories)),
             "summary.json": deliver.json_bytes(summary),
+            MODEL_FILE: model_bytes(model),
             **segment_pdfs,
         },
     )
@@ -330,7 +364,26 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         pdf=pdf,
         files=files,
         analysis=analysis,
+        model=model,
+        changes=changes,
     )
+
+
+def carry_over_segments(
+    previous: PreviousRun | None, prepared: PreparedData, seg: Segmentation
+) -> tuple[Segmentation, compare.Matching | None]:
+    """Give segments that match the previous run's their previous ids (and later names)."""
+    if previous is None:
+        return seg, None
+    matching = compare.match_segments(previous.model, prepared, seg)
+    return compare.relabel(seg, matching.mapping), matching
+
+
+def segment_palette(seg: Segmentation, previous: PreviousRun | None) -> dict[int, str]:
+    """Segment id -> colour; ids of the previous run included, so a vanished one has its colour."""
+    ids = set(seg.segment_ids) | ({s.id for s in previous.model.segments} if previous else set())
+    ordered = sorted(ids)
+    return dict(zip(ordered, change_charts.colors_by_id(ordered, max(ordered)), strict=True))
 
 
 def build_demo(out_dir: Path | str = "reportgen-out", **overrides: Any) -> BriefResult:

@@ -116,11 +116,12 @@ def _binary_positive(values: pd.Series) -> str:
     return levels[-1]
 
 
-def parse_column(series: pd.Series, spec: ColumnSpec, step: FeatureStep | None = None):
-    """Return (numbers or labels, present mask, invalid mask) for one segmentation column."""
+def parse_column(series: pd.Series, kind: str, step: FeatureStep | None = None):
+    """Return (numbers or labels, present mask, invalid mask) for one segmentation column of the
+    given kind ("numeric", "binary", "date", "categorical"); a fitted step fixes the binary
+    positive value and the date of reference."""
     text = series.astype("string").str.strip()
     present = (text.notna() & (text != "")).to_numpy()
-    kind = _kind(spec)
     if kind == "categorical":
         return (
             text.fillna(MISSING_LEVEL).replace("", MISSING_LEVEL),
@@ -193,7 +194,7 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
     parsed = {}
     for name in features:
         spec = dictionary.column(name)
-        values, present, invalid = parse_column(frame[name], spec)
+        values, present, invalid = parse_column(frame[name], _kind(spec))
         if _kind(spec) != "categorical" and values.notna().sum() == 0:
             raise InputError(
                 f"column '{name}' has no numeric values and cannot segment "
@@ -423,29 +424,60 @@ def _onehot(labels: pd.Series, levels: list[str]) -> np.ndarray:
 
 
 def apply_steps(
-    frame: pd.DataFrame, steps: tuple[FeatureStep, ...], dictionary: DataDictionary
-) -> tuple[np.ndarray, np.ndarray]:
-    """The model matrix for new rows with fitted steps; returns (matrix, usable-row mask)."""
-    usable = np.ones(len(frame), dtype=bool)
-    blocks = []
-    for step in steps:
-        spec = dictionary.column(step.column)
-        values, present, invalid = parse_column(frame[step.column], spec, step)
-        usable &= ~invalid
+    frame: pd.DataFrame,
+    steps: tuple[FeatureStep, ...],
+    scale_rules: dict[str, tuple[float, float]] | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[DropReason, ...]]:
+    """New rows through fitted steps: (model matrix, usable-row mask, reasons for the rest).
+
+    The same parsing and the same rules as `prepare`: a row is unusable when a value is not a
+    number (or date), infinite, outside its rating scale, or missing where the fit dropped
+    missing rows instead of imputing. Unusable rows get zeros in the matrix; use the mask.
+    """
+    n = len(frame)
+    usable = np.ones(n, dtype=bool)
+    drops: list[DropReason] = []
+    scale_rules = scale_rules or {}
+
+    def drop(mask: np.ndarray, reason: str) -> None:
+        hit = np.asarray(mask, dtype=bool) & usable
+        if hit.any():
+            drops.append(DropReason(reason, int(hit.sum())))
+            usable[hit] = False
+
+    parsed = [(step, *parse_column(frame[step.column], step.kind, step)) for step in steps]
+    for step, _, _, invalid in parsed:
+        drop(
+            invalid, f"'{step.column}' is {'not a date' if step.kind == 'date' else 'not a number'}"
+        )
+    for step, values, present, _ in parsed:
         if step.kind == "categorical":
-            blocks.append(
-                (_onehot(values, list(step.categories)) - step.category_means) * step.weight
+            continue
+        v = values.to_numpy(dtype=float)
+        drop(present & np.isinf(v), f"'{step.column}' is infinite")
+        if step.column in scale_rules:
+            lo, hi = scale_rules[step.column]
+            drop(
+                present & ((v < lo) | (v > hi)), f"'{step.column}' outside its {lo:g}–{hi:g} scale"
             )
+    for step, _, present, _ in parsed:
+        if step.kind != "categorical" and step.impute is None:
+            drop(~present, f"no value for '{step.column}'")
+    blocks = []
+    for step, values, _, _ in parsed:
+        if step.kind == "categorical":
+            onehot = _onehot(values, list(step.categories))
+            blocks.append((onehot - np.asarray(step.category_means)) * step.weight)
             continue
         x = values.to_numpy(dtype=float)
         if step.impute is not None:
             x = np.where(np.isnan(x), step.impute, x)
-        usable &= np.isfinite(x)
         x = np.where(np.isfinite(x), x, 0.0)
         if step.transform == "log1p":
-            usable &= x >= 0
+            negative = x < 0
+            drop(negative, f"'{step.column}' is negative (log-transformed when fitted)")
             x = np.log1p(np.maximum(x, 0))
         if step.clip_low is not None:
             x = np.clip(x, step.clip_low, step.clip_high)
         blocks.append(((x - step.mean) / step.scale)[:, None])
-    return np.hstack(blocks), usable
+    return np.hstack(blocks), usable, tuple(drops)

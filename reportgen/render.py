@@ -100,8 +100,9 @@ def html_to_pdf(html: str, user_dir: Path | None = None) -> bytes:
         raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
 
 
-def render_segment_briefs(context: dict[str, Any],
-                          user_dir: Path | None = None) -> dict[str, bytes]:
+def render_segment_briefs(
+    context: dict[str, Any], user_dir: Path | None = None
+) -> dict[str, bytes]:
     """One short PDF per segment for its owner: {'segments/<slug>.pdf': bytes}.
 
     The same context as the main brief with `seg` set to one segment; one WeasyPrint run per

@@ -44,6 +44,7 @@ EXPECTED = {  # attachment -> envelope recipients
 
 # --- an SMTP server on loopback ----------------------------------------------------------------
 
+
 @dataclass
 class Received:
     mail_from: str
@@ -80,9 +81,14 @@ class Recorder:
         self.data_commands += 1
         if self.data_commands == self.reject_nth:
             return "554 5.7.1 rejected by the test server"
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                      envelope.original_content or envelope.content,
-                                      session.authenticated))
+        self.received.append(
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                envelope.original_content or envelope.content,
+                session.authenticated,
+            )
+        )
         return "250 2.0.0 queued"
 
 
@@ -103,8 +109,11 @@ def smtp_server(handler, **kwargs):
 
 
 def authenticator(server, session, envelope, mechanism, auth_data):
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
-          and auth_data.password == PASSWORD.encode())
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
+        and auth_data.password == PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False)  # handled=False: server sends the 535
 
 
@@ -124,37 +133,64 @@ def certs(tmp_path_factory):
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("reportgen test CA"))
-          .issuer_name(name("reportgen test CA")).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number())
-          .not_valid_before(start).not_valid_after(end)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                         critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("reportgen test CA"))
+        .issuer_name(name("reportgen test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     import ipaddress
 
-    cert = (x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("localhost"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
     (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
     (folder / "server.pem").write_bytes(cert.public_bytes(pem))
-    (folder / "server.key").write_bytes(key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (folder / "server.key").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return folder
 
 
@@ -165,6 +201,7 @@ def server_tls(certs: Path) -> ssl.SSLContext:
 
 
 # --- a run folder per test ---------------------------------------------------------------------
+
 
 @pytest.fixture
 def run_dir(demo_run, tmp_path) -> Path:
@@ -182,8 +219,15 @@ def recipients(tmp_path) -> Path:
 
 
 def settings(run_dir: Path, recipients: Path, server: Controller, **kw) -> mail.EmailConfig:
-    return mail.EmailConfig(run_dir=run_dir, recipients_path=recipients, sender=SENDER,
-                            smtp_host=server.hostname, smtp_port=server.port, timeout=10, **kw)
+    return mail.EmailConfig(
+        run_dir=run_dir,
+        recipients_path=recipients,
+        sender=SENDER,
+        smtp_host=server.hostname,
+        smtp_port=server.port,
+        timeout=10,
+        **kw,
+    )
 
 
 def by_attachment(received: list[Received]) -> dict[str, Received]:
@@ -197,6 +241,7 @@ def log_lines(run_dir: Path) -> list[dict]:
 
 
 # --- delivery ----------------------------------------------------------------------------------
+
 
 def test_each_owner_receives_their_brief(run_dir, recipients, demo_run):
     handler = Recorder()
@@ -242,8 +287,11 @@ def test_a_recipient_added_later_gets_only_their_copy(run_dir, recipients):
     handler = Recorder()
     with smtp_server(handler) as server:
         mail.email_briefs(settings(run_dir, recipients, server))
-        recipients.write_text(RECIPIENTS.replace("- pricing@example.com",
-                                                 "- pricing@example.com\n    - cfo@example.com"))
+        recipients.write_text(
+            RECIPIENTS.replace(
+                "- pricing@example.com", "- pricing@example.com\n    - cfo@example.com"
+            )
+        )
         again = mail.email_briefs(settings(run_dir, recipients, server))
     assert [o.status for o in again.outcomes] == ["skipped", "sent", "skipped"]
     assert handler.received[-1].rcpt_tos == ["cfo@example.com"]
@@ -295,20 +343,34 @@ def test_server_down_fails_every_message_and_logs_nothing(run_dir, recipients):
 
 # --- TLS and AUTH ------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def starttls_auth_server(certs, handler):
-    with smtp_server(handler, tls_context=server_tls(certs), require_starttls=True,
-                     auth_required=True, auth_require_tls=True,
-                     authenticator=authenticator) as server:
+    with smtp_server(
+        handler,
+        tls_context=server_tls(certs),
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+        authenticator=authenticator,
+    ) as server:
         yield server
 
 
 def test_auth_over_starttls_with_a_self_signed_certificate(run_dir, recipients, certs):
     handler = Recorder()
     with starttls_auth_server(certs, handler) as server:
-        report = mail.email_briefs(settings(
-            run_dir, recipients, server, security="starttls", smtp_user=USER, password=PASSWORD,
-            cafile=certs / "ca.pem"))
+        report = mail.email_briefs(
+            settings(
+                run_dir,
+                recipients,
+                server,
+                security="starttls",
+                smtp_user=USER,
+                password=PASSWORD,
+                cafile=certs / "ca.pem",
+            )
+        )
     assert report.ok and report.count("sent") == 3
     assert all(r.authenticated for r in handler.received)
     assert set(by_attachment(handler.received)) == set(EXPECTED)
@@ -317,8 +379,11 @@ def test_auth_over_starttls_with_a_self_signed_certificate(run_dir, recipients, 
 def test_untrusted_certificate_is_refused_not_ignored(run_dir, recipients, certs):
     handler = Recorder()
     with starttls_auth_server(certs, handler) as server:
-        report = mail.email_briefs(settings(
-            run_dir, recipients, server, security="starttls", smtp_user=USER, password=PASSWORD))
+        report = mail.email_briefs(
+            settings(
+                run_dir, recipients, server, security="starttls", smtp_user=USER, password=PASSWORD
+            )
+        )
     assert report.count("failed") == 3 and not handler.received
     assert "certificate not trusted" in report.outcomes[0].detail
     assert "--cafile" in report.outcomes[0].detail
@@ -327,9 +392,17 @@ def test_untrusted_certificate_is_refused_not_ignored(run_dir, recipients, certs
 def test_wrong_password_fails_without_echoing_it(run_dir, recipients, certs):
     handler = Recorder()
     with starttls_auth_server(certs, handler) as server:
-        report = mail.email_briefs(settings(
-            run_dir, recipients, server, security="starttls", smtp_user=USER,
-            password="wrong-" + PASSWORD, cafile=certs / "ca.pem"))
+        report = mail.email_briefs(
+            settings(
+                run_dir,
+                recipients,
+                server,
+                security="starttls",
+                smtp_user=USER,
+                password="wrong-" + PASSWORD,
+                cafile=certs / "ca.pem",
+            )
+        )
     assert report.count("failed") == 3 and not handler.received
     assert "login failed" in report.outcomes[0].detail
     assert all(PASSWORD not in o.detail for o in report.outcomes)
@@ -338,12 +411,14 @@ def test_wrong_password_fails_without_echoing_it(run_dir, recipients, certs):
 def test_smtps(run_dir, recipients, certs):
     handler = Recorder()
     with smtp_server(handler, ssl_context=server_tls(certs)) as server:
-        report = mail.email_briefs(settings(run_dir, recipients, server, security="ssl",
-                                            cafile=certs / "ca.pem"))
+        report = mail.email_briefs(
+            settings(run_dir, recipients, server, security="ssl", cafile=certs / "ca.pem")
+        )
     assert report.ok and len(handler.received) == 3
 
 
 # --- the CLI -----------------------------------------------------------------------------------
+
 
 def cli(*args: str, env: dict[str, str] | None = None):
     return CliRunner().invoke(app, ["email", *args], env=env)
@@ -353,8 +428,11 @@ def test_cli_dry_run_writes_one_eml_per_message(run_dir, recipients):
     result = cli(str(run_dir), "--recipients", str(recipients), "--from", SENDER, "--dry-run")
     assert result.exit_code == 0, result.output
     emls = sorted((run_dir / "outbox").glob("*.eml"))
-    assert [p.name for p in emls] == ["01-overview.eml", "02-premium-savers.eml",
-                                      "03-agent-seekers.eml"]
+    assert [p.name for p in emls] == [
+        "01-overview.eml",
+        "02-premium-savers.eml",
+        "03-agent-seekers.eml",
+    ]
     for path in emls:
         msg = message_from_bytes(path.read_bytes(), policy=policy.default)
         [part] = list(msg.iter_attachments())
@@ -376,11 +454,25 @@ def test_cli_dry_run_after_a_partial_send_shows_only_what_is_left(run_dir, recip
 def test_cli_sends_and_summarises(run_dir, recipients, certs):
     handler = Recorder()
     with starttls_auth_server(certs, handler) as server:
-        result = cli(str(run_dir), "--recipients", str(recipients), "--from", SENDER,
-                     "--smtp-host", "127.0.0.1", "--smtp-port", str(server.port), "--starttls",
-                     "--smtp-user", USER, "--cafile", str(certs / "ca.pem"),
-                     "--subject", "Monthly brief {date}",
-                     env={mail.PASSWORD_ENV: PASSWORD})
+        result = cli(
+            str(run_dir),
+            "--recipients",
+            str(recipients),
+            "--from",
+            SENDER,
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            str(server.port),
+            "--starttls",
+            "--smtp-user",
+            USER,
+            "--cafile",
+            str(certs / "ca.pem"),
+            "--subject",
+            "Monthly brief {date}",
+            env={mail.PASSWORD_ENV: PASSWORD},
+        )
     assert result.exit_code == 0, result.output
     assert "3 sent, 0 skipped (already delivered), 0 failed" in result.output
     assert PASSWORD not in result.output
@@ -390,8 +482,17 @@ def test_cli_sends_and_summarises(run_dir, recipients, certs):
 
 def test_cli_exits_1_when_a_message_failed(run_dir, recipients):
     with smtp_server(Recorder(reject_nth=1)) as server:
-        result = cli(str(run_dir), "-r", str(recipients), "--from", SENDER,
-                     "--smtp-host", "127.0.0.1", "--smtp-port", str(server.port))
+        result = cli(
+            str(run_dir),
+            "-r",
+            str(recipients),
+            "--from",
+            SENDER,
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            str(server.port),
+        )
     assert result.exit_code == 1
     assert "2 sent, 0 skipped (already delivered), 1 failed" in result.output
 
@@ -399,26 +500,55 @@ def test_cli_exits_1_when_a_message_failed(run_dir, recipients):
 def test_cli_wrong_password_never_printed(run_dir, recipients, certs):
     secret = "Sup3r-Secret-Value-9"
     with starttls_auth_server(certs, Recorder()) as server:
-        result = cli(str(run_dir), "-r", str(recipients), "--from", SENDER,
-                     "--smtp-host", "127.0.0.1", "--smtp-port", str(server.port), "--starttls",
-                     "--smtp-user", USER, env={mail.PASSWORD_ENV: secret,
-                                               mail.CAFILE_ENV: str(certs / "ca.pem")})
+        result = cli(
+            str(run_dir),
+            "-r",
+            str(recipients),
+            "--from",
+            SENDER,
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            str(server.port),
+            "--starttls",
+            "--smtp-user",
+            USER,
+            env={mail.PASSWORD_ENV: secret, mail.CAFILE_ENV: str(certs / "ca.pem")},
+        )
     assert result.exit_code == 1
     assert "login failed" in result.output
     assert secret not in result.output
 
 
-@pytest.mark.parametrize("yaml_text, message", [
-    (RECIPIENTS.replace('"Agent-seekers"', '"Agent-seekerz"'), "unknown segment 'Agent-seekerz'"),
-    (RECIPIENTS.replace("agency@example.com", "agency@example"), "'agency@example' is not a valid"),
-])
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        (
+            RECIPIENTS.replace('"Agent-seekers"', '"Agent-seekerz"'),
+            "unknown segment 'Agent-seekerz'",
+        ),
+        (
+            RECIPIENTS.replace("agency@example.com", "agency@example"),
+            "'agency@example' is not a valid",
+        ),
+    ],
+)
 def test_cli_bad_recipients_exit_2_before_anything_is_sent(run_dir, tmp_path, yaml_text, message):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml_text)
     handler = Recorder()
     with smtp_server(handler) as server:
-        result = cli(str(run_dir), "-r", str(path), "--from", SENDER,
-                     "--smtp-host", "127.0.0.1", "--smtp-port", str(server.port))
+        result = cli(
+            str(run_dir),
+            "-r",
+            str(path),
+            "--from",
+            SENDER,
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            str(server.port),
+        )
     assert result.exit_code == 2
     assert message in result.output
     assert result.output.count("\n") == 1, "one line"
@@ -426,8 +556,17 @@ def test_cli_bad_recipients_exit_2_before_anything_is_sent(run_dir, tmp_path, ya
 
 
 def test_cli_user_without_password_is_refused(run_dir, recipients):
-    result = cli(str(run_dir), "-r", str(recipients), "--from", SENDER, "--starttls",
-                 "--smtp-user", USER, env={mail.PASSWORD_ENV: ""})
+    result = cli(
+        str(run_dir),
+        "-r",
+        str(recipients),
+        "--from",
+        SENDER,
+        "--starttls",
+        "--smtp-user",
+        USER,
+        env={mail.PASSWORD_ENV: ""},
+    )
     assert result.exit_code == 2
     assert mail.PASSWORD_ENV in result.output
 

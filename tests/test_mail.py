@@ -12,24 +12,38 @@ from reportgen import mail
 from reportgen.errors import ConfigError
 
 SEGMENTS = (
-    mail.RunSegment(1, "Premium-savers", "premium-savers", 78, 0.527, "want to save",
-                    "Lead with price."),
-    mail.RunSegment(2, "Agent-seekers", "agent-seekers", 70, 0.473, "want an agent",
-                    "Lead with people."),
+    mail.RunSegment(
+        1, "Premium-savers", "premium-savers", 78, 0.527, "want to save", "Lead with price."
+    ),
+    mail.RunSegment(
+        2, "Agent-seekers", "agent-seekers", 70, 0.473, "want an agent", "Lead with people."
+    ),
 )
 
 
 def run_briefs(segments=SEGMENTS, title="Insurance customers") -> mail.RunBriefs:
-    return mail.RunBriefs(folder=Path("."), title=title, generated_at="2025-11-28T00:00:00Z",
-                          n_kept=148, run_hash="0" * 64, segments=segments)
+    return mail.RunBriefs(
+        folder=Path("."),
+        title=title,
+        generated_at="2025-11-28T00:00:00Z",
+        n_kept=148,
+        run_hash="0" * 64,
+        segments=segments,
+    )
 
 
 # --- addresses ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("address", [
-    "cmo@example.com", "first.last+tag@mail.example.co.uk", "o'brien@example.org",
-    "x@sub-domain.example.com",
-])
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "cmo@example.com",
+        "first.last+tag@mail.example.co.uk",
+        "o'brien@example.org",
+        "x@sub-domain.example.com",
+    ],
+)
 def test_valid_addresses(address):
     assert mail.check_address(address) == address
 
@@ -38,12 +52,29 @@ def test_domain_is_lower_cased_local_part_kept():
     assert mail.check_address("  Pat.Doe@Example.COM ") == "Pat.Doe@example.com"
 
 
-@pytest.mark.parametrize("address", [
-    "", "plainaddress", "@example.com", "me@", "me@localhost", "me@example..com", "me@-example.com",
-    "a..b@example.com", ".ab@example.com", "me@exa mple.com", "Pat <pat@example.com>",
-    "pat@example.com\r\nBcc: evil@example.net", "pat@example.com,evil@example.net", 42, None,
-    ["pat@example.com"], "x" * 65 + "@example.com", "pät@example.com",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "",
+        "plainaddress",
+        "@example.com",
+        "me@",
+        "me@localhost",
+        "me@example..com",
+        "me@-example.com",
+        "a..b@example.com",
+        ".ab@example.com",
+        "me@exa mple.com",
+        "Pat <pat@example.com>",
+        "pat@example.com\r\nBcc: evil@example.net",
+        "pat@example.com,evil@example.net",
+        42,
+        None,
+        ["pat@example.com"],
+        "x" * 65 + "@example.com",
+        "pät@example.com",
+    ],
+)
 def test_invalid_addresses(address):
     with pytest.raises(ValueError):
         mail.check_address(address)
@@ -51,11 +82,15 @@ def test_invalid_addresses(address):
 
 # --- recipients file ---------------------------------------------------------------------------
 
+
 def test_recipients_by_name_id_slug_and_case():
     r = mail.parse_recipients(
-        {"overview": ["cmo@example.com"],
-         "segments": {"premium-SAVERS": ["pricing@example.com"], 2: "agency@example.com"}},
-        run_briefs())
+        {
+            "overview": ["cmo@example.com"],
+            "segments": {"premium-SAVERS": ["pricing@example.com"], 2: "agency@example.com"},
+        },
+        run_briefs(),
+    )
     assert r.overview == ("cmo@example.com",)
     assert r.segments == ((1, ("pricing@example.com",)), (2, ("agency@example.com",)))
     by_string_id = mail.parse_recipients({"segments": {"2": ["a@example.com"]}}, run_briefs())
@@ -70,9 +105,13 @@ def test_duplicate_addresses_are_sent_once():
 def test_every_problem_is_reported_at_once():
     with pytest.raises(mail.MailError) as err:
         mail.parse_recipients(
-            {"overview": ["not-an-address"], "extra": 1,
-             "segments": {"Bargain-hunters": ["a@example.com"], "Agent-seekers": ["b@"]}},
-            run_briefs())
+            {
+                "overview": ["not-an-address"],
+                "extra": 1,
+                "segments": {"Bargain-hunters": ["a@example.com"], "Agent-seekers": ["b@"]},
+            },
+            run_briefs(),
+        )
     message = str(err.value)
     assert "'not-an-address'" in message
     assert "unknown key(s) extra" in message
@@ -91,7 +130,8 @@ def test_nobody_to_send_to_is_an_error(data):
 def test_segment_listed_twice_is_an_error():
     with pytest.raises(mail.MailError, match="more than once"):
         mail.parse_recipients(
-            {"segments": {"Agent-seekers": ["a@example.com"], 2: ["b@example.com"]}}, run_briefs())
+            {"segments": {"Agent-seekers": ["a@example.com"], 2: ["b@example.com"]}}, run_briefs()
+        )
 
 
 def test_read_recipients_reports_yaml_errors(tmp_path):
@@ -105,10 +145,24 @@ def test_read_recipients_reports_yaml_errors(tmp_path):
 
 # --- run folder --------------------------------------------------------------------------------
 
+
 def test_load_run_refuses_an_unsafe_slug(tmp_path):
-    summary = {"title": "t", "generated_at": "2025-11-28T00:00:00Z", "rows": {"kept": 3},
-               "segments": [{"id": 1, "name": "x", "slug": "../../etc/passwd", "size": 3,
-                             "share": 1.0, "headline": "h", "angle": "a"}]}
+    summary = {
+        "title": "t",
+        "generated_at": "2025-11-28T00:00:00Z",
+        "rows": {"kept": 3},
+        "segments": [
+            {
+                "id": 1,
+                "name": "x",
+                "slug": "../../etc/passwd",
+                "size": 3,
+                "share": 1.0,
+                "headline": "h",
+                "angle": "a",
+            }
+        ],
+    }
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(mail.MailError, match="unsafe slug"):
         mail.load_run(tmp_path)
@@ -121,21 +175,26 @@ def test_load_run_needs_a_summary(tmp_path):
 
 # --- settings ----------------------------------------------------------------------------------
 
+
 def config(**kw) -> mail.EmailConfig:
-    return mail.EmailConfig(**{"run_dir": ".", "recipients_path": "r.yaml",
-                               "sender": "briefs@example.com", **kw})
+    return mail.EmailConfig(
+        **{"run_dir": ".", "recipients_path": "r.yaml", "sender": "briefs@example.com", **kw}
+    )
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"subject": "Hi\r\nBcc: evil@example.net"}, "one non-empty line"),
-    ({"subject": "  "}, "one non-empty line"),
-    ({"sender": "briefs@example.com\nBcc: x@example.net"}, "--from"),
-    ({"smtp_user": "u", "password": "p"}, "never sent unencrypted"),
-    ({"smtp_user": "u", "security": "starttls"}, "REPORTGEN_SMTP_PASSWORD"),
-    ({"smtp_port": 0}, "--smtp-port"),
-    ({"smtp_host": "mail.example.com\r\n"}, "--smtp-host"),
-    ({"cafile": "/nonexistent/ca.pem"}, "CA file not found"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"subject": "Hi\r\nBcc: evil@example.net"}, "one non-empty line"),
+        ({"subject": "  "}, "one non-empty line"),
+        ({"sender": "briefs@example.com\nBcc: x@example.net"}, "--from"),
+        ({"smtp_user": "u", "password": "p"}, "never sent unencrypted"),
+        ({"smtp_user": "u", "security": "starttls"}, "REPORTGEN_SMTP_PASSWORD"),
+        ({"smtp_port": 0}, "--smtp-port"),
+        ({"smtp_host": "mail.example.com\r\n"}, "--smtp-host"),
+        ({"cafile": "/nonexistent/ca.pem"}, "CA file not found"),
+    ],
+)
 def test_bad_settings_are_refused(kw, message):
     with pytest.raises(ConfigError, match=message):
         config(**kw)
@@ -162,22 +221,33 @@ def test_errors_never_echo_the_password():
 
 # --- messages ----------------------------------------------------------------------------------
 
+
 def delivery(segment=None) -> mail.Delivery:
-    return mail.Delivery(key="k" * 32, label=segment.name if segment else "overview",
-                         segment=segment, recipients=("a@example.com",),
-                         attachment="brief.pdf", pdf=b"%PDF-1.7\n%fake\n")
+    return mail.Delivery(
+        key="k" * 32,
+        label=segment.name if segment else "overview",
+        segment=segment,
+        recipients=("a@example.com",),
+        attachment="brief.pdf",
+        pdf=b"%PDF-1.7\n%fake\n",
+    )
 
 
 def test_message_structure_and_headers():
-    msg = mail.build_message(delivery(SEGMENTS[0]), run_briefs(),
-                             ("a@example.com", "b@example.com"), "briefs@example.com")
+    msg = mail.build_message(
+        delivery(SEGMENTS[0]),
+        run_briefs(),
+        ("a@example.com", "b@example.com"),
+        "briefs@example.com",
+    )
     parsed = message_from_bytes(bytes(msg), policy=policy.default)
     assert parsed.get_content_type() == "multipart/mixed"
     assert parsed["To"] == "a@example.com, b@example.com"
     assert parsed["Message-ID"].endswith("@example.com>")
     assert parsed["Date"]
     assert parsed["Subject"] == (
-        "Segment brief: Premium-savers · Insurance customers (28 November 2025)")
+        "Segment brief: Premium-savers · Insurance customers (28 November 2025)"
+    )
     text = parsed.get_body(("plain",)).get_content()
     html = parsed.get_body(("html",)).get_content()
     for body in (text, html):
@@ -188,18 +258,33 @@ def test_message_structure_and_headers():
 
 
 def test_overview_lists_every_segment():
-    parsed = message_from_bytes(bytes(mail.build_message(
-        delivery(), run_briefs(), ("a@example.com",), "briefs@example.com")), policy=policy.default)
+    parsed = message_from_bytes(
+        bytes(
+            mail.build_message(delivery(), run_briefs(), ("a@example.com",), "briefs@example.com")
+        ),
+        policy=policy.default,
+    )
     text = parsed.get_body(("plain",)).get_content()
     assert "Premium-savers" in text and "Agent-seekers" in text and "Lead with people." in text
     assert parsed["Subject"] == "Segment brief: Insurance customers (28 November 2025)"
 
 
 def test_untrusted_names_are_escaped_and_kept_out_of_header_lines():
-    evil = mail.RunSegment(1, "<img src=x onerror=alert(1)>\r\nBcc: evil@example.net", "evil", 5,
-                           1.0, "a & b", "<b>angle</b>")
-    msg = mail.build_message(delivery(evil), run_briefs((evil,), title="T\nX-Evil: 1"),
-                             ("a@example.com",), "briefs@example.com")
+    evil = mail.RunSegment(
+        1,
+        "<img src=x onerror=alert(1)>\r\nBcc: evil@example.net",
+        "evil",
+        5,
+        1.0,
+        "a & b",
+        "<b>angle</b>",
+    )
+    msg = mail.build_message(
+        delivery(evil),
+        run_briefs((evil,), title="T\nX-Evil: 1"),
+        ("a@example.com",),
+        "briefs@example.com",
+    )
     raw = bytes(msg)
     parsed = message_from_bytes(raw, policy=policy.default)
     assert parsed["Bcc"] is None and parsed["X-Evil"] is None
@@ -211,16 +296,23 @@ def test_untrusted_names_are_escaped_and_kept_out_of_header_lines():
 
 def test_subject_option_fills_in_and_names_the_segment():
     d = delivery(SEGMENTS[1])
-    assert mail.subject_for(d, run_briefs(), "Monthly brief {date}") == \
-        "Monthly brief 28 November 2025 · Agent-seekers"
-    assert mail.subject_for(d, run_briefs(), "{segment}: {title}") == \
-        "Agent-seekers: Insurance customers"
+    assert (
+        mail.subject_for(d, run_briefs(), "Monthly brief {date}")
+        == "Monthly brief 28 November 2025 · Agent-seekers"
+    )
+    assert (
+        mail.subject_for(d, run_briefs(), "{segment}: {title}")
+        == "Agent-seekers: Insurance customers"
+    )
     # A template is text, never a format string that could reach attributes.
-    assert mail.subject_for(d, run_briefs(), "{0.__class__} {segment}") == \
-        "{0.__class__} Agent-seekers"
+    assert (
+        mail.subject_for(d, run_briefs(), "{0.__class__} {segment}")
+        == "{0.__class__} Agent-seekers"
+    )
 
 
 # --- send log ----------------------------------------------------------------------------------
+
 
 def test_send_log_survives_a_torn_last_line(tmp_path):
     log = mail.SendLog(tmp_path / mail.SEND_LOG)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import pdf_text
-
 from reportgen import render
+from tests.conftest import pdf_text
 
 
 def test_every_segment_gets_its_own_short_pdf(demo_run):
@@ -32,10 +31,12 @@ def _changes_html(changes, seg):
 
 def test_segment_part_of_what_changed_is_shown_when_present():
     seg = {"id": 2, "slug": "agent-seekers", "name": "Agent-seekers"}
-    changes = {"segments": [
-        {"id": 1, "slug": "premium-savers", "lines": ["Premium-savers grew by 4 points."]},
-        {"id": 2, "slug": "agent-seekers", "lines": ["Agent-seekers shrank by <4> points."]},
-    ]}
+    changes = {
+        "segments": [
+            {"id": 1, "slug": "premium-savers", "lines": ["Premium-savers grew by 4 points."]},
+            {"id": 2, "slug": "agent-seekers", "lines": ["Agent-seekers shrank by <4> points."]},
+        ]
+    }
     html = _changes_html(changes, seg)
     assert "What changed" in html
     assert "shrank by &lt;4&gt; points" in html  # autoescaped

@@ -1,0 +1,91 @@
+"""Score: assign new rows to a saved run's segments, without refitting.
+
+Pure: a `SavedModel` and a raw frame in, a `Scored` result out. The fitted preprocessing steps
+are re-applied with `prepare.apply_steps` (same parsing, same drop rules, same transforms and
+scaling) and the same nearest-centre rule as the brief, so scoring a run's own input reproduces
+its assignments.
+Rows that cannot be scored are counted with their reason, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .model import SavedModel
+from .prepare import DropReason
+
+
+@dataclass(frozen=True)
+class Scored:
+    assignments: pd.DataFrame  # same columns as a brief's assignments.csv
+    n_read: int
+    drops: tuple[DropReason, ...]
+    ignored_columns: tuple[str, ...]
+
+    @property
+    def n_scored(self) -> int:
+        return len(self.assignments)
+
+    @property
+    def n_unscored(self) -> int:
+        return sum(d.rows for d in self.drops)
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.ignored_columns:
+            shown = ", ".join(self.ignored_columns[:8])
+            extra = len(self.ignored_columns) - 8
+            more = f" and {extra} more" if extra > 0 else ""
+            out.append(
+                f"ignored {len(self.ignored_columns)} column(s) the model does not use: "
+                f"{shown}{more}"
+            )
+        for d in self.drops:
+            out.append(f"not scored: {d.rows:,} row(s) with {d.reason}")
+        return out
+
+
+def nearest(scaled: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of the nearest centre per row (ties: the lower position) and the distance."""
+    dist = np.empty((len(scaled), len(centers)))
+    for j, c in enumerate(centers):  # one column at a time: memory stays n x k, not n x k x p
+        dist[:, j] = np.linalg.norm(scaled - c, axis=1)
+    pos = np.argmin(dist, axis=1)
+    return pos, dist[np.arange(len(scaled)), pos]
+
+
+def score(model: SavedModel, frame: pd.DataFrame) -> Scored:
+    missing = [f for f in model.features if f not in frame.columns]
+    if model.id_column and model.id_column not in frame.columns:
+        missing.append(model.id_column)
+    if missing:
+        raise InputError(
+            f"the data lacks column(s) the model needs: {', '.join(missing)} "
+            f"(the model uses {', '.join(model.features)}"
+            + (f", id column {model.id_column}" if model.id_column else "")
+            + ")"
+        )
+    used = set(model.features) | ({model.id_column} if model.id_column else set())
+    ignored = tuple(str(c) for c in frame.columns if c not in used)
+    matrix, alive, drops = model.transform(frame)
+    pos, dist = nearest(matrix[alive], model.centers_scaled)
+    ids = np.array([s.id for s in model.segments])[pos]
+    names = np.array([s.name for s in model.segments], dtype=object)[pos]
+    kept = frame.loc[alive]
+    if model.id_column:
+        row_ids = kept[model.id_column].astype("string").fillna("").to_numpy()
+    else:
+        row_ids = np.flatnonzero(alive) + 1
+    assignments = pd.DataFrame(
+        {
+            model.id_name: row_ids,
+            "segment_id": ids,
+            "segment_name": names,
+            "distance_to_center": dist.round(6),
+        }
+    )
+    return Scored(assignments=assignments, n_read=len(frame), drops=drops, ignored_columns=ignored)
