@@ -12,6 +12,7 @@ from .load import LoadedTable
 from .naming import SegmentStory
 from .prepare import PreparedData
 from .profile import Profiles
+from .screen import Screening
 from .stability import Evaluation
 
 
@@ -25,3 +26,4 @@ class Analysis:
     evaluation: Evaluation
     profiles: Profiles
     stories: tuple[SegmentStory, ...]
+    screening: Screening | None = None

@@ -205,12 +205,13 @@ def trait_bars(
         ax.set_xlim(-lim, lim)
         for y, i in zip(ypos, order, strict=True):
             v = z[i]
+            # The value goes on the other side of the zero line, where there is always room.
             ax.text(
-                v + (0.04 * lim if v >= 0 else -0.04 * lim),
+                -0.03 * lim if v >= 0 else 0.03 * lim,
                 y,
                 value_texts[i],
                 va="center",
-                ha="left" if v >= 0 else "right",
+                ha="right" if v >= 0 else "left",
                 fontsize=8,
                 color="#222222",
             )

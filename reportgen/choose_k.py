@@ -4,7 +4,7 @@ Pure: takes the model matrix, returns `KChoice`. For k = 2..k-max we compute
 - the within-segment sum of squares (WSS) and its elbow, found by the Kneedle method (`kneed`);
 - the average silhouette (on a sample of at most 3,000 rows, so memory stays bounded);
 - Calinski–Harabasz (higher is better) and Davies–Bouldin (lower is better);
-- the gap statistic (Tibshirani, Walther & Hastie 2001), with 10 uniform reference sets drawn in
+- the gap statistic (Tibshirani, Walther & Hastie 2001), with 8 uniform reference sets drawn in
   the data's principal-component box, and its "smallest k with gap(k) ≥ gap(k+1) − s(k+1)" rule.
 
 **The rule.** Each of the five indices votes for its best k among the *admissible* ks — those whose
@@ -27,7 +27,8 @@ from .errors import InputError
 FIT_SAMPLE = 20_000
 SILHOUETTE_SAMPLE = 3_000
 GAP_SAMPLE = 2_000
-GAP_REFERENCES = 10
+GAP_REFERENCES = 8
+EVIDENCE_N_INIT = 4  # restarts per candidate k (the final model uses the full n_init)
 INDEX_NAMES = {
     "elbow": "Elbow (Kneedle)",
     "silhouette": "Silhouette",
@@ -89,7 +90,7 @@ def _gap(x: np.ndarray, ks: list[int], log_w: dict[int, float], seed: int) -> di
     for b in range(GAP_REFERENCES):
         ref = rng.uniform(lo, hi, size=rotated.shape) @ vt
         for k in ks:
-            model = fit_kmeans(ref, k, seed + b, n_init=3)
+            model = fit_kmeans(ref, k, seed + b, n_init=2)
             ref_logs[k].append(np.log(max(model.inertia_, 1e-12)))
     out = {}
     for k in ks:
@@ -136,7 +137,7 @@ def choose_k(
     raw: dict[int, dict] = {}
     gap_log_w: dict[int, float] = {}
     for cand in ks:
-        model = fit_kmeans(sample, cand, seed, n_init)
+        model = fit_kmeans(sample, cand, seed, min(n_init, EVIDENCE_N_INIT))
         labels = model.labels_
         entry = {"inertia": float(model.inertia_), "min_share": 1.0}
         if cand >= 2 and len(np.unique(labels)) >= 2:
@@ -146,7 +147,7 @@ def choose_k(
                 entry["silhouette"] = float(silhouette_score(sample[sil_sample_idx], sl))
             entry["calinski_harabasz"] = float(calinski_harabasz_score(sample, labels))
             entry["davies_bouldin"] = float(davies_bouldin_score(sample, labels))
-        gap_model = model if gap_x is sample else fit_kmeans(gap_x, cand, seed, n_init=3)
+        gap_model = model if gap_x is sample else fit_kmeans(gap_x, cand, seed, n_init=2)
         gap_log_w[cand] = float(np.log(max(gap_model.inertia_, 1e-12)))
         raw[cand] = entry
     gaps = _gap(gap_x, ks, gap_log_w, seed) if len(gap_x) >= 3 else {}

@@ -104,6 +104,10 @@ def brief(
     resamples: Annotated[
         int, typer.Option("--resamples", help="Bootstrap re-runs for the stability check.")
     ] = 20,
+    keep_all_features: Annotated[
+        bool,
+        typer.Option("--keep-all-features", help="Do not screen out pure-noise features."),
+    ] = False,
     title: Annotated[str | None, typer.Option("--title", help="Title on the brief.")] = None,
     out: OutOpt = DEFAULT_OUT,
     templates: TemplatesOpt = None,
@@ -131,6 +135,7 @@ def brief(
             seed=seed,
             min_share=min_share,
             resamples=resamples,
+            screen_features=not keep_all_features,
             title=title,
             out_dir=out,
             quiet=quiet,

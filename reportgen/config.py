@@ -27,6 +27,7 @@ class BriefConfig:
     n_init: int = 10
     min_share: float = 0.05  # smallest admissible segment when choosing k
     resamples: int = 20  # bootstrap re-runs for the stability check
+    screen_features: bool = True  # move pure-noise features out of the segmentation
     template_dir: Path | None = None
     previous: Path | None = None  # a previous run's folder: keep its segment ids, report changes
 

@@ -467,3 +467,15 @@ def resolve_dictionary(
 def _short_list(names: list[str], limit: int = 12) -> str:
     shown = ", ".join(str(n) for n in names[:limit])
     return shown + (f", … ({len(names)} in all)" if len(names) > limit else "")
+
+
+def with_roles(
+    dictionary: DataDictionary, changes: dict[str, tuple[str, str]], note: str | None = None
+) -> DataDictionary:
+    """The same dictionary with some columns given a new role and reason ({name: (role, why)})."""
+    columns = tuple(
+        replace(c, role=changes[c.name][0], reason=changes[c.name][1]) if c.name in changes else c
+        for c in dictionary.columns
+    )
+    notes = dictionary.notes + ((note,) if note else ())
+    return replace(dictionary, columns=columns, notes=notes)

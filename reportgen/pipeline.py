@@ -22,7 +22,7 @@ from .analysis import Analysis
 from .choose_k import KChoice, choose_k
 from .cluster import Segmentation, cluster
 from .config import BriefConfig
-from .dictionary import DataDictionary, read_dictionary, resolve_dictionary
+from .dictionary import DataDictionary, read_dictionary, resolve_dictionary, with_roles
 from .errors import InputError
 from .load import LoadedTable, read_table
 from .model import MODEL_FILE, PreviousRun, build_model, load_previous, model_bytes
@@ -31,6 +31,7 @@ from .prepare import PreparedData, prepare
 from .profile import Profiles, profile
 from .report import RunInfo, build_context
 from .report_changes import changes_context
+from .screen import SCREEN_RULE, screen_features
 from .stability import QUALITY_RULE, STABILITY_RULE, Evaluation, evaluate
 
 VERSIONED = (
@@ -155,6 +156,15 @@ def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, An
             "duplicate_ids": prepared.duplicate_ids,
         },
         "features": list(prepared.features),
+        "screening": (
+            {
+                "r2": {c: round(v, 4) for c, v in a.screening.r2.items()},
+                "screened_out": list(a.screening.noise),
+                "rule": SCREEN_RULE,
+            }
+            if a.screening is not None
+            else None
+        ),
         "id_column": dictionary.id_column,
         "columns": [
             {"name": c.name, "role": c.role, "type": c.type, "label": c.label, "reason": c.reason}
@@ -271,6 +281,24 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         table.frame, declared, columns=config.columns, id_column=config.id_column
     )
     prepared = prepare(table.frame, dictionary)
+    screening = None
+    if config.screen_features:
+        screening = screen_features(prepared, seed=config.seed, k_max=config.k_max)
+        if screening.noise:
+            dictionary = with_roles(
+                dictionary,
+                {
+                    c: (
+                        "describe",
+                        f"screened out as noise (R² = {screening.r2[c]:.3f}); profiled only",
+                    )
+                    for c in screening.noise
+                },
+                note="Screened out of the segmentation as noise: "
+                + ", ".join(screening.noise)
+                + f" — {SCREEN_RULE}. Use --keep-all-features to keep them.",
+            )
+            prepared = prepare(table.frame, dictionary)
     if config.k is not None and prepared.n_kept < config.k:
         raise InputError(
             f"only {prepared.n_kept} usable rows: fewer than the {config.k} segments asked for"
@@ -313,6 +341,7 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         evaluation=evaluation,
         profiles=profiles,
         stories=stories,
+        screening=screening,
     )
     context = build_context(analysis, charts=images, colors=colors, run=run)
     changes = None

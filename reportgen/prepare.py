@@ -12,7 +12,8 @@ Policies (each overridable per column in the data dictionary, each counted in th
 - **Skew**: an amount (non-negative numbers, not a rating scale) with skewness above 1 is
   log-transformed (log(1 + x)) before scaling, so a few big spenders do not define the segments.
 - **Outliers**: after that, values more than 5 robust standard deviations (1.4826 × MAD) from the
-  median are capped at that bound for clustering only; profiles keep the real values.
+  median are capped at that bound for clustering only, when they are at most 1 % of rows (more
+  than that is a group of customers, not a few outliers); profiles keep the real values.
 - **Constant columns** carry no information and are left out.
 - **Dates** become a number: days before the latest date in the column (tenure).
 - **Categories** that segment are one-hot encoded; each category column is centred and the block
@@ -35,6 +36,7 @@ from .errors import InputError
 AUTO_IMPUTE_ABOVE = 0.05
 SKEW_LIMIT = 1.0
 OUTLIER_RSD = 5.0
+MAX_OUTLIER_SHARE = 0.01
 MAX_LEVELS = 12
 MISSING_LEVEL = "(missing)"
 OTHER_LEVEL = "Other"
@@ -366,6 +368,8 @@ def _fit_numeric(name, spec, kind, raw, impute_value, n_imputed):
     if mad > 0 and kind == "numeric":
         lo, hi = med - OUTLIER_RSD * mad, med + OUTLIER_RSD * mad
         capped = int(((x < lo) | (x > hi)).sum())
+        if capped > MAX_OUTLIER_SHARE * len(x):
+            capped = 0  # that many far values are a group of customers, not outliers
         if capped:
             x = np.clip(x, lo, hi)
         else:

@@ -74,7 +74,8 @@ def build_context(
                     for f in s.ranked()
                 ],
                 "segments_on_categories": bool(s.categories),
-                "describe": [_describe_field(d) for d in s.describe],
+                "describe": [_describe_field(d) for d in _most_telling(s.describe, profiles)],
+                "describe_hidden": max(0, len(s.describe) - MAX_DESCRIBE_SHOWN),
             }
         )
     feature_list = ", ".join(specs[f].label for f in prepared.features)
@@ -222,6 +223,17 @@ def build_context(
             "versions": [{"name": n, "version": v} for n, v in run.versions],
         },
     }
+
+
+MAX_DESCRIBE_SHOWN = 6
+
+
+def _most_telling(fields, profiles) -> list:
+    """The descriptive fields that differ most across segments (largest effect), at most six."""
+    effect = {t.column: t.effect for t in profiles.tests if t.role == "describe"}
+    ranked = sorted(fields, key=lambda d: -effect.get(d.column, 0.0))
+    keep = {d.column for d in ranked[:MAX_DESCRIBE_SHOWN]}
+    return [d for d in fields if d.column in keep]
 
 
 def _describe_field(d) -> dict[str, Any]:

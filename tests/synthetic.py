@@ -25,10 +25,10 @@ DICTIONARY = {
 }
 
 
-def _centres(k: int, rng: np.random.Generator, dims: int = 4, min_dist: float = 5.0) -> np.ndarray:
+def _centres(k: int, rng: np.random.Generator, dims: int = 4, min_dist: float = 6.0) -> np.ndarray:
     """k centres in units of the within-group SD, pairwise at least min_dist apart."""
     for _ in range(10_000):
-        c = rng.uniform(-6, 6, size=(k, dims))
+        c = rng.uniform(-7, 7, size=(k, dims))
         d = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1)) + np.eye(k) * 99
         if d.min() >= min_dist:
             return c
