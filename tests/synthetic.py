@@ -65,3 +65,30 @@ def make_table(k: int, seed: int, n: int = 1500) -> tuple[pd.DataFrame, np.ndarr
     )
     order = rng.permutation(m)
     return frame.iloc[order].reset_index(drop=True), truth[order]
+
+
+def recover(k: int, seed: int) -> tuple[int, float, tuple[str, ...]]:
+    """Run the brief's analysis stages on one synthetic table: (k found, ARI, screened out)."""
+    from dataclasses import replace
+
+    from sklearn.metrics import adjusted_rand_score
+
+    from reportgen.choose_k import choose_k
+    from reportgen.cluster import cluster
+    from reportgen.dictionary import dictionary_from_mapping, resolve_dictionary
+    from reportgen.prepare import prepare
+    from reportgen.screen import screen_features
+
+    frame, truth = make_table(k, seed)
+    dictionary = resolve_dictionary(frame, dictionary_from_mapping(DICTIONARY))
+    prepared = prepare(frame, dictionary)
+    screening = screen_features(prepared, seed=42)
+    if screening.noise:
+        columns = tuple(
+            replace(c, role="describe") if c.name in screening.noise else c
+            for c in dictionary.columns
+        )
+        prepared = prepare(frame, replace(dictionary, columns=columns))
+    choice = choose_k(prepared.scaled, k=None, k_max=10, seed=42)
+    seg = cluster(prepared.scaled, k=choice.k, seed=42)
+    return choice.k, float(adjusted_rand_score(truth, seg.labels)), screening.noise
