@@ -120,6 +120,11 @@ def parse_column(series: pd.Series, kind: str, step: FeatureStep | None = None):
     """Return (numbers or labels, present mask, invalid mask) for one segmentation column of the
     given kind ("numeric", "binary", "date", "categorical"); a fitted step fixes the binary
     positive value and the date of reference."""
+    if kind == "numeric" and pd.api.types.is_numeric_dtype(series) and series.dtype != bool:
+        # Already numbers (Parquet, typed CSV columns): no round trip through text.
+        nums = series.astype(float)
+        present = nums.notna().to_numpy()
+        return nums, present, np.zeros_like(present)
     text = series.astype("string").str.strip()
     present = (text.notna() & (text != "")).to_numpy()
     if kind == "categorical":
