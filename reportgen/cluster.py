@@ -14,9 +14,9 @@ import numpy as np
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
-# Below this many rows a k-means fit runs on one thread: on small samples OpenMP's thread start-up
-# and spin-waiting cost more than the work, and on a busy 2-core laptop they made a 20k-row fit
-# 15x slower (0.5 s -> 15 s measured). Large fits keep every core.
+# Below this many rows a k-means fit runs on one thread (OpenMP and BLAS): on small samples the
+# thread start-up and spin-waiting cost more than the work, and on a busy 2-core laptop they made
+# a 20k-row fit 15x slower (0.5 s -> 15 s measured). Large fits keep every core.
 SINGLE_THREAD_BELOW = 200_000
 # The final model: n_init k-means++ starts on a random sample of this many rows, then Lloyd on
 # every row from the best start's centres (k-means' answer on all rows, at the cost of ~one fit).
@@ -51,7 +51,7 @@ def fit_kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10, init=None) ->
     else:
         model = KMeans(n_clusters=k, n_init=n_init, random_state=seed)
     if len(x) < SINGLE_THREAD_BELOW:
-        with threadpool_limits(1, user_api="openmp"):
+        with threadpool_limits(1):
             return model.fit(x)
     return model.fit(x)
 
