@@ -46,11 +46,16 @@ class Segmentation:
 
 
 def fit_kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10, init=None) -> KMeans:
+    small = len(x) < SINGLE_THREAD_BELOW
+    # On large data scikit-learn centres the matrix in place and restores it (copy_x=False)
+    # rather than holding a second copy: 800 MB less at 10M x 10. The matrix is standardised, so
+    # the mean it subtracts and adds back is ~1e-16.
+    opts = {"random_state": seed, "copy_x": small}
     if init is not None:
-        model = KMeans(n_clusters=k, init=init, n_init=1, random_state=seed)
+        model = KMeans(n_clusters=k, init=init, n_init=1, **opts)
     else:
-        model = KMeans(n_clusters=k, n_init=n_init, random_state=seed)
-    if len(x) < SINGLE_THREAD_BELOW:
+        model = KMeans(n_clusters=k, n_init=n_init, **opts)
+    if small:
         with threadpool_limits(1):
             return model.fit(x)
     return model.fit(x)

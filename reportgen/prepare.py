@@ -307,7 +307,8 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
                 "from the median) capped for clustering; profiles use the real values."
             )
 
-    kept = frame.loc[alive]
+    # No copy of every column when no row was dropped (1 GB at 10M rows).
+    kept = frame if alive.all() else frame.loc[alive]
     row_numbers = np.flatnonzero(alive) + 1
     if dictionary.id_column:
         ids = kept[dictionary.id_column].astype("string").fillna("")
