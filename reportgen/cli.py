@@ -18,6 +18,7 @@ import typer
 from . import fmt
 from .config import DEFAULT_OUT, BriefConfig
 from .errors import ConfigError, ReportgenError
+from .progress import terminal_progress
 
 app = typer.Typer(
     name="reportgen",
@@ -142,7 +143,8 @@ def brief(
             template_dir=templates,
             previous=previous,
         )
-        return build_brief(config)
+        with terminal_progress(enabled=False if quiet else None) as progress:
+            return build_brief(config, progress=progress)
 
     _report(run_guarded(action), quiet)
 
@@ -157,7 +159,11 @@ def demo(
     """Write the brief for the bundled example: a synthetic insurance customer survey."""
     from .pipeline import build_demo
 
-    _report(run_guarded(lambda: build_demo(out, seed=seed, k=k, quiet=quiet)), quiet)
+    def action():
+        with terminal_progress(enabled=False if quiet else None) as progress:
+            return build_demo(out, progress=progress, seed=seed, k=k, quiet=quiet)
+
+    _report(run_guarded(action), quiet)
 
 
 @app.command()

@@ -21,6 +21,7 @@ CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".tab"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 SNIFF_BYTES = 256 * 1024
+NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A", "?"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,10 @@ def _read_csv(path: Path, gz: bool) -> tuple[pd.DataFrame, str, str]:
     dup = sorted({n for n in names if n and names.count(n) > 1})
     if dup:
         raise InputError(f"{path.name} has duplicate column names: {', '.join(dup)}")
+    if not gz and encoding in ("utf-8", "utf-8-sig"):
+        frame = _read_csv_arrow(path, delimiter, names)
+        if frame is not None:
+            return frame, encoding, delimiter
     try:
         frame = pd.read_csv(
             path,
@@ -124,7 +129,7 @@ def _read_csv(path: Path, gz: bool) -> tuple[pd.DataFrame, str, str]:
             # Keep ids like "007" intact and let the prepare stage decide each column's type.
             dtype=str,
             keep_default_na=False,
-            na_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A", "?"],
+            na_values=NA_VALUES,
             skipinitialspace=True,
             encoding_errors="replace",
         )
@@ -134,6 +139,61 @@ def _read_csv(path: Path, gz: bool) -> tuple[pd.DataFrame, str, str]:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot parse {path.name} as a table: {first}") from exc
     return frame, encoding, delimiter
+
+
+def _read_csv_arrow(path: Path, delimiter: str, names: list[str]) -> pd.DataFrame | None:
+    """Fast path for large plain UTF-8 files: pyarrow's multithreaded reader, every column read as
+    text, then columns whose every value is a plain number become numbers once, here.
+
+    Text that a number would change stays text: ids with leading zeros ("007"), amounts with a
+    currency sign, values with spaces. Returns None (use the pandas reader, which gives the
+    one-line error messages) on anything unusual: a blank header, ragged rows, quoted newlines.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pacsv
+
+    if not names or any(not n for n in names):
+        return None
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                null_values=NA_VALUES,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except (pa.ArrowException, OSError, ValueError):
+        return None
+    columns = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        columns[name] = _typed(col.combine_chunks(), pc, pa)
+    if len(columns) != len(names):
+        return None
+    return pd.DataFrame(columns, copy=False)
+
+
+def _typed(col, pc, pa) -> pd.Series:
+    """A text column as int64 or float64 when every value is a plain number, else trimmed text."""
+    col = pc.utf8_ltrim_whitespace(col)
+    present = pc.drop_null(col)
+    if len(present) and not pc.any(pc.match_substring_regex(present, r"^[+-]?0\d")).as_py():
+        # A regex decides integers: a failing cast costs far more than the check.
+        if pc.all(pc.match_substring_regex(present, r"^[+-]?\d{1,18}$")).as_py():
+            nums = pc.cast(col, pa.int64())
+            # Nullable integers print as "1", not "1.0", where a stage reads them as text.
+            return pd.Series(nums.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get))
+        try:
+            nums = pc.cast(col, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            nums = None
+        if nums is not None:
+            return pd.Series(nums.to_pandas())
+    return pd.Series(col.to_pandas())
 
 
 def read_table(path: Path | str) -> LoadedTable:

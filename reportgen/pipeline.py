@@ -29,6 +29,7 @@ from .model import MODEL_FILE, PreviousRun, build_model, load_previous, model_by
 from .naming import SegmentStory, name_segments
 from .prepare import PreparedData, prepare
 from .profile import Profiles, profile
+from .progress import Progress, silent
 from .report import RunInfo, build_context
 from .report_changes import changes_context
 from .screen import SCREEN_RULE, screen_features
@@ -266,20 +267,26 @@ def _round(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
+def build_brief(
+    data: BriefConfig | Path | str, progress: Progress | None = None, **options: Any
+) -> BriefResult:
     """Run the whole pipeline and write the brief's files into the output folder.
 
     `data` is a BriefConfig, or the data file's path with the config's fields as keywords:
-    ``build_brief("customers.csv", k=3, out_dir="out")``.
+    ``build_brief("customers.csv", k=3, out_dir="out")``. `progress`, if given, is called with the
+    name of each stage as it starts (see reportgen.progress); the default reports nothing.
     """
     config = data if isinstance(data, BriefConfig) else BriefConfig(data_path=Path(data), **options)
+    step = progress or silent
     # Read the previous run first: a damaged model should stop the run before any work.
     previous = load_previous(config.previous) if config.previous is not None else None
+    step(f"Reading {config.data_path.name}")
     table = read_table(config.data_path)
     declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
     dictionary = resolve_dictionary(
         table.frame, declared, columns=config.columns, id_column=config.id_column
     )
+    step(f"Preparing {len(table.frame):,} rows")
     prepared = prepare(table.frame, dictionary)
     screening = None
     if config.screen_features:
@@ -303,6 +310,7 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         raise InputError(
             f"only {prepared.n_kept} usable rows: fewer than the {config.k} segments asked for"
         )
+    step("Choosing k (evidence on a sample)")
     kchoice = choose_k(
         prepared.scaled,
         k=config.k,
@@ -311,15 +319,19 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
         n_init=config.n_init,
         min_share=config.min_share,
     )
+    step(f"Fitting k-means, k = {kchoice.k}, on all {prepared.n_kept:,} rows")
     seg = cluster(prepared.scaled, k=kchoice.k, seed=config.seed, n_init=config.n_init)
     seg, matching = carry_over_segments(previous, prepared, seg)
+    step("Checking stability (bootstrap on a sample)")
     evaluation = evaluate(prepared.scaled, seg, seed=config.seed, resamples=config.resamples)
+    step("Profiling segments")
     profiles = profile(prepared, seg, dictionary)
     stories = name_segments(
         profiles, dictionary, keep_names=matching.kept_names if matching else None
     )
     palette = segment_palette(seg, previous)
     colors = tuple(palette[i] for i in seg.segment_ids)
+    step("Drawing charts")
     images = charts.draw_all(
         prepared, seg, profiles, stories, kchoice, dictionary, colors, seed=config.seed
     )
@@ -348,9 +360,11 @@ def build_brief(data: BriefConfig | Path | str, **options: Any) -> BriefResult:
     if previous is not None and matching is not None:
         changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
         context["changes"] = changes_context(changes, dictionary, palette, dictionary.units)
+    step("Rendering the PDF")
     html = render.render_html(context, config.template_dir)
     pdf = render.html_to_pdf(html, config.template_dir)
     segment_pdfs = render.render_segment_briefs(context, config.template_dir)
+    step("Writing files")
     assignments = assignments_frame(prepared, seg, stories)
     assignments_csv = deliver.csv_bytes(assignments)
     summary = summary_dict(config, analysis, run)
@@ -415,8 +429,11 @@ def segment_palette(seg: Segmentation, previous: PreviousRun | None) -> dict[int
     return dict(zip(ordered, change_charts.colors_by_id(ordered, max(ordered)), strict=True))
 
 
-def build_demo(out_dir: Path | str = "reportgen-out", **overrides: Any) -> BriefResult:
+def build_demo(
+    out_dir: Path | str = "reportgen-out", progress: Progress | None = None, **overrides: Any
+) -> BriefResult:
     data, dictionary = example_data()
     return build_brief(
-        BriefConfig(data_path=data, dictionary_path=dictionary, out_dir=Path(out_dir), **overrides)
+        BriefConfig(data_path=data, dictionary_path=dictionary, out_dir=Path(out_dir), **overrides),
+        progress=progress,
     )

@@ -1,0 +1,181 @@
+"""Scale benchmark: `reportgen brief` end to end vs one plain k-means fit on the same matrix.
+
+    python benchmarks/run.py --rows 100000 1000000 --format csv parquet --repeats 3
+    python benchmarks/run.py --demo            # the 150-row demo vs importing its libraries
+
+For each size and format: generate synthetic customers (an id plus 10 numeric features, 5 planted
+segments) under /tmp/reportgen-bench (never committed), run `python -m reportgen brief FILE --out
+DIR --quiet` in a subprocess as a user would, and in a separate subprocess time the baseline: one
+scikit-learn `KMeans(n_clusters=5, n_init=10)` fit on the very matrix the brief clusters (loaded and
+prepared by reportgen, fit timed alone). Prints the median wall time over the repeats, the ratio
+brief / baseline and the peak RSS of the brief process (ru_maxrss of that child, from wait4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(os.environ.get("REPORTGEN_BENCH_DIR", "/tmp/reportgen-bench"))
+N_FEATURES = 10
+K_TRUE = 5
+CHUNK = 1_000_000
+DEMO_IMPORTS = (
+    "import reportgen.pipeline, reportgen.cli, weasyprint, sklearn.cluster, sklearn.metrics, "
+    "scipy.stats, matplotlib.figure, seaborn, pandas, kneed, jinja2"
+)
+
+BASELINE = r"""
+import sys, time
+from reportgen.load import read_table
+from reportgen.dictionary import resolve_dictionary
+from reportgen.prepare import prepare
+from sklearn.cluster import KMeans
+table = read_table(sys.argv[1])
+prepared = prepare(table.frame, resolve_dictionary(table.frame))
+x = prepared.scaled
+del table
+t = time.perf_counter()
+KMeans(n_clusters=5, n_init=10, random_state=0).fit(x)
+print(time.perf_counter() - t, x.shape[0], x.shape[1], x.dtype)
+"""
+
+
+# --------------------------------------------------------------------------- data
+
+
+def generate(n: int, fmt: str) -> Path:
+    """Write n synthetic customers (chunked, so 10M rows never sit in memory as text)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    ROOT.mkdir(parents=True, exist_ok=True)
+    path = ROOT / f"customers_{n}.{fmt}"
+    if path.exists():
+        return path
+    tmp = path.with_suffix(path.suffix + ".part")
+    rng = np.random.default_rng(20240601)
+    centres = rng.uniform(-3, 3, size=(K_TRUE, N_FEATURES))
+    shares = np.array([0.32, 0.25, 0.18, 0.15, 0.10])
+    # Each feature in its own units: (mean, sd) of the planted group noise.
+    units = [(45, 6), (8, 2), (120, 30), (3, 0.6), (20, 5), (1_000, 150), (60, 12), (5, 1.5),
+             (300, 40), (12, 3)]
+    writer = None
+    try:
+        for start in range(0, n, CHUNK):
+            m = min(CHUNK, n - start)
+            group = rng.choice(K_TRUE, size=m, p=shares)
+            z = centres[group] + rng.normal(size=(m, N_FEATURES))
+            cols = {"customer_id": pa.array(np.char.add("C", np.char.zfill(
+                np.arange(start, start + m).astype(str), 8)).astype(object))}
+            for j, (mu, sd) in enumerate(units):
+                cols[f"f{j + 1:02d}"] = pa.array(np.round(mu + sd * z[:, j], 2))
+            batch = pa.table(cols)
+            if writer is None:
+                writer = (pq.ParquetWriter(tmp, batch.schema) if fmt == "parquet"
+                          else pacsv.CSVWriter(tmp, batch.schema))
+            writer.write_table(batch)
+    finally:
+        if writer is not None:
+            writer.close()
+    tmp.rename(path)
+    return path
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, stdout) of one child process."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def bench_size(n: int, fmt: str, repeats: int, baseline_repeats: int) -> dict:
+    path = generate(n, fmt)
+    out = ROOT / f"out_{n}_{fmt}"
+    briefs = [
+        run_measured([sys.executable, "-m", "reportgen", "brief", str(path), "--out", str(out),
+                      "--quiet"])
+        for _ in range(repeats)
+    ]
+    fits = []
+    for _ in range(baseline_repeats):
+        _, _, text = run_measured([sys.executable, "-c", BASELINE, str(path)])
+        fits.append(float(text.split()[0]))
+    brief_s = statistics.median(b[0] for b in briefs)
+    fit_s = statistics.median(fits)
+    return {
+        "rows": n,
+        "format": fmt,
+        "brief_s": brief_s,
+        "briefs": [round(b[0], 1) for b in briefs],
+        "fit_s": fit_s,
+        "fits": [round(f, 2) for f in fits],
+        "ratio": brief_s / fit_s,
+        "rss_mb": max(b[1] for b in briefs),
+        "raw_mb": n * N_FEATURES * 8 / 1e6,
+        "file_mb": path.stat().st_size / 1e6,
+    }
+
+
+def bench_demo(repeats: int) -> dict:
+    imports = [run_measured([sys.executable, "-c", DEMO_IMPORTS])[0] for _ in range(repeats)]
+    demos = [
+        run_measured([sys.executable, "-m", "reportgen", "demo", "--out",
+                      str(ROOT / "out_demo"), "--quiet"])[0]
+        for _ in range(repeats)
+    ]
+    imp, demo = statistics.median(imports), statistics.median(demos)
+    return {"import_s": imp, "demo_s": demo, "ratio": demo / imp,
+            "imports": [round(x, 2) for x in imports], "demos": [round(x, 2) for x in demos]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--format", nargs="+", default=["parquet"], choices=["csv", "parquet"])
+    parser.add_argument("--repeats", type=int, default=3, help="brief runs per size (median)")
+    parser.add_argument("--baseline-repeats", type=int, default=3)
+    parser.add_argument("--demo", action="store_true", help="also time the demo vs its imports")
+    parser.add_argument("--generate-only", action="store_true")
+    args = parser.parse_args(argv)
+    ROOT.mkdir(parents=True, exist_ok=True)
+    if args.generate_only:
+        for n in args.rows:
+            for fmt in args.format:
+                print(generate(n, fmt))
+        return
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, data in {ROOT}", flush=True)
+    if args.rows:
+        print(f"{'rows':>11} {'format':>7} {'file MB':>8} {'brief s':>8} {'KMeans s':>9} "
+              f"{'ratio':>6} {'peak RSS MB':>12} {'RSS/raw':>8}  runs (brief | fit)", flush=True)
+    for n in args.rows:
+        for fmt in args.format:
+            r = bench_size(n, fmt, args.repeats, args.baseline_repeats)
+            print(f"{r['rows']:>11,} {r['format']:>7} {r['file_mb']:>8.0f} {r['brief_s']:>8.1f} "
+                  f"{r['fit_s']:>9.2f} {r['ratio']:>6.2f} {r['rss_mb']:>12.0f} "
+                  f"{r['rss_mb'] / r['raw_mb']:>8.2f}  {r['briefs']} | {r['fits']}", flush=True)
+    if args.demo:
+        r = bench_demo(args.repeats)
+        print(f"demo: {r['demo_s']:.2f} s vs importing its libraries {r['import_s']:.2f} s -> "
+              f"ratio {r['ratio']:.2f}  (runs {r['demos']} | {r['imports']})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
