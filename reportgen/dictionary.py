@@ -270,9 +270,7 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     if n_valid == 0:
         return ColumnSpec(name, "ignore", "text", label, reason="empty: no values at all")
     # Numbers are counted as numbers: turning a million floats into text took seconds.
-    is_number = pd.api.types.is_numeric_dtype(non_null) and not pd.api.types.is_bool_dtype(
-        non_null
-    )
+    is_number = pd.api.types.is_numeric_dtype(non_null) and not pd.api.types.is_bool_dtype(non_null)
     n_unique = non_null.nunique() if is_number else non_null.astype(str).nunique()
     if n_unique == 1:
         return ColumnSpec(name, "ignore", "text", label, reason="constant: one value in every row")

@@ -217,6 +217,9 @@ def build_context(
             "k_reason": kchoice.reason,
             "k_table": [_evidence_row(e, kchoice) for e in kchoice.evidence],
             "n_init": seg.n_init,
+            "start_sample": f"{seg.start_sample:,}"
+            if 0 < seg.start_sample < len(seg.labels)
+            else None,
             "n_iter": seg.n_iter,
             "seed": seg.seed,
             "naming_rule": NAMING_RULE,
