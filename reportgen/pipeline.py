@@ -6,7 +6,6 @@ writes the run's files. The CLI is a thin shell over this module.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 from dataclasses import asdict, dataclass
@@ -366,32 +365,36 @@ def build_brief(
     segment_pdfs = render.render_segment_briefs(context, config.template_dir)
     step("Writing files")
     assignments = assignments_frame(prepared, seg, stories)
-    assignments_csv = deliver.csv_bytes(assignments)
     summary = summary_dict(config, analysis, run)
-    model = build_model(
-        run=run,
-        table=table,
-        dictionary=dictionary,
-        prepared=prepared,
-        seg=seg,
-        profiles=profiles,
-        stories=stories,
-        assignments_sha256=hashlib.sha256(assignments_csv).hexdigest(),
-        next_segment_id=matching.next_segment_id if matching else None,
-        previous=previous.model if previous else None,
-    )
-    files = deliver.write_outputs(
-        config.out_dir,
-        {
+    # assignments.csv is streamed into the staging folder in chunks (never one string: 0.8 GB of
+    # text and bytes at 10M rows); its SHA-256 goes into model.json. All files are staged, then
+    # moved into place together.
+    with deliver.staged_outputs(config.out_dir) as staging:
+        with staging.open("assignments.csv") as fh:
+            assignments_sha256 = deliver.write_csv(assignments, fh)
+        model = build_model(
+            run=run,
+            table=table,
+            dictionary=dictionary,
+            prepared=prepared,
+            seg=seg,
+            profiles=profiles,
+            stories=stories,
+            assignments_sha256=assignments_sha256,
+            next_segment_id=matching.next_segment_id if matching else None,
+            previous=previous.model if previous else None,
+        )
+        others = {
             "brief.pdf": pdf,
             "brief.html": html.encode("utf-8"),
-            "assignments.csv": assignments_csv,
             "profiles.csv": deliver.csv_bytes(profiles_frame(profiles, stories)),
             "summary.json": deliver.json_bytes(summary),
             MODEL_FILE: model_bytes(model),
             **segment_pdfs,
-        },
-    )
+        }
+        for name, data in others.items():
+            staging.write(name, data)
+    files = staging.final
     return BriefResult(
         config=config,
         table=table,
