@@ -285,8 +285,10 @@ def build_brief(
     dictionary = resolve_dictionary(
         table.frame, declared, columns=config.columns, id_column=config.id_column
     )
+    release_arrow_memory()
     step(f"Preparing {len(table.frame):,} rows")
     prepared = prepare(table.frame, dictionary)
+    release_arrow_memory()
     screening = None
     if config.screen_features:
         screening = screen_features(prepared, seed=config.seed, k_max=config.k_max)
@@ -413,6 +415,17 @@ def build_brief(
         model=model,
         changes=changes,
     )
+
+
+def release_arrow_memory() -> None:
+    """Give pyarrow's freed memory back to the system. Reading (the Arrow table behind the frame)
+    and prepare's text work on Arrow-backed strings free their buffers, but the allocator keeps
+    them: at 10M rows 1.7 GB stayed resident after reading a Parquet file."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return
+    pa.default_memory_pool().release_unused()
 
 
 def carry_over_segments(
