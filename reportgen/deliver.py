@@ -8,13 +8,16 @@ overwritten by a failed run. CSV exports neutralise spreadsheet formulas.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -31,15 +34,35 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+CSV_CHUNK_ROWS = 200_000
+
+
+def csv_chunks(frame: pd.DataFrame, chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[bytes]:
+    """The frame as CSV (formulas neutralised), in pieces of at most `chunk_rows` rows: the text
+    of a 10M-row table is never held whole. Joined, the pieces are exactly `csv_bytes(frame)`."""
+    header = [neutralise(str(c)) for c in frame.columns]
+    for start in range(0, max(len(frame), 1), chunk_rows):
+        safe = frame.iloc[start : start + chunk_rows].copy()
+        safe.columns = header
+        for col in safe.columns:
+            if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
+                safe[col] = safe[col].map(neutralise)
+        buf = io.StringIO()
+        safe.to_csv(buf, index=False, header=start == 0, lineterminator="\n", float_format="%.6g")
+        yield buf.getvalue().encode("utf-8")
+
+
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    safe = frame.copy()
-    safe.columns = [neutralise(str(c)) for c in safe.columns]
-    for col in safe.columns:
-        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = safe[col].map(neutralise)
-    buf = io.StringIO()
-    safe.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
-    return buf.getvalue().encode("utf-8")
+    return b"".join(csv_chunks(frame))
+
+
+def write_csv(frame: pd.DataFrame, fh: BinaryIO) -> str:
+    """Stream the frame as CSV into an open binary file; return the SHA-256 of what was written."""
+    digest = hashlib.sha256()
+    for chunk in csv_chunks(frame):
+        digest.update(chunk)
+        fh.write(chunk)
+    return digest.hexdigest()
 
 
 def json_bytes(data: dict[str, Any]) -> bytes:
@@ -58,8 +81,37 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def write_outputs(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
-    """Write {relative name: bytes} into out_dir all-or-nothing; return the final paths."""
+class Staging:
+    """Files of one run, written into a staging folder inside the output folder; `staged_outputs`
+    moves them into place only when every one was written."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.names: list[str] = []
+        self.final: dict[str, Path] = {}  # name -> final path, once moved into place
+
+    @contextmanager
+    def open(self, name: str) -> Iterator[BinaryIO]:
+        """A binary file to stream one output into (large files never sit in memory whole)."""
+        target = self.folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        if name not in self.names:
+            self.names.append(name)
+
+    def write(self, name: str, data: bytes) -> None:
+        with self.open(name) as fh:
+            fh.write(data)
+
+
+@contextmanager
+def staged_outputs(out_dir: Path) -> Iterator[Staging]:
+    """Stage files with the yielded `Staging`; on a clean exit move all of them into out_dir
+    (`os.replace`, atomic per file), on any error leave out_dir as it was. The final paths are
+    in `staging.final` afterwards."""
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     try:
@@ -69,27 +121,34 @@ def write_outputs(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
     if not out_dir.is_dir():
         raise ReportgenError(f"output path {out_dir} exists and is not a folder")
     try:
-        staging = Path(tempfile.mkdtemp(prefix=".reportgen-staging-", dir=out_dir))
+        folder = Path(tempfile.mkdtemp(prefix=".reportgen-staging-", dir=out_dir))
     except OSError as exc:
         raise ReportgenError(f"cannot write into output folder {out_dir}: {exc.strerror}") from exc
-    final: dict[str, Path] = {}
+    staging = Staging(folder)
+    final = staging.final
     try:
-        for name, data in files.items():
-            target = staging / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for name in files:
+        try:
+            yield staging
+        except BaseException:
+            if created:
+                shutil.rmtree(out_dir, ignore_errors=True)
+            raise
+        for name in staging.names:
             dest = out_dir / name
             dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, dest)
+            os.replace(folder / name, dest)
             final[name] = dest
     except OSError as exc:
         if created and not final:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise ReportgenError(f"cannot write the brief into {out_dir}: {exc.strerror}") from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return final
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_outputs(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
+    """Write {relative name: bytes} into out_dir all-or-nothing; return the final paths."""
+    with staged_outputs(out_dir) as staging:
+        for name, data in files.items():
+            staging.write(name, data)
+    return staging.final

@@ -233,30 +233,50 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
             impute_cols.append(name)
 
     n_kept = int(alive.sum())
+    all_alive = n_kept == n_read
     if n_kept == 0:
         raise InputError(
             f"no usable rows: all {n_read} rows were dropped "
             f"({'; '.join(f'{d.reason}: {d.rows}' for d in drops)})"
         )
 
+    # The matrices are filled column by column into preallocated arrays: no list of columns and
+    # no column_stack/hstack copy of the whole matrix (each one 0.8 GB at 10M x 10). Categorical
+    # columns are fitted first only to know their width; their steps keep the input order.
+    categorical_fits = {
+        name: _fit_categorical(name, values if all_alive else values[alive])
+        for name, (spec, values, _, _) in parsed.items()
+        if _kind(spec) == "categorical"
+    }
+    n_numeric_max = sum(1 for spec, *_ in parsed.values() if _kind(spec) != "categorical")
+    width_max = n_numeric_max + sum(
+        len(step.categories) for step, _ in categorical_fits.values() if step is not None
+    )
+    values_matrix = np.empty((n_kept, n_numeric_max))
+    scaled = np.empty((n_kept, width_max))
     steps: list[FeatureStep] = []
-    blocks: list[np.ndarray] = []
-    real: list[np.ndarray] = []
     numeric_features: list[str] = []
     categorical_features: list[str] = []
     constant: list[str] = []
-    for name, (spec, values, present, _) in parsed.items():
+    col_at = 0
+    for name in list(parsed):
+        spec, values, present, _ = parsed.pop(name)  # the parsed column is freed once used
         kind = _kind(spec)
         if kind == "categorical":
-            step, block = _fit_categorical(name, values[alive])
+            step, block = categorical_fits.pop(name)
             if step is None:
                 constant.append(name)
                 continue
             steps.append(step)
-            blocks.append(block)
+            scaled[:, col_at : col_at + block.shape[1]] = block
+            col_at += block.shape[1]
+            del block
             categorical_features.append(name)
             continue
-        raw = values.to_numpy(dtype=float)[alive]
+        raw = values.to_numpy(dtype=float)
+        if not all_alive:
+            raw = raw[alive]
+        del values
         missing = np.isnan(raw)
         impute_value = None
         if name in impute_cols and missing.any():
@@ -265,13 +285,15 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
                 impute_value = float(np.round(observed.mean()))
             else:
                 impute_value = float(np.median(observed))
+            del observed
             raw = np.where(missing, impute_value, raw)
         elif name in impute_cols:
             impute_value = float(np.median(raw))
         if raw.std() == 0:
             constant.append(name)
             continue
-        step, col = _fit_numeric(name, spec, kind, raw, impute_value, int(missing.sum()))
+        step, x = _fit_numeric(name, spec, kind, raw, impute_value, int(missing.sum()))
+        del missing
         if kind == "binary":
             positive = _binary_positive(frame[name].astype("string").str.strip()[alive & present])
             step = _replace(step, positive=positive)
@@ -284,9 +306,19 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
             )
             step = _replace(step, reference_date=dates.max().date().isoformat())
         steps.append(step)
-        blocks.append(col[:, None])
-        real.append(raw)
+        column = scaled[:, col_at]
+        np.subtract(x, step.mean, out=column)
+        np.divide(column, step.scale, out=column)
+        del x
+        values_matrix[:, len(numeric_features)] = raw
+        del raw
+        col_at += 1
         numeric_features.append(name)
+    # Only when a column turned out constant is there a narrower copy (rare; same as before).
+    if len(numeric_features) < n_numeric_max:
+        values_matrix = np.ascontiguousarray(values_matrix[:, : len(numeric_features)])
+    if col_at < width_max:
+        scaled = np.ascontiguousarray(scaled[:, :col_at])
 
     if constant:
         notes.append(
@@ -323,12 +355,11 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
             f"{duplicate_ids:,} rows repeat an id seen earlier in the file; the first row of each "
             "id was kept and the repeats left out."
         )
-    values_matrix = np.column_stack(real) if real else np.empty((n_kept, 0))
     return PreparedData(
         features=tuple(s.column for s in steps),
         numeric_features=tuple(numeric_features),
         values=values_matrix,
-        scaled=np.hstack(blocks),
+        scaled=scaled,
         steps=tuple(steps),
         kept=kept,
         row_numbers=row_numbers,
@@ -396,7 +427,7 @@ def _fit_numeric(name, spec, kind, raw, impute_value, n_imputed):
         capped=capped,
         reason=reason,
     )
-    return step, (x - mean) / scale
+    return step, x  # transformed and capped; the caller scales it: (x - mean) / scale
 
 
 def _fit_categorical(name: str, labels: pd.Series):
@@ -473,11 +504,17 @@ def apply_steps(
     for step, _, present, _ in parsed:
         if step.kind != "categorical" and step.impute is None:
             drop(~present, f"no value for '{step.column}'")
-    blocks = []
+    # Filled column by column into one preallocated matrix (no hstack copy of the whole matrix).
+    matrix = np.empty((n, sum(len(step.model_columns) for step in steps)))
+    col_at = 0
     for step, values, _, _ in parsed:
         if step.kind == "categorical":
             onehot = _onehot(values, list(step.categories))
-            blocks.append((onehot - np.asarray(step.category_means)) * step.weight)
+            width = onehot.shape[1]
+            matrix[:, col_at : col_at + width] = (
+                onehot - np.asarray(step.category_means)
+            ) * step.weight
+            col_at += width
             continue
         x = values.to_numpy(dtype=float)
         if step.impute is not None:
@@ -489,5 +526,8 @@ def apply_steps(
             x = np.log1p(np.maximum(x, 0))
         if step.clip_low is not None:
             x = np.clip(x, step.clip_low, step.clip_high)
-        blocks.append(((x - step.mean) / step.scale)[:, None])
-    return np.hstack(blocks), usable, tuple(drops)
+        column = matrix[:, col_at]
+        np.subtract(x, step.mean, out=column)
+        np.divide(column, step.scale, out=column)
+        col_at += 1
+    return matrix, usable, tuple(drops)

@@ -127,13 +127,17 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
     labels = tuple(dictionary.column(f).label for f in feats_num)
     describe_cols = [c for c in dictionary.describe_columns if c in prepared.kept.columns]
     n = len(prepared.scaled)
+    # Segment and rest means and Cohen's d for every feature from per-segment sums (np.bincount):
+    # one pass over the matrix per feature instead of two boolean-mask copies per segment.
+    index, k = _segment_index(seg)
+    moments = [_group_moments(values[:, i], index, k) for i in range(len(feats_num))]
     segments = []
-    for sid, size in zip(seg.segment_ids, seg.sizes, strict=True):
-        member = seg.labels == sid
+    for pos, (sid, size) in enumerate(zip(seg.segment_ids, seg.sizes, strict=True)):
+        need_member = describe_cols or prepared.categorical_features
+        member = seg.labels == sid if need_member else None
         feats = []
         for i, f in enumerate(feats_num):
-            inside, outside = values[member, i], values[~member, i]
-            m, r = float(inside.mean()), float(outside.mean()) if len(outside) else float("nan")
+            m, r, d = _vs_rest(moments[i], pos)
             feats.append(
                 FeatureStat(
                     column=f,
@@ -143,7 +147,7 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
                     overall_sd=float(overall_sd[i]),
                     z=float((m - overall_mean[i]) / overall_sd[i]) if overall_sd[i] else 0.0,
                     rest_mean=r,
-                    d=_cohen_d(inside, outside),
+                    d=d,
                 )
             )
         describe = tuple(
@@ -184,6 +188,77 @@ def _cohen_d(a: np.ndarray, b: np.ndarray) -> float:
     return float((a.mean() - b.mean()) / pooled) if pooled > 0 else 0.0
 
 
+def _segment_index(seg: Segmentation) -> tuple[np.ndarray, int]:
+    """Each row's position in seg.segment_ids (0..k-1), for np.bincount."""
+    ids = np.asarray(seg.segment_ids)
+    order = np.argsort(ids)
+    return order[np.searchsorted(ids[order], seg.labels)], len(ids)
+
+
+def _group_moments(x: np.ndarray, index: np.ndarray, k: int):
+    """(count, mean, sum of squared deviations from the group mean) per group: two-pass, so as
+    accurate as numpy's own mean/var, but one bincount per pass instead of a mask per group."""
+    counts = np.bincount(index, minlength=k).astype(float)
+    sums = np.bincount(index, weights=x, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    dev = x - means[index]
+    ss = np.bincount(index, weights=dev * dev, minlength=k)
+    return counts, means, ss
+
+
+def _vs_rest(moments, pos: int) -> tuple[float, float, float]:
+    """(group mean, mean of all other rows, Cohen's d vs those rows with the pooled SD), the same
+    statistics as `_cohen_d` on the two groups, combined from the per-group moments."""
+    counts, means, ss = moments
+    a = counts[pos]
+    b = counts.sum() - a
+    m = float(means[pos]) if a else float("nan")
+    if b == 0:
+        return m, float("nan"), 0.0
+    others = np.arange(len(counts)) != pos
+    others &= counts > 0
+    rest = float((counts[others] * means[others]).sum() / b)
+    rest_ss = float((ss[others] + counts[others] * (means[others] - rest) ** 2).sum())
+    if a < 2 or b < 2:
+        return m, rest, 0.0
+    pooled = np.sqrt((ss[pos] + rest_ss) / (a + b - 2))
+    # A spread at rounding level (constant groups) counts as none, as numpy's exact 0 would.
+    if not pooled > 1e-12 * max(abs(m), abs(rest)):
+        return m, rest, 0.0
+    return m, rest, float((m - rest) / pooled)
+
+
+KW_EXACT_MAX = 200_000
+
+
+def _kruskal(x: np.ndarray, index: np.ndarray, k: int) -> tuple[float, float]:
+    """Kruskal–Wallis H and p over the groups in `index` (empty groups left out, as before).
+
+    Up to KW_EXACT_MAX rows: scipy.stats.kruskal itself. Above: the same statistic from one sort
+    of all rows (average ranks for ties, tie correction) and per-group rank sums by bincount,
+    instead of scipy concatenating and re-sorting per-group copies; equal up to rounding."""
+    from scipy import stats
+
+    if len(x) <= KW_EXACT_MAX:
+        samples = [x[index == g] for g in range(k)]
+        stat, p = stats.kruskal(*[s for s in samples if len(s)])
+        return float(stat), float(p)
+    n = len(x)
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    run = np.diff(np.r_[starts, n])
+    avg_rank = starts + (run + 1) / 2.0  # 1-based average rank of each run of ties
+    rank_sums = np.bincount(index[order], weights=np.repeat(avg_rank, run), minlength=k)
+    sizes = np.bincount(index, minlength=k)
+    used = sizes > 0
+    ties = 1.0 - float((run.astype(float) ** 3 - run).sum()) / (float(n) ** 3 - n)
+    h = 12.0 / (n * (n + 1.0)) * float((rank_sums[used] ** 2 / sizes[used]).sum()) - 3 * (n + 1)
+    h /= ties
+    return h, float(stats.chi2.sf(h, int(used.sum()) - 1))
+
+
 def _test(prepared, seg, dictionary, column, role) -> FeatureTest | None:
     from scipy import stats
 
@@ -204,14 +279,14 @@ def _test(prepared, seg, dictionary, column, role) -> FeatureTest | None:
         kind = "categorical"
     if kind == "numeric":
         ok = np.isfinite(x)
-        samples = [x[ok & (groups == s)] for s in seg.segment_ids]
-        samples = [g for g in samples if len(g) > 0]
-        if len(samples) < 2 or np.ptp(x[ok]) == 0:
+        index, k = _segment_index(seg)
+        if not ok.all():
+            x, index = x[ok], index[ok]
+        if np.count_nonzero(np.bincount(index, minlength=k)) < 2 or np.ptp(x) == 0:
             return None
-        stat, p = stats.kruskal(*samples)
-        effect = max(
-            abs(_cohen_d(x[ok & (groups == s)], x[ok & (groups != s)])) for s in seg.segment_ids
-        )
+        stat, p = _kruskal(x, index, k)
+        moments = _group_moments(x, index, k)
+        effect = max(abs(_vs_rest(moments, g)[2]) for g in range(k))
         return FeatureTest(
             column,
             spec.label,

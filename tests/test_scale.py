@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pandas as pd
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -99,3 +100,68 @@ def test_read_keeps_row_count_for_a_large_csv(tmp_path):
     )
     frame = read_table(tmp_path / "big.csv").frame
     assert len(frame) == n and frame["id"].iloc[0] == "A000000" and frame["x"].dtype == float
+
+
+def test_assignments_csv_streams_in_chunks_with_the_same_bytes_and_hash(tmp_path):
+    import hashlib
+
+    from reportgen import deliver
+
+    df = pd.DataFrame(
+        {
+            "id": ["=cmd", "ok", "+1", "@x", "a,b", "-3"] * 7,
+            "segment_id": np.arange(42) % 3,
+            "distance_to_center": np.linspace(0, 1, 42),
+        }
+    )
+    whole = deliver.csv_bytes(df)
+    assert b"".join(deliver.csv_chunks(df, chunk_rows=5)) == whole
+    assert b"'=cmd" in whole and b"'+1" in whole and b"'@x" in whole
+    with deliver.staged_outputs(tmp_path / "out") as staging:
+        with staging.open("assignments.csv") as fh:
+            sha = deliver.write_csv(df, fh)
+        staging.write("model.json", b"{}")
+    assert staging.final["assignments.csv"].read_bytes() == whole
+    assert sha == hashlib.sha256(whole).hexdigest()
+    assert deliver.csv_bytes(df.iloc[:0]) == b"id,segment_id,distance_to_center\n"
+
+
+def test_staged_outputs_leave_nothing_when_the_run_fails_midway(tmp_path):
+    from reportgen import deliver
+
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError), deliver.staged_outputs(out) as staging:
+        staging.write("assignments.csv", b"x")
+        raise RuntimeError("model failed")
+    assert not out.exists()
+    out.mkdir()
+    (out / "brief.pdf").write_bytes(b"old")
+    with pytest.raises(RuntimeError), deliver.staged_outputs(out) as staging:
+        staging.write("brief.pdf", b"new")
+        raise RuntimeError("model failed")
+    assert [p.name for p in out.iterdir()] == ["brief.pdf"]
+    assert (out / "brief.pdf").read_bytes() == b"old"
+
+
+def test_profile_moments_and_large_kruskal_equal_the_per_segment_versions():
+    from scipy import stats
+
+    from reportgen import profile as profile_mod
+
+    rng = np.random.default_rng(5)
+    n = 250_000  # above KW_EXACT_MAX: the one-sort path
+    index = rng.integers(0, 4, size=n)
+    x = np.round(rng.normal(size=n) + 0.05 * index, 2)  # many ties
+    h, p = profile_mod._kruskal(x, index, 4)
+    h0, p0 = stats.kruskal(*[x[index == g] for g in range(4)])
+    assert h == pytest_approx(h0) and p == pytest_approx(p0, abs=1e-300)
+    moments = profile_mod._group_moments(x, index, 4)
+    for g in range(4):
+        m, rest, d = profile_mod._vs_rest(moments, g)
+        assert m == pytest_approx(x[index == g].mean())
+        assert rest == pytest_approx(x[index != g].mean())
+        assert d == pytest_approx(profile_mod._cohen_d(x[index == g], x[index != g]))
+
+
+def pytest_approx(value, **kw):
+    return pytest.approx(value, rel=1e-9, **kw)
