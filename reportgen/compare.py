@@ -61,7 +61,12 @@ def centroids_in(
 ) -> np.ndarray:
     """Each segment's members, put through the previous run's preprocessing, averaged."""
     scaled, usable, _ = previous.transform(frame)
-    return np.array([scaled[usable & (labels == sid)].mean(axis=0) for sid in ids])
+    out = np.full((len(ids), scaled.shape[1]), np.nan)
+    for i, sid in enumerate(ids):
+        rows = usable & (labels == sid)
+        if rows.any():
+            out[i] = scaled[rows].mean(axis=0)
+    return out
 
 
 def match_segments(
@@ -74,6 +79,8 @@ def match_segments(
     current = centroids_in(previous, prepared.kept, seg.labels, seg.segment_ids)
     prev_centers = previous.centers_scaled
     cost = np.linalg.norm(prev_centers[:, None, :] - current[None, :, :], axis=2)
+    # A segment none of whose rows the previous model can read has no position there: no match.
+    cost = np.where(np.isfinite(cost), cost, 1e12)
     rows, cols = linear_sum_assignment(cost)
     mapping: dict[int, int] = {}
     distance: dict[int, float] = {}

@@ -22,6 +22,7 @@ ROLES = ("segment", "describe", "id", "ignore")
 TYPES = ("numeric", "ordinal", "binary", "categorical", "date", "id", "text")
 ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid)$|^(id|key)[_\s-]|id$|^respondent$", re.I)
 MAX_CATEGORIES = 30
+ID_UNIQUE_SHARE = 0.95
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,9 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     n_unique = non_null.nunique() if is_number else non_null.astype(str).nunique()
     if n_unique == 1:
         return ColumnSpec(name, "ignore", "text", label, reason="constant: one value in every row")
-    if ID_NAME.search(str(name)) and n_unique == n_valid and n_valid == n_rows:
+    # An id column with a few repeats or blanks is still the id (the duplicate policy and the
+    # assignments handle those rows); it must never become a feature by accident.
+    if ID_NAME.search(str(name)) and n_unique >= ID_UNIQUE_SHARE * n_rows:
         return ColumnSpec(
             name, "id", "id", label, reason="named like an id and unique in every row"
         )
@@ -307,8 +310,8 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
                 "segment",
                 "ordinal",
                 label,
-                scale_min=lo,
-                scale_max=hi,
+                # The answers seen are not the scale: declare `scale` in the dictionary to
+                # print "x / max" and to leave out answers outside it.
                 reason=f"whole numbers from {lo:g} to {hi:g}: treated as a rating scale",
             )
         return ColumnSpec(name, "segment", "numeric", label, reason="numbers")
@@ -379,8 +382,6 @@ def resolve_dictionary(
                 spec = inferred
         elif not spec.type:
             spec = replace(spec, type=inferred.type if inferred.type != "id" else "numeric")
-            if inferred.scale_min is not None and spec.scale_min is None and spec.type == "ordinal":
-                spec = replace(spec, scale_min=inferred.scale_min, scale_max=inferred.scale_max)
         specs.append(spec)
 
     # The id column: the option beats the dictionary beats inference.

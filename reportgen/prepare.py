@@ -345,7 +345,7 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
     kept = frame if alive.all() else frame.loc[alive]
     row_numbers = np.flatnonzero(alive) + 1
     if dictionary.id_column:
-        ids = kept[dictionary.id_column].astype("string").fillna("")
+        ids = id_text(kept[dictionary.id_column])
         id_name = dictionary.id_column
     else:
         ids = pd.Series(row_numbers, index=kept.index, name="row")
@@ -371,6 +371,16 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
         duplicate_ids=duplicate_ids,
         categorical_features=tuple(categorical_features),
     )
+
+
+def id_text(column: pd.Series) -> pd.Series:
+    """Ids as text; whole-number floats (a blank cell makes pandas read 1001 as 1001.0) lose the
+    '.0' so they match the CRM."""
+    if pd.api.types.is_float_dtype(column):
+        finite = column.dropna()
+        if (finite % 1 == 0).all():
+            column = column.astype("Int64")
+    return column.astype("string").fillna("")
 
 
 def _replace(step: FeatureStep, **changes) -> FeatureStep:

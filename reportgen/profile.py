@@ -138,6 +138,9 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
         feats = []
         for i, f in enumerate(feats_num):
             m, r, d = _vs_rest(moments[i], pos)
+            z = float((m - overall_mean[i]) / overall_sd[i]) if overall_sd[i] else 0.0
+            if d == 0.0 and z != 0.0:  # too few rows on one side for an effect size
+                d = z
             feats.append(
                 FeatureStat(
                     column=f,
@@ -145,7 +148,7 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
                     segment_mean=m,
                     overall_mean=float(overall_mean[i]),
                     overall_sd=float(overall_sd[i]),
-                    z=float((m - overall_mean[i]) / overall_sd[i]) if overall_sd[i] else 0.0,
+                    z=z,
                     rest_mean=r,
                     d=d,
                 )

@@ -142,7 +142,7 @@ def build_context(
             else "Colours as in every chart and table of this brief.",
         },
         "profile_table": {
-            "labels": [specs[f].label for f in prepared.features],
+            "labels": [specs[f].label for f in profiles.features],
             "rows": [
                 {
                     "name": story.name,
@@ -157,7 +157,7 @@ def build_context(
                 "size": f"{profiles.n:,}",
                 "cells": [
                     fmt.value(specs[f], m)
-                    for f, m in zip(prepared.features, profiles.overall_mean, strict=True)
+                    for f, m in zip(profiles.features, profiles.overall_mean, strict=True)
                 ],
             },
         },

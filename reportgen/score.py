@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import InputError
 from .model import SavedModel
-from .prepare import DropReason
+from .prepare import DropReason, id_text
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def score(model: SavedModel, frame: pd.DataFrame) -> Scored:
     names = np.array([s.name for s in model.segments], dtype=object)[pos]
     kept = frame.loc[alive]
     if model.id_column:
-        row_ids = kept[model.id_column].astype("string").fillna("").to_numpy()
+        row_ids = id_text(kept[model.id_column]).to_numpy()
     else:
         row_ids = np.flatnonzero(alive) + 1
     assignments = pd.DataFrame(

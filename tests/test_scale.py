@@ -40,10 +40,7 @@ def test_final_fit_from_a_sample_matches_a_full_fit(monkeypatch):
 def test_csv_reader_parses_numbers_once_and_keeps_text_ids(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text(
-        "customer_id,age,spend,code,plan\n"
-        "007,31,12.5,1,Basic\n"
-        "012,45,NA,2, Plus\n"
-        "113,52,7,,Basic\n"
+        "customer_id,age,spend,code,plan\n007,31,12.5,1,Basic\n012,45,NA,2, Plus\n113,52,7,,Basic\n"
     )
     frame = read_table(path).frame
     assert frame["customer_id"].tolist() == ["007", "012", "113"]

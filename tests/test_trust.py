@@ -194,3 +194,51 @@ def test_real_datasets_run_cleanly(tmp_path, folder, name, expect):
         assert constant == ["Z_CostContact", "Z_Revenue"]
         dates = [c for c in s["columns"] if c["type"] == "date"]
         assert [c["name"] for c in dates] == ["Dt_Customer"]
+
+
+def test_categorical_segmentation_feature_end_to_end(tmp_path):
+    """A category that segments (declared, or a table of categories only) renders a brief."""
+    rng = np.random.default_rng(4)
+    g = rng.integers(0, 2, 120)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(120)],
+            "spend": (100 + 300 * g + rng.normal(0, 20, 120)).round(1),
+            "plan": np.where(rng.random(120) < 0.9, np.where(g == 1, "Gold", "Basic"), "Basic"),
+        }
+    )
+    path = tmp_path / "c.csv"
+    frame.to_csv(path, index=False)
+    spec = tmp_path / "d.yaml"
+    spec.write_text("columns:\n  customer_id: {role: id}\n  spend: {}\n  plan: {role: segment}\n")
+    result = build_brief(path, dictionary_path=spec, out_dir=tmp_path / "o", k=2, resamples=3)
+    assert result.prepared.categorical_features == ("plan",)
+    assert "Gold" in " ".join(pdf_text(result.pdf_path))
+    cats = tmp_path / "cats.csv"
+    frame[["customer_id", "plan"]].assign(region=rng.choice(["N", "S"], 120)).to_csv(
+        cats, index=False
+    )
+    only = build_brief(cats, out_dir=tmp_path / "o2", k=2, resamples=3)
+    assert set(only.prepared.categorical_features) == {"plan", "region"}
+
+
+def test_id_with_a_repeat_stays_the_id_and_float_ids_lose_dot_zero(tmp_path):
+    frame, _ = _frame(200)
+    frame = frame.drop(columns=["joined", "plan"])
+    frame["customer_id"] = np.arange(1001, 1201, dtype=float)
+    frame.loc[7, "customer_id"] = 1001.0  # a repeat
+    frame = frame.drop(columns=["id"])
+    path = tmp_path / "ids.parquet"
+    frame.to_parquet(path)
+    result = build_brief(path, out_dir=tmp_path / "o", k=2, resamples=3)
+    assert result.dictionary.id_column == "customer_id"
+    assert "customer_id" not in result.prepared.features
+    assert result.prepared.duplicate_ids == 1
+    ids = pd.read_csv(tmp_path / "o" / "assignments.csv", dtype=str)["customer_id"]
+    assert ids.iloc[0] == "1001" and not ids.str.endswith(".0").any()
+
+
+def test_inferred_rating_range_is_not_a_scale_or_a_drop_rule():
+    frame = pd.DataFrame({"price": ["2", "3", "4", "5", "6"] * 10, "agent": ["3", "4"] * 25})
+    d = resolve_dictionary(frame)
+    assert d.column("price").type == "ordinal" and not d.column("price").is_scale
