@@ -16,7 +16,8 @@ month=${MONTH:-$(date +%Y-%m)}
 out="$reports/$month"
 
 mkdir -p "$reports"
-if [ -e "$reports/latest/model.json" ]; then
+# Compare with the last good run, unless that is this month's own folder (a re-run this month).
+if [ -e "$reports/latest/model.json" ] && [ "$(readlink "$reports/latest")" != "$month" ]; then
     set -- --previous "$reports/latest" "$@"
 fi
 
