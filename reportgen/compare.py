@@ -18,8 +18,8 @@ import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
 from .cluster import Segmentation
-from .deliver import neutralise
 from .errors import InputError
+from .fmt import neutralise
 from .model import PreviousRun, SavedModel
 from .naming import SegmentStory
 from .prepare import PreparedData

@@ -23,16 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ReportgenError
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
-
-
-def neutralise(value: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula with a single quote (OWASP)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
+from .fmt import neutralise
 
 CSV_CHUNK_ROWS = 200_000
 

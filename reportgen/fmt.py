@@ -5,10 +5,19 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from typing import Any
 
 from .dictionary import ColumnSpec
 
 PREFIX_UNITS = {"$", "€", "£", "EUR€"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+
+
+def neutralise(value: Any) -> Any:
+    """Prefix text that a spreadsheet would run as a formula with a single quote (OWASP)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def number(x: float | None, *, digits: int | None = None) -> str:
