@@ -7,6 +7,8 @@ Descriptive columns (not used for clustering) are profiled as category shares or
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,7 +132,20 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
     # Segment and rest means and Cohen's d for every feature from per-segment sums (np.bincount):
     # one pass over the matrix per feature instead of two boolean-mask copies per segment.
     index, k = _segment_index(seg)
-    moments = [_group_moments(values[:, i], index, k) for i in range(len(feats_num))]
+    # Each numeric feature's moments and Kruskal–Wallis ranks are independent and numpy releases
+    # the GIL while it sorts: on large data they run on all cores (same numbers in any order).
+    testable = np.count_nonzero(np.bincount(index, minlength=k)) >= 2
+
+    def feature_stats(i: int):
+        x = values[:, i]
+        kw = _kruskal(x, index, k) if testable and np.ptp(x) > 0 else None
+        return _group_moments(x, index, k), kw
+
+    per_feature = _map(feature_stats, range(len(feats_num)), parallel=n >= PARALLEL_FROM)
+    moments = [m for m, _ in per_feature]
+    known = {
+        f: (kw, m) for f, (m, kw) in zip(feats_num, per_feature, strict=True) if kw is not None
+    }
     segments = []
     for pos, (sid, size) in enumerate(zip(seg.segment_ids, seg.sizes, strict=True)):
         need_member = describe_cols or prepared.categorical_features
@@ -167,7 +182,7 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
             SegmentProfile(sid, int(size), size / n, tuple(feats), describe, categories)
         )
     tests = tuple(
-        _test(prepared, seg, dictionary, c, role)
+        _test(prepared, seg, dictionary, c, role, known.get(c) if role == "segment" else None)
         for c, role in [(f, "segment") for f in prepared.features]
         + [(c, "describe") for c in describe_cols]
     )
@@ -233,6 +248,17 @@ def _vs_rest(moments, pos: int) -> tuple[float, float, float]:
 
 
 KW_EXACT_MAX = 200_000
+PARALLEL_FROM = 200_000  # rows; below, thread start-up costs more than it saves
+
+
+def _map(fn, items, *, parallel: bool) -> list:
+    """[fn(x) for x in items], on a thread per core when `parallel` (results in input order)."""
+    items = list(items)
+    workers = min(len(items), os.cpu_count() or 1)
+    if not parallel or workers < 2:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def _kruskal(x: np.ndarray, index: np.ndarray, k: int) -> tuple[float, float]:
@@ -248,7 +274,9 @@ def _kruskal(x: np.ndarray, index: np.ndarray, k: int) -> tuple[float, float]:
         stat, p = stats.kruskal(*[s for s in samples if len(s)])
         return float(stat), float(p)
     n = len(x)
-    order = np.argsort(x, kind="stable")
+    # Any sort order will do: tied values share one average rank, and rank sums are sums of
+    # half-integers below 2**53, exact in float64 whatever the order of the additions.
+    order = np.argsort(x)
     xs = x[order]
     starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
     run = np.diff(np.r_[starts, n])
@@ -262,7 +290,9 @@ def _kruskal(x: np.ndarray, index: np.ndarray, k: int) -> tuple[float, float]:
     return h, float(stats.chi2.sf(h, int(used.sum()) - 1))
 
 
-def _test(prepared, seg, dictionary, column, role) -> FeatureTest | None:
+def _test(prepared, seg, dictionary, column, role, known=None) -> FeatureTest | None:
+    """The test for one column; `known` = (Kruskal–Wallis (H, p), moments) already computed for
+    a numeric segmentation feature (its values are all finite: prepare drops or fills the rest)."""
     from scipy import stats
 
     spec = dictionary.column(column)
@@ -287,8 +317,9 @@ def _test(prepared, seg, dictionary, column, role) -> FeatureTest | None:
             x, index = x[ok], index[ok]
         if np.count_nonzero(np.bincount(index, minlength=k)) < 2 or np.ptp(x) == 0:
             return None
-        stat, p = _kruskal(x, index, k)
-        moments = _group_moments(x, index, k)
+        (stat, p), moments = known if known is not None else (_kruskal(x, index, k), None)
+        if moments is None:
+            moments = _group_moments(x, index, k)
         effect = max(abs(_vs_rest(moments, g)[2]) for g in range(k))
         return FeatureTest(
             column,
