@@ -259,6 +259,12 @@ def _looks_like_dates(series: pd.Series) -> bool:
     return parsed.notna().mean() > 0.9
 
 
+def _many_values(numbers: pd.Series, head: int = 10_000) -> bool:
+    """More than 11 distinct finite values among the first `head` values (so in the column)."""
+    first = numbers.iloc[:head].to_numpy(dtype=float, na_value=np.nan)
+    return len(np.unique(first[np.isfinite(first)])) > 11
+
+
 def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     """Guess type and role of one column from its values, with the reason in words."""
     label = humanize(name)
@@ -272,6 +278,10 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
         return ColumnSpec(name, "ignore", "text", label, reason="empty: no values at all")
     # Numbers are counted as numbers: turning a million floats into text took seconds.
     is_number = pd.api.types.is_numeric_dtype(non_null) and not pd.api.types.is_bool_dtype(non_null)
+    if is_number and not ID_NAME.search(str(name)) and _many_values(non_null):
+        # What the full passes below would conclude for numbers with more than 11 distinct
+        # values (not constant, not an id, not a flag, code or rating): plain numbers.
+        return ColumnSpec(name, "segment", "numeric", label, reason="numbers")
     n_unique = non_null.nunique() if is_number else non_null.astype(str).nunique()
     if n_unique == 1:
         return ColumnSpec(name, "ignore", "text", label, reason="constant: one value in every row")

@@ -165,8 +165,18 @@ def _kind(spec: ColumnSpec) -> str:
 
 
 def _skewness(x: np.ndarray) -> float:
+    """Sample skewness. d * d * d is ten times faster than d ** 3 (numpy's general power) but may
+    differ in the last bit; the skewness is only compared with SKEW_LIMIT and printed with one
+    decimal, so next to either boundary the value is recomputed exactly as before."""
     sd = x.std()
-    return float(((x - x.mean()) ** 3).mean() / sd**3) if sd > 0 else 0.0
+    if not sd > 0:
+        return 0.0
+    d = x - x.mean()
+    fast = float((d * d * d).mean() / sd**3)
+    tenths = fast * 10 - np.floor(fast * 10)
+    if abs(fast - SKEW_LIMIT) > 1e-6 and abs(tenths - 0.5) > 1e-6:
+        return fast
+    return float((d**3).mean() / sd**3)
 
 
 # --------------------------------------------------------------------------- fit
@@ -193,10 +203,9 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
 
     duplicate_ids = 0
     if dictionary.id_column:
-        ids_all = frame[dictionary.id_column].astype("string").str.strip()
-        dup = ids_all.duplicated(keep="first") & ids_all.notna() & (ids_all != "")
+        dup = repeated_ids(frame[dictionary.id_column])
         duplicate_ids = int(dup.sum())
-        drop(dup.to_numpy(), f"duplicate id in '{dictionary.id_column}' (first row kept)")
+        drop(dup, f"duplicate id in '{dictionary.id_column}' (first row kept)")
 
     parsed = {}
     for name in features:
@@ -373,6 +382,30 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
     )
 
 
+def repeated_ids(column: pd.Series) -> np.ndarray:
+    """Rows whose id (trimmed; blank ids never count) appeared in an earlier row.
+
+    Arrow's dictionary encoding numbers distinct ids in order of first appearance, so a row is
+    a repeat exactly when its code is not above every code before it: no Python strings and no
+    pandas hash table (2 GB at 10M rows)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.utf8_trim_whitespace(pa.array(column.astype("string"), type=pa.large_string()))
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    blank = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
+    codes = pc.dictionary_encode(text).indices
+    del text
+    codes = pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    seen_max = np.maximum.accumulate(codes)
+    repeat = np.empty(len(codes), dtype=bool)
+    if len(codes):
+        repeat[0] = False
+        repeat[1:] = codes[1:] <= seen_max[:-1]
+    return repeat & ~blank
+
+
 def id_text(column: pd.Series) -> pd.Series:
     """Ids as text; whole-number floats (a blank cell makes pandas read 1001 as 1001.0) lose the
     '.0' so they match the CRM."""
@@ -393,8 +426,9 @@ def _fit_numeric(name, spec, kind, raw, impute_value, n_imputed):
     transform = "none"
     reason = ""
     if kind == "numeric" and not spec.is_scale and spec.type != "ordinal":
-        skew = _skewness(raw)
         wanted = spec.transform
+        # The skewness decides only for non-negative amounts without a declared transform.
+        skew = _skewness(raw) if wanted is None and raw.min() >= 0 else 0.0
         if wanted == "log" or (wanted is None and raw.min() >= 0 and skew > SKEW_LIMIT):
             if raw.min() < 0:
                 raise InputError(
