@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .parallel import map_threads
 from .prepare import FeatureStep, apply_steps
 
 SCHEMA = "reportgen.model"
@@ -142,10 +143,10 @@ def build_model(
                 "mean_units": [float(f.segment_mean) for f in sp.features],
             }
         )
-    reference = {}
-    for j, f in enumerate(numeric):
-        edges, shares = reference_bins(prepared.values[:, j])
-        reference[f] = {"edges": edges, "shares": shares}
+    bins = map_threads(
+        lambda j: reference_bins(prepared.values[:, j]), range(len(numeric)), rows=prepared.n_kept
+    )
+    reference = {f: {"edges": e, "shares": s} for f, (e, s) in zip(numeric, bins, strict=True)}
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,

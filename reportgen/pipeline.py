@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
@@ -314,6 +314,11 @@ def build_brief(
                 + f" — {SCREEN_RULE}. Use --keep-all-features to keep them.",
             )
             prepared = prepare(table.frame, dictionary)
+    if prepared.n_kept == prepared.n_read:
+        # Every row kept: prepared.kept is the table with its numeric features as views of
+        # prepared.values (equal values); keep that one, so the frame's own copies are freed.
+        table = replace(table, frame=prepared.kept)
+        release_arrow_memory()  # the columns were Arrow's buffers (zero-copy from Parquet)
     if config.k is not None and prepared.n_kept < config.k:
         raise InputError(
             f"only {prepared.n_kept} usable rows: fewer than the {config.k} segments asked for"
@@ -381,6 +386,7 @@ def build_brief(
     with deliver.staged_outputs(config.out_dir) as staging:
         with staging.open("assignments.csv") as fh:
             assignments_sha256 = deliver.write_csv(assignments, fh)
+        release_arrow_memory()  # the CSV text was built in Arrow buffers, chunk by chunk
         model = build_model(
             run=run,
             table=table,
