@@ -166,20 +166,26 @@ def _kind(spec: ColumnSpec) -> str:
 
 def _skewness(x: np.ndarray) -> float:
     """Sample skewness. d * d * d is ten times faster than d ** 3 (numpy's general power) but may
-    differ in the last bit; the skewness is only compared with SKEW_LIMIT and printed with one
+    differ in the last bits; the skewness is only compared with SKEW_LIMIT and printed with one
     decimal, so next to either boundary the value is recomputed exactly as before."""
     sd = x.std()
     if not sd > 0:
         return 0.0
-    d = x - x.mean()
-    cube = d * d
-    cube *= d  # (d * d) * d, in place
-    fast = float(cube.mean() / sd**3)
-    del cube
+    mean = x.mean()
+    # The mean of cubed deviations by blocks of rows (two 0.5 MB scratch arrays instead of two
+    # copies of the column: 160 MB at 10M rows); it differs from the one-pass mean by rounding
+    # only, which the boundary check below covers.
+    total, block = 0.0, 65_536
+    for start in range(0, len(x), block):
+        d = x[start : start + block] - mean
+        cube = d * d
+        cube *= d
+        total += float(cube.sum())
+    fast = total / len(x) / sd**3
     tenths = fast * 10 - np.floor(fast * 10)
     if abs(fast - SKEW_LIMIT) > 1e-6 and abs(tenths - 0.5) > 1e-6:
         return fast
-    return float((d**3).mean() / sd**3)
+    return float(((x - mean) ** 3).mean() / sd**3)
 
 
 # --------------------------------------------------------------------------- fit
@@ -244,6 +250,8 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
             drop(~present, f"no value for '{name}'")
         else:
             impute_cols.append(name)
+        if _kind(spec) == "numeric":  # only binary columns need `present` again
+            parsed[name] = (spec, parsed[name][1], None, None)
 
     n_kept = int(alive.sum())
     all_alive = n_kept == n_read
