@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +76,39 @@ def write_csv(frame: pd.DataFrame, fh: BinaryIO) -> str:
         digest.update(chunk)
         fh.write(chunk)
     return digest.hexdigest()
+
+
+class BackgroundCSV:
+    """The result of `csv_in_background`: the SHA-256 of what was written, once done."""
+
+    sha256: str | None = None
+
+
+@contextmanager
+def csv_in_background(staging: Staging, name: str, frame: pd.DataFrame) -> Iterator[BackgroundCSV]:
+    """Stream `frame` as CSV into the staging folder on a thread while the block runs.
+
+    Most of the CSV work is Arrow and numpy kernels, which run without the GIL, so a block of
+    pure-Python work (charts, PDFs) and the file share the cores. Leaving the block waits for
+    the file, also when the block raises; an error while writing is raised there."""
+    job = BackgroundCSV()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with staging.open(name) as fh:
+                job.sha256 = write_csv(frame, fh)
+        except BaseException as exc:  # raised again in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=write, name=f"reportgen-{name}", daemon=True)
+    thread.start()
+    try:
+        yield job
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def json_bytes(data: dict[str, Any]) -> bytes:

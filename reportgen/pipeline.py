@@ -343,49 +343,49 @@ def build_brief(
     )
     palette = segment_palette(seg, previous)
     colors = tuple(palette[i] for i in seg.segment_ids)
-    step("Drawing charts")
-    images = charts.draw_all(
-        prepared, seg, profiles, stories, kchoice, dictionary, colors, seed=config.seed
-    )
-    now = run_time()
-    run = RunInfo(
-        generated_at=now.isoformat().replace("+00:00", "Z"),
-        date_text=f"{now.day} {now:%B %Y}",
-        version=__version__,
-        versions=package_versions(),
-        seed=config.seed,
-        title=config.title or dictionary.title or f"Customer segments in {table.path.name}",
-    )
-    analysis = Analysis(
-        table=table,
-        dictionary=dictionary,
-        prepared=prepared,
-        k_choice=kchoice,
-        segmentation=seg,
-        evaluation=evaluation,
-        profiles=profiles,
-        stories=stories,
-        screening=screening,
-    )
-    context = build_context(analysis, charts=images, colors=colors, run=run)
-    changes = None
-    if previous is not None and matching is not None:
-        changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
-        context["changes"] = changes_context(changes, dictionary, palette, dictionary.units)
-    step("Rendering the PDF")
-    html = render.render_html(context, config.template_dir)
-    pdf = render.html_to_pdf(html, config.template_dir)
-    segment_pdfs = render.render_segment_briefs(context, config.template_dir)
-    step("Writing files")
     assignments = assignments_frame(prepared, seg, stories)
-    summary = summary_dict(config, analysis, run)
-    # assignments.csv is streamed into the staging folder in chunks (never one string: 0.8 GB of
-    # text and bytes at 10M rows); its SHA-256 goes into model.json. All files are staged, then
-    # moved into place together.
+    # All files are staged, then moved into place together. assignments.csv is streamed into the
+    # staging folder in chunks (never one string: 0.8 GB of text at 10M rows) by a background
+    # thread while the charts and PDFs are drawn (its kernels run without the GIL, the drawing
+    # is pure Python); its SHA-256 goes into model.json.
     with deliver.staged_outputs(config.out_dir) as staging:
-        with staging.open("assignments.csv") as fh:
-            assignments_sha256 = deliver.write_csv(assignments, fh)
+        with deliver.csv_in_background(staging, "assignments.csv", assignments) as csv_job:
+            step("Drawing charts")
+            images = charts.draw_all(
+                prepared, seg, profiles, stories, kchoice, dictionary, colors, seed=config.seed
+            )
+            now = run_time()
+            run = RunInfo(
+                generated_at=now.isoformat().replace("+00:00", "Z"),
+                date_text=f"{now.day} {now:%B %Y}",
+                version=__version__,
+                versions=package_versions(),
+                seed=config.seed,
+                title=config.title or dictionary.title or f"Customer segments in {table.path.name}",
+            )
+            analysis = Analysis(
+                table=table,
+                dictionary=dictionary,
+                prepared=prepared,
+                k_choice=kchoice,
+                segmentation=seg,
+                evaluation=evaluation,
+                profiles=profiles,
+                stories=stories,
+                screening=screening,
+            )
+            context = build_context(analysis, charts=images, colors=colors, run=run)
+            changes = None
+            if previous is not None and matching is not None:
+                changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
+                context["changes"] = changes_context(changes, dictionary, palette, dictionary.units)
+            step("Rendering the PDF")
+            html = render.render_html(context, config.template_dir)
+            pdf = render.html_to_pdf(html, config.template_dir)
+            segment_pdfs = render.render_segment_briefs(context, config.template_dir)
+            step("Writing files")
         release_arrow_memory()  # the CSV text was built in Arrow buffers, chunk by chunk
+        summary = summary_dict(config, analysis, run)
         model = build_model(
             run=run,
             table=table,
@@ -394,7 +394,7 @@ def build_brief(
             seg=seg,
             profiles=profiles,
             stories=stories,
-            assignments_sha256=assignments_sha256,
+            assignments_sha256=csv_job.sha256,
             next_segment_id=matching.next_segment_id if matching else None,
             previous=previous.model if previous else None,
         )

@@ -84,7 +84,9 @@ class PreparedData:
     values: np.ndarray  # kept rows x numeric_features, real units (imputed filled in)
     scaled: np.ndarray  # kept rows x model columns: what k-means sees
     steps: tuple[FeatureStep, ...]
-    kept: pd.DataFrame  # kept rows, every input column as read, index = input position
+    # kept rows, every input column as read, index = input position; when no row is dropped the
+    # float columns that `values` holds unchanged are views of `values` (one copy in memory)
+    kept: pd.DataFrame
     row_numbers: np.ndarray  # 1-based data-row numbers in the input file of the kept rows
     ids: pd.Series  # customer id of each kept row (or the row number when there is no id column)
     id_name: str  # name of the id column in outputs ("row" when the input has none)

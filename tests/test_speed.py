@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from reportgen import dictionary, parallel, prepare, profile
+from reportgen.errors import ReportgenError
 
 
 def test_repeated_ids_equal_the_pandas_duplicate_rule():
@@ -127,3 +128,42 @@ def test_lean_median_absolute_deviation_equals_the_plain_one():
     med = float(np.median(x))
     scratch = np.abs(x - med)
     assert np.median(scratch.copy(), overwrite_input=True) == np.median(np.abs(x - med))
+
+
+def test_csv_in_background_writes_the_same_bytes_and_raises_its_errors(tmp_path, monkeypatch):
+    import hashlib
+
+    from reportgen import deliver
+
+    frame = pd.DataFrame({"id": ["=x", "a,b", "c"] * 1000, "v": np.arange(3000) / 7})
+    with deliver.staged_outputs(tmp_path / "out") as staging:
+        with deliver.csv_in_background(staging, "assignments.csv", frame) as job:
+            pass
+        assert job.sha256 == hashlib.sha256(deliver.csv_bytes(frame)).hexdigest()
+    assert (tmp_path / "out" / "assignments.csv").read_bytes() == deliver.csv_bytes(frame)
+
+    class Boom(Exception):
+        pass
+
+    # A failure in the block waits for the writer, then leaves the output folder as it was.
+    with (
+        pytest.raises(Boom),
+        deliver.staged_outputs(tmp_path / "new") as staging,
+        deliver.csv_in_background(staging, "assignments.csv", frame),
+    ):
+        raise Boom
+    assert not (tmp_path / "new").exists()
+
+    # A failure while writing is raised when the block ends (a disk error becomes the one-line
+    # ReportgenError, as for any staged file), and nothing is moved into place.
+    def broken(frame, fh):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(deliver, "write_csv", broken)
+    with (
+        pytest.raises(ReportgenError, match="No space left"),
+        deliver.staged_outputs(tmp_path / "full") as staging,
+        deliver.csv_in_background(staging, "assignments.csv", frame),
+    ):
+        pass
+    assert not (tmp_path / "full").exists()
