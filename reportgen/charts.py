@@ -68,6 +68,10 @@ def sample_rows(n: int, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
+MAP_NAMED_CENTRES = 4  # up to this many segments with short names, centres carry the name
+MAP_NAME_CHARS = 24
+
+
 def segment_map(
     xy: np.ndarray,
     labels: np.ndarray,
@@ -93,6 +97,9 @@ def segment_map(
     with _style():
         fig = Figure(figsize=(6.6, 4.4))
         ax = fig.add_subplot()
+        # Short names label their centre; long ones would overlap, so centres carry the segment's
+        # number and the legend pairs numbers with names.
+        by_number = len(names) > MAP_NAMED_CENTRES or max(map(len, names)) > MAP_NAME_CHARS
         for sid, name, color in zip(ids, names, colors, strict=True):
             m = lab == sid
             ax.scatter(
@@ -102,10 +109,10 @@ def segment_map(
                 color=color,
                 alpha=0.55,
                 linewidths=0,
-                label=name,
+                label=f"{sid} · {name}" if by_number else name,
                 rasterized=True,
             )
-        for pos, (name, color) in enumerate(zip(names, colors, strict=True)):
+        for pos, (sid, name, color) in enumerate(zip(ids, names, colors, strict=True)):
             cx, cy = centers_xy[pos]
             ax.scatter(
                 [cx],
@@ -118,7 +125,7 @@ def segment_map(
                 zorder=5,
             )
             ax.annotate(
-                name,
+                str(sid) if by_number else name,
                 (cx, cy),
                 xytext=(8, 8),
                 textcoords="offset points",
@@ -136,13 +143,17 @@ def segment_map(
             y_label += " — log scale"
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
-        ax.legend(
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            frameon=False,
-            title="Segment",
-            markerscale=1.5,
+        # Long names go below the map so that they do not squeeze it sideways.
+        place = (
+            {
+                "loc": "upper center",
+                "bbox_to_anchor": (0.5, -0.16),
+                "ncol": 2 if len(names) > 4 else 1,
+            }
+            if by_number
+            else {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
         )
+        ax.legend(frameon=False, title="Segment", markerscale=1.5, **place)
         ax.grid(True, color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
         return _png(fig)
