@@ -373,7 +373,7 @@ def build_brief(
     # assignments.csv is streamed into the staging folder in chunks (never one string: 0.8 GB of
     # text and bytes at 10M rows); its SHA-256 goes into model.json. All files are staged, then
     # moved into place together.
-    with deliver.staged_outputs(config.out_dir) as staging:
+    with deliver.staged_outputs(config.out_dir, owned=(render.SEGMENT_FOLDER,)) as staging:
         with staging.open("assignments.csv") as fh:
             assignments_sha256 = deliver.write_csv(assignments, fh)
         model = build_model(
