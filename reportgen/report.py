@@ -180,6 +180,7 @@ def build_context(
             "format": {"csv": "CSV", "parquet": "Parquet", "excel": "Excel"}[table.file_format],
             "encoding": table.encoding,
             "delimiter": _delimiter_name(table.delimiter),
+            "decimal_comma": list(table.decimal_comma),
             "sha256_short": table.sha256[:16],
             "n_read": f"{prepared.n_read:,}",
             "n_kept": f"{prepared.n_kept:,}",
