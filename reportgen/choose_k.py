@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from kneed import KneeLocator
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, pairwise_distances
 
-from .cluster import fit_kmeans
+from .cluster import fit_kmeans, silhouette
 from .errors import InputError
 
 FIT_SAMPLE = 20_000
@@ -136,6 +136,7 @@ def choose_k(
     gap_x = _sample(sample, GAP_SAMPLE, rng)
     raw: dict[int, dict] = {}
     gap_log_w: dict[int, float] = {}
+    sil_distances = None
     for cand in ks:
         model = fit_kmeans(sample, cand, seed, min(n_init, EVIDENCE_N_INIT))
         labels = model.labels_
@@ -144,7 +145,9 @@ def choose_k(
             entry["min_share"] = float(np.bincount(labels, minlength=cand).min() / len(labels))
             sl = labels[sil_sample_idx]
             if len(np.unique(sl)) >= 2:
-                entry["silhouette"] = float(silhouette_score(sample[sil_sample_idx], sl))
+                if sil_distances is None:  # computed once, shared by every candidate k
+                    sil_distances = pairwise_distances(sample[sil_sample_idx])
+                entry["silhouette"] = silhouette(sil_distances, sl)
             entry["calinski_harabasz"] = float(calinski_harabasz_score(sample, labels))
             entry["davies_bouldin"] = float(davies_bouldin_score(sample, labels))
         gap_model = model if gap_x is sample else fit_kmeans(gap_x, cand, seed, n_init=2)
