@@ -5,7 +5,8 @@ Pure: takes the model matrix, returns `KChoice`. For k = 2..k-max we compute
 - the average silhouette (on a sample of at most 3,000 rows, so memory stays bounded);
 - Calinski–Harabasz (higher is better) and Davies–Bouldin (lower is better);
 - the gap statistic (Tibshirani, Walther & Hastie 2001), with 8 uniform reference sets drawn in
-  the data's principal-component box, and its "smallest k with gap(k) ≥ gap(k+1) − s(k+1)" rule.
+  the data's principal-component box (one k-means start each: their average is what counts), and
+  its "smallest k with gap(k) ≥ gap(k+1) − s(k+1)" rule.
 
 **The rule.** Each of the five indices votes for its best k among the *admissible* ks — those whose
 smallest segment holds at least the minimum share of customers (default 5 %). The k with most votes
@@ -90,7 +91,7 @@ def _gap(x: np.ndarray, ks: list[int], log_w: dict[int, float], seed: int) -> di
     for b in range(GAP_REFERENCES):
         ref = rng.uniform(lo, hi, size=rotated.shape) @ vt
         for k in ks:
-            model = fit_kmeans(ref, k, seed + b, n_init=2)
+            model = fit_kmeans(ref, k, seed + b, n_init=1)
             ref_logs[k].append(np.log(max(model.inertia_, 1e-12)))
     out = {}
     for k in ks:
