@@ -40,10 +40,14 @@ def main() -> None:
             out.append((ck.choose_k(x, k=None, k_max=10, seed=42).k, time.perf_counter() - t))
         ck.FIT_SAMPLE = shipped
         agree += out[0][0] == out[1][0]
-        print(f"{i:>5} {k:>7} {out[0][0]:>8} {out[1][0]:>6}  {out[0][1]:.1f} | {out[1][1]:.1f}",
-              flush=True)
-    print(f"sample choice = full-data choice on {agree} of {len(SUITE_KS)} tables "
-          f"({args.rows:,} rows each, sample {shipped:,})")
+        print(
+            f"{i:>5} {k:>7} {out[0][0]:>8} {out[1][0]:>6}  {out[0][1]:.1f} | {out[1][1]:.1f}",
+            flush=True,
+        )
+    print(
+        f"sample choice = full-data choice on {agree} of {len(SUITE_KS)} tables "
+        f"({args.rows:,} rows each, sample {shipped:,})"
+    )
 
 
 if __name__ == "__main__":

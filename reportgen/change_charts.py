@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .charts import _png, _style, _wrap, segment_colors
+from .charts import chart_style, png_bytes, segment_colors, wrap_label
 
 GREY = "#9a9a9a"
 
@@ -27,7 +27,7 @@ def size_shift(
 ) -> bytes:
     """Per segment: share of customers last time (pale) and now (full colour), in %."""
     n = len(names)
-    with _style():
+    with chart_style():
         fig = Figure(figsize=(6.6, 0.7 + 0.55 * n))
         ax = fig.add_subplot()
         y = np.arange(n)[::-1]
@@ -70,12 +70,12 @@ def size_shift(
                 fontsize=7.5,
                 color="#111111",
             )
-        ax.set_yticks(y, [_wrap(nm, 28) for nm in names])
+        ax.set_yticks(y, [wrap_label(nm, 28) for nm in names])
         ax.set_xlim(0, top * 1.18)
         ax.set_xlabel(f"Share of {units} (%) — pale bar: {previous_date}, full bar: now")
         ax.grid(True, axis="x", color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
-        return _png(fig)
+        return png_bytes(fig)
 
 
 def migration_matrix(
@@ -92,7 +92,7 @@ def migration_matrix(
     r, c = counts.shape
     totals = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
-    with _style():
+    with chart_style():
         fig = Figure(figsize=(min(7.0, 2.6 + 1.05 * c), 1.3 + 0.5 * r))
         ax = fig.add_subplot()
         image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1, aspect="auto")
@@ -109,8 +109,8 @@ def migration_matrix(
                     fontsize=7.5,
                     color="white" if share[i, j] > 0.6 else "#111111",
                 )
-        ax.set_xticks(range(c), [_wrap(x, 14) for x in col_labels], fontsize=7.5)
-        ax.set_yticks(range(r), [_wrap(x, 24) for x in row_labels], fontsize=7.5)
+        ax.set_xticks(range(c), [wrap_label(x, 14) for x in col_labels], fontsize=7.5)
+        ax.set_yticks(range(r), [wrap_label(x, 24) for x in row_labels], fontsize=7.5)
         for tick, color in zip(ax.get_xticklabels(), col_colors, strict=True):
             tick.set_color(color)
             tick.set_fontweight("bold")
@@ -130,7 +130,7 @@ def migration_matrix(
         bar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.02)
         bar.set_label(f"Share of the row's {units}")
         bar.formatter.set_useOffset(False)
-        return _png(fig)
+        return png_bytes(fig)
 
 
 def colors_by_id(ids: Sequence[int], largest_id: int) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ def _font_family() -> list[str]:
 
 
 @contextmanager
-def _style():
+def chart_style():
     rc = {
         "font.family": _font_family(),
         "font.size": 9,
@@ -55,7 +55,7 @@ def _style():
         yield
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
     return buf.getvalue()
@@ -66,6 +66,10 @@ def sample_rows(n: int, limit: int, seed: int) -> np.ndarray:
     if n <= limit:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+MAP_NAMED_CENTRES = 4  # up to this many segments with short names, centres carry the name
+MAP_NAME_CHARS = 24
 
 
 def segment_map(
@@ -90,9 +94,12 @@ def segment_map(
     rng = np.random.default_rng(seed)
     if any(jitter):
         pts = pts + rng.uniform(-1, 1, size=pts.shape) * np.asarray(jitter)
-    with _style():
+    with chart_style():
         fig = Figure(figsize=(6.6, 4.4))
         ax = fig.add_subplot()
+        # Short names label their centre; long ones would overlap, so centres carry the segment's
+        # number and the legend pairs numbers with names.
+        by_number = len(names) > MAP_NAMED_CENTRES or max(map(len, names)) > MAP_NAME_CHARS
         for sid, name, color in zip(ids, names, colors, strict=True):
             m = lab == sid
             ax.scatter(
@@ -102,10 +109,10 @@ def segment_map(
                 color=color,
                 alpha=0.55,
                 linewidths=0,
-                label=name,
+                label=f"{sid} · {name}" if by_number else name,
                 rasterized=True,
             )
-        for pos, (name, color) in enumerate(zip(names, colors, strict=True)):
+        for pos, (sid, name, color) in enumerate(zip(ids, names, colors, strict=True)):
             cx, cy = centers_xy[pos]
             ax.scatter(
                 [cx],
@@ -118,7 +125,7 @@ def segment_map(
                 zorder=5,
             )
             ax.annotate(
-                name,
+                str(sid) if by_number else name,
                 (cx, cy),
                 xytext=(8, 8),
                 textcoords="offset points",
@@ -136,16 +143,20 @@ def segment_map(
             y_label += " — log scale"
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
-        ax.legend(
-            loc="upper left",
-            bbox_to_anchor=(1.01, 1.0),
-            frameon=False,
-            title="Segment",
-            markerscale=1.5,
+        # Long names go below the map so that they do not squeeze it sideways.
+        place = (
+            {
+                "loc": "upper center",
+                "bbox_to_anchor": (0.5, -0.16),
+                "ncol": 2 if len(names) > 4 else 1,
+            }
+            if by_number
+            else {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
         )
+        ax.legend(frameon=False, title="Segment", markerscale=1.5, **place)
         ax.grid(True, color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
-        return _png(fig)
+        return png_bytes(fig)
 
 
 def profile_heatmap(
@@ -157,7 +168,7 @@ def profile_heatmap(
     """Segments x features: colour = difference from average in SD, text = segment mean."""
     k, p = z.shape
     limit = max(1.0, float(np.nanmax(np.abs(z))) if z.size else 1.0)
-    with _style():
+    with chart_style():
         fig = Figure(figsize=(6.8, 1.2 + 0.42 * k))
         ax = fig.add_subplot()
         sns.heatmap(
@@ -173,14 +184,14 @@ def profile_heatmap(
             linewidths=0.8,
             linecolor="white",
             cbar_kws={"label": "Difference from average\n(standard deviations)", "shrink": 0.9},
-            xticklabels=[_wrap(lbl, max(10, 60 // max(p, 1))) for lbl in feature_labels],
+            xticklabels=[wrap_label(lbl, max(10, 60 // max(p, 1))) for lbl in feature_labels],
             yticklabels=list(segment_names),
         )
         ax.set_xlabel("Feature (cell text: segment average in the feature's units)")
         ax.set_ylabel("Segment")
         ax.tick_params(axis="x", rotation=0, labelsize=8)
         ax.tick_params(axis="y", rotation=0, labelsize=8)
-        return _png(fig)
+        return png_bytes(fig)
 
 
 def trait_bars(
@@ -194,12 +205,12 @@ def trait_bars(
     """One segment: difference from the average per feature (SD), real values printed."""
     order = list(np.argsort(-np.abs(np.asarray(z)), kind="stable"))[:12][::-1]
     zs = [z[i] for i in order]
-    with _style():
+    with chart_style():
         fig = Figure(figsize=(6.6, 0.8 + 0.24 * len(order)))
         ax = fig.add_subplot()
         ypos = np.arange(len(order))
         ax.barh(ypos, zs, color=color, edgecolor="#333333", linewidth=0.5, height=0.6)
-        ax.set_yticks(ypos, [_wrap(feature_labels[i], 28) for i in order])
+        ax.set_yticks(ypos, [wrap_label(feature_labels[i], 28) for i in order])
         ax.axvline(0, color="#333333", linewidth=0.8)
         lim = max(1.0, max(abs(v) for v in zs) * 1.9)
         ax.set_xlim(-lim, lim)
@@ -218,11 +229,11 @@ def trait_bars(
         ax.set_xlabel(f"Difference from the average of all {units} (standard deviations)")
         ax.grid(True, axis="x", color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
-        return _png(fig)
+        return png_bytes(fig)
 
 
 def elbow(ks: Sequence[int], inertias: Sequence[float], chosen: int, knee: int | None) -> bytes:
-    with _style():
+    with chart_style():
         fig = Figure(figsize=(6.0, 3.0))
         ax = fig.add_subplot()
         ax.plot(ks, inertias, marker="o", color="#444444", linewidth=1.5, markersize=4)
@@ -247,7 +258,7 @@ def elbow(ks: Sequence[int], inertias: Sequence[float], chosen: int, knee: int |
         ax.set_xticks(list(ks))
         ax.legend(frameon=False)
         ax.grid(True, color="#e6e6e6", linewidth=0.6)
-        return _png(fig)
+        return png_bytes(fig)
 
 
 def size_bars(
@@ -258,7 +269,7 @@ def size_bars(
     *,
     units: str,
 ) -> bytes:
-    with _style():
+    with chart_style():
         fig = Figure(figsize=(6.6, 0.5 + 0.38 * len(names)))
         ax = fig.add_subplot()
         ypos = np.arange(len(names))[::-1]
@@ -270,10 +281,10 @@ def size_bars(
         ax.set_xlabel(f"Share of {units} (%)")
         ax.grid(True, axis="x", color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
-        return _png(fig)
+        return png_bytes(fig)
 
 
-def _wrap(text: str, width: int) -> str:
+def wrap_label(text: str, width: int) -> str:
     words, lines, line = str(text).split(), [], ""
     for w in words:
         if line and len(line) + 1 + len(w) > width:
@@ -332,8 +343,8 @@ def map_axes(prepared, seg, profiles, dictionary) -> dict[str, object]:
     return {
         "xy": xy,
         "centers": centers,
-        "x_label": _wrap(axis(0), 70),
-        "y_label": _wrap(axis(1), 45),
+        "x_label": wrap_label(axis(0), 70),
+        "y_label": wrap_label(axis(1), 45),
         "jitter": (0.0, 0.0),
         "log": (False, False),
         "caption": (

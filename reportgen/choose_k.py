@@ -5,7 +5,8 @@ Pure: takes the model matrix, returns `KChoice`. For k = 2..k-max we compute
 - the average silhouette (on a sample of at most 3,000 rows, so memory stays bounded);
 - Calinski–Harabasz (higher is better) and Davies–Bouldin (lower is better);
 - the gap statistic (Tibshirani, Walther & Hastie 2001), with 8 uniform reference sets drawn in
-  the data's principal-component box, and its "smallest k with gap(k) ≥ gap(k+1) − s(k+1)" rule.
+  the data's principal-component box (one k-means start each: their average is what counts), and
+  its "smallest k with gap(k) ≥ gap(k+1) − s(k+1)" rule.
 
 **The rule.** Each of the five indices votes for its best k among the *admissible* ks — those whose
 smallest segment holds at least the minimum share of customers (default 5 %). The k with most votes
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from kneed import KneeLocator
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, pairwise_distances
 
-from .cluster import fit_kmeans
+from .cluster import fit_kmeans, silhouette
 from .errors import InputError
 
 FIT_SAMPLE = 20_000
@@ -90,7 +91,7 @@ def _gap(x: np.ndarray, ks: list[int], log_w: dict[int, float], seed: int) -> di
     for b in range(GAP_REFERENCES):
         ref = rng.uniform(lo, hi, size=rotated.shape) @ vt
         for k in ks:
-            model = fit_kmeans(ref, k, seed + b, n_init=2)
+            model = fit_kmeans(ref, k, seed + b, n_init=1)
             ref_logs[k].append(np.log(max(model.inertia_, 1e-12)))
     out = {}
     for k in ks:
@@ -136,6 +137,7 @@ def choose_k(
     gap_x = _sample(sample, GAP_SAMPLE, rng)
     raw: dict[int, dict] = {}
     gap_log_w: dict[int, float] = {}
+    sil_distances = None
     for cand in ks:
         model = fit_kmeans(sample, cand, seed, min(n_init, EVIDENCE_N_INIT))
         labels = model.labels_
@@ -144,7 +146,9 @@ def choose_k(
             entry["min_share"] = float(np.bincount(labels, minlength=cand).min() / len(labels))
             sl = labels[sil_sample_idx]
             if len(np.unique(sl)) >= 2:
-                entry["silhouette"] = float(silhouette_score(sample[sil_sample_idx], sl))
+                if sil_distances is None:  # computed once, shared by every candidate k
+                    sil_distances = pairwise_distances(sample[sil_sample_idx])
+                entry["silhouette"] = silhouette(sil_distances, sl)
             entry["calinski_harabasz"] = float(calinski_harabasz_score(sample, labels))
             entry["davies_bouldin"] = float(davies_bouldin_score(sample, labels))
         gap_model = model if gap_x is sample else fit_kmeans(gap_x, cand, seed, n_init=2)

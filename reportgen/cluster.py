@@ -115,3 +115,21 @@ def cluster(scaled: np.ndarray, *, k: int, seed: int, n_init: int = 10) -> Segme
         seed=seed,
         start_sample=fit_sample,
     )
+
+
+def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    """Average silhouette from a precomputed distance matrix (Rousseeuw 1987; as scikit-learn's
+    `silhouette_score`). Per row, its summed distance to each segment is one matrix product, so
+    each candidate k costs O(n²·k) arithmetic instead of recomputing the n² distances."""
+    codes, labels = np.unique(labels, return_inverse=True)
+    onehot = np.zeros((len(labels), len(codes)))
+    onehot[np.arange(len(labels)), labels] = 1.0
+    sums = distances @ onehot  # row i, segment j: summed distance from i to j's members
+    sizes = onehot.sum(axis=0)
+    own = sizes[labels]
+    a = sums[np.arange(len(labels)), labels] / np.maximum(own - 1, 1)
+    mean_other = sums / sizes
+    mean_other[np.arange(len(labels)), labels] = np.inf
+    b = mean_other.min(axis=1)
+    s = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-300), 0.0)
+    return float(np.mean(np.nan_to_num(s)))

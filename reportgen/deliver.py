@@ -154,10 +154,14 @@ class Staging:
 
 
 @contextmanager
-def staged_outputs(out_dir: Path) -> Iterator[Staging]:
+def staged_outputs(out_dir: Path, owned: tuple[str, ...] = ()) -> Iterator[Staging]:
     """Stage files with the yielded `Staging`; on a clean exit move all of them into out_dir
     (`os.replace`, atomic per file), on any error leave out_dir as it was. The final paths are
-    in `staging.final` afterwards."""
+    in `staging.final` afterwards.
+
+    `owned` names sub-folders that hold only this run's files (e.g. one PDF per segment): once
+    the new files are in place, files there that this run did not write (an earlier run's
+    segments) are removed, so the folder never mixes two runs."""
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     try:
@@ -184,12 +188,23 @@ def staged_outputs(out_dir: Path) -> Iterator[Staging]:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(folder / name, dest)
             final[name] = dest
+        _remove_stale(out_dir, owned, set(final.values()))
     except OSError as exc:
         if created and not final:
             shutil.rmtree(out_dir, ignore_errors=True)
         raise ReportgenError(f"cannot write the brief into {out_dir}: {exc.strerror}") from exc
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_stale(out_dir: Path, owned: tuple[str, ...], written: set[Path]) -> None:
+    for sub in owned:
+        folder = out_dir / sub
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in folder.iterdir():
+            if path.is_file() and not path.is_symlink() and path not in written:
+                path.unlink(missing_ok=True)
 
 
 def write_outputs(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:

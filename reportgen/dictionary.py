@@ -86,17 +86,38 @@ class DataDictionary:
         return tuple(c.name for c in self.by_role("describe"))
 
 
+# Abbreviations common in CRM exports, spelled out in labels when no dictionary gives one.
+# "Lead" ones only when another word follows ("NumStorePurchases", not a column called "Num").
+_LEAD_ABBREVIATIONS = {"num": "number of", "nb": "number of", "nbr": "number of", "mnt": "spend on"}
+_ABBREVIATIONS = {
+    "qty": "quantity",
+    "avg": "average",
+    "pct": "percent",
+    "cnt": "count",
+    "amt": "amount",
+    "prods": "products",
+    "prod": "product",
+    "cust": "customer",
+    "acct": "account",
+    "yrs": "years",
+}
+
+
 def humanize(name: str) -> str:
-    """'MntWines' -> 'Mnt wines', 'Detergents_Paper' -> 'Detergents paper'."""
+    """'MntWines' -> 'Spend on wines', 'NumWebPurchases' -> 'Number of web purchases',
+    'Detergents_Paper' -> 'Detergents paper'."""
     text = re.sub(r"[_\-.]+", " ", str(name)).strip()
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text)
     text = re.sub(r"\s+", " ", text)
     if not text:
         return str(name)
     words = text.split(" ")
-    out = [words[0][:1].upper() + words[0][1:]]
-    out += [w if (w.isupper() and len(w) > 1) else w.lower() for w in words[1:]]
-    return " ".join(out)
+    words = [w if (w.isupper() and len(w) > 1) else w.lower() for w in words]
+    if len(words) > 1 and words[0] in _LEAD_ABBREVIATIONS:
+        words[0] = _LEAD_ABBREVIATIONS[words[0]]
+    words = [_ABBREVIATIONS.get(w, w) for w in words]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 # --------------------------------------------------------------------------- reading YAML

@@ -35,6 +35,8 @@ def value(spec: ColumnSpec, x: float | None) -> str:
     """A value in the column's own terms: '6.1 / 7', '12,345 EUR', '$1,200'."""
     if spec.is_scale and spec.type == "ordinal":
         return f"{number(x, digits=1)} / {spec.scale_max:g}"
+    if _is_year(spec, x):
+        return f"{x:.0f}"  # "born 1967", not "1,967"
     if spec.unit in PREFIX_UNITS:
         return f"{spec.unit}{number(x)}"
     if spec.unit == "%":
@@ -42,6 +44,17 @@ def value(spec: ColumnSpec, x: float | None) -> str:
     if spec.unit:
         return f"{number(x)} {spec.unit}"
     return number(x)
+
+
+def _is_year(spec: ColumnSpec, x: float | None) -> bool:
+    words = re.split(r"[^a-z]+", f"{spec.name} {spec.label}".lower())
+    return (
+        not spec.unit
+        and ("year" in words or "yr" in words)
+        and x is not None
+        and not math.isnan(x)
+        and 1000 <= x < 3000
+    )
 
 
 def percent(share: float, digits: int = 0) -> str:

@@ -34,6 +34,8 @@ class LoadedTable:
     sha256: str
     encoding: str | None = None
     delimiter: str | None = None
+    # Text columns of numbers written with decimal commas ("206,29"; "1.234,5"), read as numbers.
+    decimal_comma: tuple[str, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -212,8 +214,11 @@ def read_table(path: Path | str) -> LoadedTable:
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is empty")
     encoding = delimiter = None
+    decimal_comma: tuple[str, ...] = ()
     if fmt == "csv":
         frame, encoding, delimiter = _read_csv(path, gz)
+        if delimiter != ",":  # with ";" or tabs, "206,29" is a European-style decimal number
+            frame, decimal_comma = _decimal_commas(frame)
     elif fmt == "parquet":
         try:
             # Columns are converted one by one and each Arrow buffer freed once converted
@@ -237,7 +242,33 @@ def read_table(path: Path | str) -> LoadedTable:
         sha256=file_sha256(path),
         encoding=encoding,
         delimiter=delimiter,
+        decimal_comma=decimal_comma,
     )
+
+
+DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
+
+
+def _decimal_commas(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Text columns whose every value is a number with a decimal comma (and optional '.' thousands
+    separators), with at least one comma, become numbers; the others are left as they are."""
+    converted = {}
+    for name in frame.columns:
+        col = frame[name]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
+            continue
+        text = col.astype("string").str.strip()
+        present = text.dropna()
+        present = present[present != ""]
+        if present.empty or not present.str.contains(",", regex=False).any():
+            continue
+        if not present.str.fullmatch(DECIMAL_COMMA).all():
+            continue
+        plain = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        converted[name] = pd.to_numeric(plain.replace("", pd.NA), errors="coerce").astype(float)
+    if not converted:
+        return frame, ()
+    return frame.assign(**converted), tuple(converted)
 
 
 def _first_line(exc: Exception) -> str:

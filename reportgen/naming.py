@@ -73,7 +73,7 @@ def name_segments(
         while slug in slugs:
             slug = f"{slug}-{seg.segment_id}"
         slugs.add(slug)
-        angle, from_dict = _angle(traits, dictionary, name)
+        angle, from_dict = _angle(traits, dictionary)
         stories.append(
             SegmentStory(
                 segment_id=seg.segment_id,
@@ -245,7 +245,7 @@ def _describe_sentence(fields: tuple[DescribeField, ...], units: str) -> str | N
     )
 
 
-def _angle(traits: tuple[Trait, ...], dictionary: DataDictionary, name: str) -> tuple[str, bool]:
+def _angle(traits: tuple[Trait, ...], dictionary: DataDictionary) -> tuple[str, bool]:
     ordered = sorted(traits, key=lambda t: -t.effect) if traits else []
     for t in ordered + list(traits):
         if abs(t.effect) < NOTABLE:
@@ -261,9 +261,7 @@ def _angle(traits: tuple[Trait, ...], dictionary: DataDictionary, name: str) -> 
         )
     lead = traits[0]
     return (
-        f"Start from what sets {name} apart — {lead.phrase} "
-        f"({lead.segment_value} against {lead.overall_value}). "
-        "Add a 'high'/'low' angle for this column to the data dictionary to print a tailored "
-        "angle here.",
+        f"Lead with what sets them apart: {lead.phrase} "
+        f"({lead.segment_value} against {lead.overall_value}).",
         False,
     )

@@ -348,7 +348,7 @@ def build_brief(
     # staging folder in chunks (never one string: 0.8 GB of text at 10M rows) by a background
     # thread while the charts and PDFs are drawn (its kernels run without the GIL, the drawing
     # is pure Python); its SHA-256 goes into model.json.
-    with deliver.staged_outputs(config.out_dir) as staging:
+    with deliver.staged_outputs(config.out_dir, owned=(render.SEGMENT_FOLDER,)) as staging:
         with deliver.csv_in_background(staging, "assignments.csv", assignments) as csv_job:
             step("Drawing charts")
             images = charts.draw_all(

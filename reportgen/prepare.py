@@ -557,6 +557,29 @@ def _onehot(labels: pd.Series, levels: list[str]) -> np.ndarray:
 # --------------------------------------------------------------------------- re-apply (scoring)
 
 
+@dataclass(frozen=True)
+class UnseenValues:
+    """Rows whose category the fit never saw: scored with that column as 'no known category'."""
+
+    column: str
+    rows: int
+    examples: tuple[str, ...]  # up to three distinct values, as found in the data
+
+
+def unseen_categories(frame: pd.DataFrame, steps: tuple[FeatureStep, ...]) -> list[UnseenValues]:
+    """Category values a fitted model cannot place (a fit with an 'Other' level places them all)."""
+    out = []
+    for step in steps:
+        if step.kind != "categorical" or OTHER_LEVEL in step.categories:
+            continue
+        values = parse_column(frame[step.column], step.kind, step)[0].astype(str)
+        unseen = ~values.isin(list(step.categories)).to_numpy()
+        if unseen.any():
+            examples = tuple(pd.unique(values[unseen])[:3])
+            out.append(UnseenValues(step.column, int(unseen.sum()), examples))
+    return out
+
+
 def apply_steps(
     frame: pd.DataFrame,
     steps: tuple[FeatureStep, ...],

@@ -78,7 +78,14 @@ def build_context(
                 "describe_hidden": max(0, len(s.describe) - MAX_DESCRIBE_SHOWN),
             }
         )
-    feature_list = ", ".join(specs[f].label for f in prepared.features)
+    labels = [specs[f].label for f in prepared.features]
+    feature_list = ", ".join(labels)
+    # Page 1 stays one page: long feature lists are shortened there (the appendix has them all).
+    short_list = (
+        feature_list
+        if len(labels) <= SUMMARY_FEATURES
+        else ", ".join(labels[:SUMMARY_FEATURES]) + f" and {len(labels) - SUMMARY_FEATURES} more"
+    )
     source = dictionary.source or f"{table.path.name} ({prepared.n_read:,} rows)"
     drop_line = (
         f"{prepared.n_dropped:,} of {prepared.n_read:,} rows were left out: "
@@ -86,7 +93,7 @@ def build_context(
         + "."
     )
     method_line = (
-        f"{len(prepared.features)} features ({feature_list}) were put on a common scale and "
+        f"{len(labels)} features ({short_list}) were put on a common scale and "
         f"{prepared.n_kept:,} {units} grouped by k-means into {seg.k} segments; "
         + (
             f"k = {seg.k} was set by the analyst."
@@ -100,6 +107,13 @@ def build_context(
         else f"{story.name} ({fmt.percent(s.share)}) are close to average."
         for s, story in zip(profiles.segments, stories, strict=True)
     )
+    if seg.k > LEAD_SEGMENTS:  # the table right below says it segment by segment
+        shares = [s.share for s in profiles.segments]
+        lead = (
+            f"The {prepared.n_kept:,} {units} fall into {seg.k} segments, from "
+            f"{fmt.percent(max(shares))} down to {fmt.percent(min(shares))} of {units}; the "
+            "table shows what sets each one apart."
+        )
     return {
         "doc": {
             "title": run.title,
@@ -117,7 +131,7 @@ def build_context(
             "n_kept": f"{prepared.n_kept:,}",
             "n_dropped": f"{prepared.n_dropped:,}",
             "n_features": len(prepared.features),
-            "feature_list": feature_list,
+            "feature_list": short_list,
             "lead": lead,
             "method_line": method_line,
             "drop_line": drop_line,
@@ -166,6 +180,7 @@ def build_context(
             "format": {"csv": "CSV", "parquet": "Parquet", "excel": "Excel"}[table.file_format],
             "encoding": table.encoding,
             "delimiter": _delimiter_name(table.delimiter),
+            "decimal_comma": list(table.decimal_comma),
             "sha256_short": table.sha256[:16],
             "n_read": f"{prepared.n_read:,}",
             "n_kept": f"{prepared.n_kept:,}",
@@ -229,6 +244,8 @@ def build_context(
 
 
 MAX_DESCRIBE_SHOWN = 6
+LEAD_SEGMENTS = 3  # up to this many segments, page 1's lead describes each in a sentence
+SUMMARY_FEATURES = 4  # features named on page 1; the appendix lists every one
 
 
 def _most_telling(fields, profiles) -> list:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .errors import InputError
 from .model import SavedModel
-from .prepare import DropReason, id_text
+from .prepare import DropReason, UnseenValues, id_text, unseen_categories
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Scored:
     n_read: int
     drops: tuple[DropReason, ...]
     ignored_columns: tuple[str, ...]
+    unseen: tuple[UnseenValues, ...] = ()
 
     @property
     def n_scored(self) -> int:
@@ -46,6 +47,12 @@ class Scored:
             )
         for d in self.drops:
             out.append(f"not scored: {d.rows:,} row(s) with {d.reason}")
+        for u in self.unseen:
+            shown = ", ".join(repr(v[:30]) for v in u.examples)
+            out.append(
+                f"{u.rows:,} row(s) have a '{u.column}' value the model never saw ({shown}): "
+                "scored as if that column had no known category"
+            )
         return out
 
 
@@ -88,4 +95,10 @@ def score(model: SavedModel, frame: pd.DataFrame) -> Scored:
             "distance_to_center": dist.round(6),
         }
     )
-    return Scored(assignments=assignments, n_read=len(frame), drops=drops, ignored_columns=ignored)
+    return Scored(
+        assignments=assignments,
+        n_read=len(frame),
+        drops=drops,
+        ignored_columns=ignored,
+        unseen=tuple(unseen_categories(frame.loc[alive], model.steps)),
+    )

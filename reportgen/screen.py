@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import pairwise_distances
 
-from .cluster import fit_kmeans
+from .cluster import fit_kmeans, silhouette
 from .prepare import PreparedData
 
 MIN_R2 = 0.02
@@ -41,11 +41,12 @@ class Screening:
 def _quick_k(x: np.ndarray, k_max: int, seed: int, rng: np.random.Generator) -> int:
     idx = rng.choice(len(x), size=min(len(x), SILHOUETTE_SAMPLE), replace=False)
     best, best_k = -1.0, 2
+    distances = pairwise_distances(x[idx])  # once for every k
     for k in range(2, max(2, min(k_max, 8)) + 1):
         labels = fit_kmeans(x, k, seed, n_init=3).labels_
         if len(np.unique(labels[idx])) < 2:
             continue
-        s = silhouette_score(x[idx], labels[idx])
+        s = silhouette(distances, labels[idx])
         if s > best:
             best, best_k = s, k
     return best_k

@@ -217,3 +217,25 @@ def test_every_command_has_help_and_is_in_readme():
         name = command.name or command.callback.__name__
         assert command.callback.__doc__, name
         assert f"reportgen {name}" in readme, name
+
+
+def test_decimal_comma_export_segments_on_its_amounts(tmp_path):
+    """A German-style export (';', '206,29') segments on its amounts and says how it read them."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    g = rng.integers(0, 2, 200)
+    spend = np.exp(rng.normal(4 + 1.5 * g, 0.3))
+    visits = 3 + 5 * g + rng.normal(0, 0.8, 200)
+    lines = ["kunde;umsatz;besuche"] + [
+        f"K{i:04d};{s:.2f}".replace(".", ",") + f";{v:.1f}".replace(".", ",")
+        for i, (s, v) in enumerate(zip(spend, visits, strict=True))
+    ]
+    data = tmp_path / "export.csv"
+    data.write_text("\n".join(lines) + "\n")
+    res = runner.invoke(app, ["brief", str(data), "--out", str(tmp_path / "o"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert set(summary["features"]) == {"umsatz", "besuche"}
+    text = " ".join(" ".join(pdf_text(tmp_path / "o" / "brief.pdf")).split())
+    assert "decimal commas" in text and "umsatz, besuche" in text

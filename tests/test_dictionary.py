@@ -90,7 +90,11 @@ def test_dictionary_column_not_in_data(tmp_path):
 
 
 def test_humanize():
-    assert humanize("MntWines") == "Mnt wines"
+    assert humanize("MntWines") == "Spend on wines"
+    assert humanize("NumWebPurchases") == "Number of web purchases"
+    assert humanize("MntGoldProds") == "Spend on gold products"
+    assert humanize("num") == "Num"  # a lone abbreviation is left alone
+    assert humanize("avg_basket_qty") == "Average basket quantity"
     assert humanize("Detergents_Paper") == "Detergents paper"
     assert humanize("total_CLV") == "Total CLV"
 

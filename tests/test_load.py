@@ -81,3 +81,19 @@ def test_bad_files_raise_one_line(tmp_path, name, content, message):
 def test_folder_is_not_a_file(tmp_path):
     with pytest.raises(InputError, match="folder"):
         read_table(tmp_path)
+
+
+def test_decimal_commas_are_read_as_numbers(tmp_path):
+    p = tmp_path / "eu.csv"
+    p.write_text(
+        "id;umsatz;besuche;plz;notiz\n"
+        "007;206,29;3;01067;ok\n"
+        "008;1.234,5;4;80331;a,b\n"
+        "009;;5;10115;\n"
+        "010;-12;6;20095;x\n"
+    )
+    t = read_table(p)
+    assert t.decimal_comma == ("umsatz",)
+    assert list(t.frame["umsatz"].fillna(-1)) == [206.29, 1234.5, -1, -12.0]
+    assert list(t.frame["id"]) == ["007", "008", "009", "010"]  # no comma: left alone
+    assert t.frame["notiz"].iloc[1] == "a,b"  # text with a comma stays text

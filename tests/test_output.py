@@ -75,3 +75,26 @@ def test_write_outputs_is_all_or_nothing(tmp_path):
     deliver.write_outputs(out, {"a.txt": b"1", "sub/b.txt": b"2"})
     assert (out / "a.txt").read_bytes() == b"1" and (out / "sub/b.txt").read_bytes() == b"2"
     assert not [p for p in out.iterdir() if p.name.startswith(".reportgen-staging")]
+
+
+def test_owned_folder_holds_only_the_latest_runs_files(tmp_path):
+    (tmp_path / "segments").mkdir()
+    (tmp_path / "segments" / "old-segment.pdf").write_bytes(b"from an earlier run")
+    (tmp_path / "notes.txt").write_text("the user's own file")  # outside the owned folder
+    with deliver.staged_outputs(tmp_path, owned=("segments",)) as staging:
+        staging.write("segments/new-segment.pdf", b"%PDF")
+        staging.write("brief.pdf", b"%PDF")
+    assert sorted(p.name for p in (tmp_path / "segments").iterdir()) == ["new-segment.pdf"]
+    assert (tmp_path / "notes.txt").exists()
+
+
+def test_failed_run_keeps_the_earlier_segments(tmp_path):
+    (tmp_path / "segments").mkdir()
+    (tmp_path / "segments" / "old-segment.pdf").write_bytes(b"from an earlier run")
+    with (
+        pytest.raises(RuntimeError),
+        deliver.staged_outputs(tmp_path, owned=("segments",)) as staging,
+    ):
+        staging.write("segments/new-segment.pdf", b"%PDF")
+        raise RuntimeError("render failed")
+    assert [p.name for p in (tmp_path / "segments").iterdir()] == ["old-segment.pdf"]

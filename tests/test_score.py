@@ -79,3 +79,29 @@ def test_new_customers_land_in_the_right_segment(periods):
     c_id = run.assignments.loc[run.assignments.customer_id == "C0250", "segment_id"].iloc[0]
     assert list(scored.segment_id) == [b_id, c_id]
     assert list(scored.segment_name) == [by_name[b_id], by_name[c_id]]
+
+
+def test_unseen_category_is_scored_and_counted(tmp_path):
+    import numpy as np
+    import yaml
+
+    from reportgen import build_brief
+
+    rng = np.random.default_rng(1)
+    g = rng.integers(0, 2, 300)
+    frame = pd.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(300)],
+            "visits": (5 + 6 * g + rng.normal(0, 1, 300)).round(1),
+            "plan": np.where(g == 1, "Gold", "Basic"),
+        }
+    )
+    frame.to_csv(tmp_path / "fit.csv", index=False)
+    spec = {"id_column": "id", "columns": {"plan": {"role": "segment", "type": "categorical"}}}
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump(spec))
+    build_brief(tmp_path / "fit.csv", dictionary_path=tmp_path / "d.yaml", out_dir=tmp_path / "o")
+    new = frame.head(5).assign(plan=["Gold", "Platinum", "Platinum", "=cmd()", "Basic"])
+    result = score(load_model(tmp_path / "o"), new)
+    assert result.n_scored == 5  # still scored, on the other features
+    (note,) = [n for n in result.notes() if "never saw" in n]
+    assert note.startswith("3 row(s) have a 'plan' value") and "'Platinum'" in note

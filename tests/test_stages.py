@@ -159,3 +159,29 @@ def test_duplicate_names_are_made_unique():
     seg = cluster(p.scaled, k=3, seed=0)
     names = [s.name for s in name_segments(profile(p, seg, d), d)]
     assert len(set(names)) == 3
+
+
+def test_values_read_in_the_columns_terms():
+    from reportgen import fmt
+    from reportgen.dictionary import ColumnSpec
+
+    born = ColumnSpec("Year_Birth", "segment", "numeric", "Year birth")
+    assert fmt.value(born, 1967.4) == "1967"  # a year, not "1,967"
+    income = ColumnSpec("Income", "segment", "numeric", "Income")
+    assert fmt.value(income, 52247.0) == "52,247"
+    spend = ColumnSpec("spend", "segment", "numeric", "Spend", unit="EUR")
+    assert fmt.value(spend, 1234.5) == "1,234 EUR"
+
+
+def test_silhouette_from_distances_equals_scikit_learns():
+    from sklearn.metrics import pairwise_distances, silhouette_score
+
+    from reportgen.cluster import silhouette
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(400, 5))
+    x[:4] = x[0]  # repeated rows
+    for labels in (rng.integers(0, 2, 400), rng.integers(0, 9, 400), np.r_[np.zeros(399), 1]):
+        assert silhouette(pairwise_distances(x), labels) == pytest.approx(
+            silhouette_score(x, labels), abs=1e-12
+        )
