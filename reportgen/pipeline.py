@@ -6,8 +6,10 @@ writes the run's files. The CLI is a thin shell over this module.
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
+import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata, resources
@@ -16,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__, change_charts, charts, compare, deliver, render
+from . import __version__, compare, deliver, render
 from .analysis import Analysis
 from .choose_k import KChoice, choose_k
 from .cluster import Segmentation, cluster
@@ -272,6 +274,24 @@ def _round(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
+# The chart and PDF libraries take ~1.5 s to import and are needed only at the end of a run. They
+# are imported on a background thread while the data is read, prepared and clustered (numpy,
+# scikit-learn and Arrow mostly run without holding the GIL), and the stages that use them import
+# them as usual: Python's per-module import locks make the second import wait for the first.
+BACKGROUND_IMPORTS = ("reportgen.charts", "reportgen.change_charts", "weasyprint")
+
+
+def _import_in_background() -> None:
+    def work() -> None:
+        for name in BACKGROUND_IMPORTS:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the stage that needs it reports the error
+                return
+
+    threading.Thread(target=work, name="reportgen-imports", daemon=True).start()
+
+
 def build_brief(
     data: BriefConfig | Path | str, progress: Progress | None = None, **options: Any
 ) -> BriefResult:
@@ -282,6 +302,7 @@ def build_brief(
     name of each stage as it starts (see reportgen.progress); the default reports nothing.
     """
     config = data if isinstance(data, BriefConfig) else BriefConfig(data_path=Path(data), **options)
+    _import_in_background()
     step = progress or silent
     # Read the previous run first: a damaged model should stop the run before any work.
     previous = load_previous(config.previous) if config.previous is not None else None
@@ -351,6 +372,8 @@ def build_brief(
     with deliver.staged_outputs(config.out_dir, owned=(render.SEGMENT_FOLDER,)) as staging:
         with deliver.csv_in_background(staging, "assignments.csv", assignments) as csv_job:
             step("Drawing charts")
+            from . import charts  # see _import_in_background
+
             images = charts.draw_all(
                 prepared, seg, profiles, stories, kchoice, dictionary, colors, seed=config.seed
             )
@@ -454,6 +477,8 @@ def segment_palette(seg: Segmentation, previous: PreviousRun | None) -> dict[int
     """Segment id -> colour; ids of the previous run included, so a vanished one has its colour."""
     ids = set(seg.segment_ids) | ({s.id for s in previous.model.segments} if previous else set())
     ordered = sorted(ids)
+    from . import change_charts
+
     return dict(zip(ordered, change_charts.colors_by_id(ordered, max(ordered)), strict=True))
 
 

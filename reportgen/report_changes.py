@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import change_charts, fmt
+from . import fmt
 from .compare import GONE_COL, NEW_ROW, PSI_MAJOR, PSI_MODERATE, Changes
 from .dictionary import DataDictionary
 from .report import data_uri
@@ -33,6 +33,8 @@ def changes_context(
     changes: Changes, dictionary: DataDictionary, colors: dict[int, str], units: str
 ) -> dict[str, Any]:
     """`colors`: segment id -> colour, for every id on the page (vanished ones included)."""
+    from . import change_charts  # matplotlib: imported when a run has a previous one to compare
+
     names = {c.id: c.name for c in changes.segments}
     date = changes.previous_date
     segments = []
