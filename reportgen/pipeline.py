@@ -275,9 +275,9 @@ def _round(x: float | None, digits: int = 6) -> float | None:
 
 
 # The chart and PDF libraries take ~1.5 s to import and are needed only at the end of a run. They
-# are imported on a background thread while the data is read, prepared and clustered (numpy,
-# scikit-learn and Arrow mostly run without holding the GIL), and the stages that use them import
-# them as usual: Python's per-module import locks make the second import wait for the first.
+# are imported on a background thread while the data is clustered and profiled (numpy and
+# scikit-learn mostly run without holding the GIL), and the stages that use them import them as
+# usual: Python's per-module import locks make the second import wait for the first.
 BACKGROUND_IMPORTS = ("reportgen.charts", "reportgen.change_charts", "weasyprint")
 
 
@@ -302,7 +302,6 @@ def build_brief(
     name of each stage as it starts (see reportgen.progress); the default reports nothing.
     """
     config = data if isinstance(data, BriefConfig) else BriefConfig(data_path=Path(data), **options)
-    _import_in_background()
     step = progress or silent
     # Read the previous run first: a damaged model should stop the run before any work.
     previous = load_previous(config.previous) if config.previous is not None else None
@@ -334,6 +333,8 @@ def build_brief(
                 + f" — {SCREEN_RULE}. Use --keep-all-features to keep them.",
             )
             prepared = prepare(table.frame, dictionary)
+    # After prepare, the run's memory peak on large tables: the libraries' ~100 MB come later.
+    _import_in_background()
     if prepared.n_kept == prepared.n_read:
         # Every row kept: prepared.kept is the table with its numeric features as views of
         # prepared.values (equal values); keep that one, so the frame's own copies are freed.
