@@ -21,8 +21,16 @@ from .errors import InputError
 ROLES = ("segment", "describe", "id", "ignore")
 TYPES = ("numeric", "ordinal", "binary", "categorical", "date", "id", "text")
 ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid)$|^(id|key)[_\s-]|id$|^respondent$", re.I)
+# Numbered like a customer or row: "cust_no", "Account Nr", "customer number", "RowNumber",
+# pandas' written index "Unnamed: 0", "index", "#".
+NUMBER_NAME = re.compile(
+    r"(^|[_\s-])(no|nr|num)\.?$|[a-z](No|Nr|Num)$|(customer|client|member|account|row|kunden)"
+    r"[_\s-]?(number|nummer)$|^(unnamed: ?\d+|index|idx|row|#|serial)$",
+    re.I,
+)
 MAX_CATEGORIES = 30
 ID_UNIQUE_SHARE = 0.95
+ROW_NUMBER_MIN_ROWS = 30  # a rising run of 5 small numbers in a test table is not a row number
 
 
 @dataclass(frozen=True)
@@ -286,6 +294,22 @@ def _many_values(numbers: pd.Series, head: int = 10_000) -> bool:
     return len(np.unique(first[np.isfinite(first)])) > 11
 
 
+def _id_like_name(name: object) -> bool:
+    return bool(ID_NAME.search(str(name)) or NUMBER_NAME.search(str(name)))
+
+
+def _row_numbers(numbers: pd.Series) -> bool:
+    """Whole numbers that rise in every row and span about the row count: 1, 2, 3, ... or an
+    export's running customer number (1001, 1002, 1004, ...). No amount looks like this."""
+    n = len(numbers)
+    if n < ROW_NUMBER_MIN_ROWS:
+        return False
+    values = numbers.to_numpy(dtype=float, na_value=np.nan)
+    if not (values[-1] - values[0] <= 2 * n and np.all(np.diff(values) > 0)):
+        return False  # any missing value fails the comparison too
+    return not np.any(np.mod(values, 1) != 0)
+
+
 def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     """Guess type and role of one column from its values, with the reason in words."""
     label = humanize(name)
@@ -299,7 +323,11 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
         return ColumnSpec(name, "ignore", "text", label, reason="empty: no values at all")
     # Numbers are counted as numbers: turning a million floats into text took seconds.
     is_number = pd.api.types.is_numeric_dtype(non_null) and not pd.api.types.is_bool_dtype(non_null)
-    if is_number and not ID_NAME.search(str(name)) and _many_values(non_null):
+    if is_number and n_valid == n_rows and _row_numbers(non_null):
+        return ColumnSpec(
+            name, "id", "id", label, reason="whole numbers rising one by one: a row number"
+        )
+    if is_number and not _id_like_name(name) and _many_values(non_null):
         # What the full passes below would conclude for numbers with more than 11 distinct
         # values (not constant, not an id, not a flag, code or rating): plain numbers.
         return ColumnSpec(name, "segment", "numeric", label, reason="numbers")
@@ -311,6 +339,10 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     if ID_NAME.search(str(name)) and n_unique >= ID_UNIQUE_SHARE * n_rows:
         return ColumnSpec(
             name, "id", "id", label, reason="named like an id and unique in every row"
+        )
+    if NUMBER_NAME.search(str(name)) and n_unique >= ID_UNIQUE_SHARE * n_rows:
+        return ColumnSpec(
+            name, "id", "id", label, reason="named like a customer or row number, unique"
         )
     nums = _numeric(non_null)
     share_numeric = nums.notna().mean()
@@ -418,12 +450,14 @@ def resolve_dictionary(
     # The id column: the option beats the dictionary beats inference.
     chosen_id = id_column or (dictionary.id_column if dictionary else None)
     if chosen_id is None:
-        ids = [s.name for s in specs if s.role == "id"]
-        chosen_id = ids[0] if ids else None
-        if chosen_id:
-            notes.append(
-                f"'{chosen_id}' was recognised as the id column (named like an id, unique)."
-            )
+        # A column named like an id beats a customer number, which beats a bare row number.
+        ids = sorted(
+            (s for s in specs if s.role == "id"),
+            key=lambda s: 0 if ID_NAME.search(s.name) else 1 if NUMBER_NAME.search(s.name) else 2,
+        )
+        chosen_id = ids[0].name if ids else None
+        if ids:
+            notes.append(f"'{chosen_id}' was recognised as the id column ({ids[0].reason}).")
     if chosen_id is not None:
         if chosen_id not in present:
             raise InputError(f"id column '{chosen_id}' is not in the data")

@@ -47,13 +47,13 @@ def value(spec: ColumnSpec, x: float | None) -> str:
 
 
 def _is_year(spec: ColumnSpec, x: float | None) -> bool:
-    words = re.split(r"[^a-z]+", f"{spec.name} {spec.label}".lower())
-    return (
-        not spec.unit
-        and ("year" in words or "yr" in words)
-        and x is not None
-        and not math.isnan(x)
-        and 1000 <= x < 3000
+    """A calendar year ("Year_Birth", "signup year"), not a rate ("Spend_per_year", "visits / yr")."""
+    if spec.unit or x is None or math.isnan(x) or not 1000 <= x < 3000:
+        return False
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", f"{spec.name} {spec.label}")  # YearBirth
+    text = re.sub(r"[^a-z/]+", " ", text.lower())
+    return bool(re.search(r"\b(?:year|yr)\b", text)) and not re.search(
+        r"(?:\b(?:per|a|an|each|every)\s|/\s?)(?:year|yr)\b", text
     )
 
 

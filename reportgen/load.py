@@ -36,6 +36,8 @@ class LoadedTable:
     delimiter: str | None = None
     # Text columns of numbers written with decimal commas ("206,29"; "1.234,5"), read as numbers.
     decimal_comma: tuple[str, ...] = ()
+    # Text columns of numbers written with thousands separators ("1,234"), read as numbers.
+    thousands_comma: tuple[str, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -215,10 +217,10 @@ def read_table(path: Path | str) -> LoadedTable:
         raise InputError(f"{path.name} is empty")
     encoding = delimiter = None
     decimal_comma: tuple[str, ...] = ()
+    thousands_comma: tuple[str, ...] = ()
     if fmt == "csv":
         frame, encoding, delimiter = _read_csv(path, gz)
-        if delimiter != ",":  # with ";" or tabs, "206,29" is a European-style decimal number
-            frame, decimal_comma = _decimal_commas(frame)
+        frame, decimal_comma, thousands_comma = _comma_numbers(frame, delimiter)
     elif fmt == "parquet":
         try:
             # Columns are converted one by one and each Arrow buffer freed once converted
@@ -243,16 +245,29 @@ def read_table(path: Path | str) -> LoadedTable:
         encoding=encoding,
         delimiter=delimiter,
         decimal_comma=decimal_comma,
+        thousands_comma=thousands_comma,
     )
 
 
-DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"
+DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"  # 206,29  1.234,5  -12
+THOUSANDS_COMMA = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"  # 1,234  1,234,567.5  950
 
 
-def _decimal_commas(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """Text columns whose every value is a number with a decimal comma (and optional '.' thousands
-    separators), with at least one comma, become numbers; the others are left as they are."""
-    converted = {}
+def _comma_numbers(
+    frame: pd.DataFrame, delimiter: str
+) -> tuple[pd.DataFrame, tuple[str, ...], tuple[str, ...]]:
+    """Text columns whose every value is a number written with commas become numbers.
+
+    A column is read with decimal commas ("206,29", "1.234,5") or with thousands separators
+    ("1,234", "1,234,567.5") when only one reading fits all its values. When both fit (every
+    value is "1,234"-like or a plain integer) the file decides: ';' files come from European
+    spreadsheets, which write decimal commas and no thousands separators; other files are read
+    with thousands separators (a European amount with exactly three decimals is the rarer case).
+    Columns that fit neither stay text. Returns the frame and the two tuples of column names.
+    """
+    converted: dict[str, pd.Series] = {}
+    decimal: list[str] = []
+    thousands: list[str] = []
     for name in frame.columns:
         col = frame[name]
         if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
@@ -262,13 +277,23 @@ def _decimal_commas(frame: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]
         present = present[present != ""]
         if present.empty or not present.str.contains(",", regex=False).any():
             continue
-        if not present.str.fullmatch(DECIMAL_COMMA).all():
+        as_decimal = bool(present.str.fullmatch(DECIMAL_COMMA).all())
+        as_thousands = bool(present.str.fullmatch(THOUSANDS_COMMA).all())
+        if as_decimal and as_thousands:  # only "1,234"-like values and integers: ambiguous
+            as_decimal = delimiter == ";"
+            as_thousands = not as_decimal
+        if as_decimal:
+            plain = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            decimal.append(name)
+        elif as_thousands:
+            plain = text.str.replace(",", "", regex=False)
+            thousands.append(name)
+        else:
             continue
-        plain = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
         converted[name] = pd.to_numeric(plain.replace("", pd.NA), errors="coerce").astype(float)
     if not converted:
-        return frame, ()
-    return frame.assign(**converted), tuple(converted)
+        return frame, (), ()
+    return frame.assign(**converted), tuple(decimal), tuple(thousands)
 
 
 def _first_line(exc: Exception) -> str:

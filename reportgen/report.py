@@ -181,6 +181,7 @@ def build_context(
             "encoding": table.encoding,
             "delimiter": _delimiter_name(table.delimiter),
             "decimal_comma": list(table.decimal_comma),
+            "thousands_comma": list(table.thousands_comma),
             "sha256_short": table.sha256[:16],
             "n_read": f"{prepared.n_read:,}",
             "n_kept": f"{prepared.n_kept:,}",

@@ -239,3 +239,27 @@ def test_decimal_comma_export_segments_on_its_amounts(tmp_path):
     assert set(summary["features"]) == {"umsatz", "besuche"}
     text = " ".join(" ".join(pdf_text(tmp_path / "o" / "brief.pdf")).split())
     assert "decimal commas" in text and "umsatz, besuche" in text
+
+
+def test_thousands_separator_export_reads_amounts_as_thousands(tmp_path):
+    """A US-style tab export ('1,234') segments on the amounts, in the right thousands."""
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    g = rng.integers(0, 2, 200)
+    spend = np.exp(rng.normal(7 + 1.5 * g, 0.3)).round()
+    lines = ["customer\tspend\tvisits"] + [
+        f"K{i:04d}\t{s:,.0f}\t{3 + 5 * gi + rng.normal(0, 0.8):.1f}"
+        for i, (s, gi) in enumerate(zip(spend, g, strict=True))
+    ]
+    data = tmp_path / "export.tsv"
+    data.write_text("\n".join(lines) + "\n")
+    res = runner.invoke(app, ["brief", str(data), "--out", str(tmp_path / "o"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert set(summary["features"]) == {"spend", "visits"}
+    text = " ".join(" ".join(pdf_text(tmp_path / "o" / "brief.pdf")).split())
+    assert "thousands separators" in text and "1,234 = 1234" in text
+    # Read in thousands, as in the file (not 1.234): the segment averages are the data's.
+    means = sorted(seg["centroid"]["spend"] for seg in summary["segments"])
+    assert means == pytest.approx(sorted([spend[g == 0].mean(), spend[g == 1].mean()]), rel=0.05)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -102,3 +103,41 @@ def test_humanize():
 def test_unique_numeric_without_id_name_is_a_feature():
     s = pd.Series([str(x) for x in range(50)], name="score")
     assert infer_column("score", s, 50).role == "segment"
+    shuffled = pd.Series(np.random.default_rng(0).permutation(50), name="score")
+    assert infer_column("score", shuffled, 50).role == "segment"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Unnamed: 0", "index", "RowNumber", "cust_no", "CustNo", "Account Nr", "customer number", "#"],
+)
+def test_row_and_customer_numbers_are_ids_not_features(name):
+    """An export's index or customer number must never be clustered on as an amount."""
+    shuffled = pd.Series(np.random.default_rng(1).permutation(200) + 5000)
+    assert infer_column(name, shuffled, 200).role == "id"
+
+
+def test_rising_row_numbers_are_an_id_whatever_their_name():
+    rows = pd.Series(np.arange(1, 201))
+    spec = infer_column("n", rows, 200)
+    assert (spec.role, spec.reason) == ("id", "whole numbers rising one by one: a row number")
+    gaps = pd.Series(np.arange(1001, 1401, 2))  # a running number with gaps is still one
+    assert infer_column("n", gaps, 200).role == "id"
+    amounts = pd.Series(np.sort(np.random.default_rng(2).integers(0, 10**6, 200)))
+    assert infer_column("spend", amounts, 200).role == "segment"  # sorted, but spans far more
+    assert infer_column("visits", pd.Series([1, 2, 3, 4, 5]), 5).role != "id"  # too few rows
+
+
+def test_a_named_id_beats_a_row_number_as_the_id_column():
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame(
+        {
+            "Unnamed: 0": np.arange(100),
+            "CustomerId": rng.permutation(100) + 15_000_000,
+            "Balance": rng.normal(1000, 200, 100),
+        }
+    )
+    d = resolve_dictionary(df)
+    assert d.id_column == "CustomerId"
+    assert d.column("Unnamed: 0").role == "ignore"
+    assert d.column("Balance").role == "segment"

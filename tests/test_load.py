@@ -97,3 +97,33 @@ def test_decimal_commas_are_read_as_numbers(tmp_path):
     assert list(t.frame["umsatz"].fillna(-1)) == [206.29, 1234.5, -1, -12.0]
     assert list(t.frame["id"]) == ["007", "008", "009", "010"]  # no comma: left alone
     assert t.frame["notiz"].iloc[1] == "a,b"  # text with a comma stays text
+
+
+def test_thousands_separators_are_not_read_as_decimal_commas(tmp_path):
+    """A US-style tab export: '1,234' is one thousand two hundred and thirty-four, not 1.234."""
+    p = tmp_path / "us.tsv"
+    p.write_text(
+        "id\tspend\tvisits\tmixed\n1\t1,234\t3\t1,234.50\n2\t2,500\t4\t950\n3\t875\t5\t12,000\n"
+    )
+    t = read_table(p)
+    assert t.decimal_comma == ()
+    assert t.thousands_comma == ("spend", "mixed")
+    assert list(t.frame["spend"]) == [1234.0, 2500.0, 875.0]
+    assert list(t.frame["mixed"]) == [1234.5, 950.0, 12000.0]
+
+
+def test_ambiguous_commas_follow_the_separator(tmp_path):
+    """'1,234' alone fits both readings: a ';' file is European (decimal comma), a quoted value
+    in a comma file is a thousands separator; an unambiguous value decides either way."""
+    eu = tmp_path / "eu.csv"
+    eu.write_text("id;gewicht;umsatz\n1;1,234;1,234\n2;2,500;7,5\n")
+    t = read_table(eu)
+    assert t.decimal_comma == ("gewicht", "umsatz")
+    assert list(t.frame["gewicht"]) == [1.234, 2.5]
+    assert list(t.frame["umsatz"]) == [1.234, 7.5]
+    us = tmp_path / "us.csv"
+    us.write_text('id,spend,rate\n1,"1,234","0,5"\n2,"2,500","1,25"\n')
+    t = read_table(us)
+    assert t.thousands_comma == ("spend",) and t.decimal_comma == ("rate",)
+    assert list(t.frame["spend"]) == [1234.0, 2500.0]
+    assert list(t.frame["rate"]) == [0.5, 1.25]

@@ -167,6 +167,16 @@ def test_values_read_in_the_columns_terms():
 
     born = ColumnSpec("Year_Birth", "segment", "numeric", "Year birth")
     assert fmt.value(born, 1967.4) == "1967"  # a year, not "1,967"
+    for name, label in [("birth_year", "Birth year"), ("YearJoined", "Year joined")]:
+        assert fmt.value(ColumnSpec(name, "segment", "numeric", label), 2014.0) == "2014"
+    # A rate per year is an amount, not a calendar year.
+    for name, label in [
+        ("Spend_per_year", "Spend per year"),
+        ("Visits_per_yr", "Visits per yr"),
+        ("orders", "Orders / year"),
+        ("SpendPerYear", "Spend a year"),
+    ]:
+        assert fmt.value(ColumnSpec(name, "segment", "numeric", label), 1234.6) == "1,235"
     income = ColumnSpec("Income", "segment", "numeric", "Income")
     assert fmt.value(income, 52247.0) == "52,247"
     spend = ColumnSpec("spend", "segment", "numeric", "Spend", unit="EUR")
