@@ -47,7 +47,7 @@ def value(spec: ColumnSpec, x: float | None) -> str:
 
 
 def _is_year(spec: ColumnSpec, x: float | None) -> bool:
-    """A calendar year ("Year_Birth", "signup year"), not a rate ("Spend_per_year", "visits / yr")."""
+    """A calendar year ("Year_Birth", "signup year"), not a rate ("Spend_per_year", "per yr")."""
     if spec.unit or x is None or math.isnan(x) or not 1000 <= x < 3000:
         return False
     text = re.sub(r"([a-z])([A-Z])", r"\1 \2", f"{spec.name} {spec.label}")  # YearBirth
