@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -219,47 +220,48 @@ def test_every_command_has_help_and_is_in_readme():
         assert f"reportgen {name}" in readme, name
 
 
-def test_decimal_comma_export_segments_on_its_amounts(tmp_path):
-    """A German-style export (';', '206,29') segments on its amounts and says how it read them."""
-    import numpy as np
-
-    rng = np.random.default_rng(3)
+def _two_group_export(tmp_path, seed: int, header: str, row) -> tuple[dict, str, np.ndarray]:
+    """A 200-row export of two groups (spend, visits) written by `row(i, spend, visits)`,
+    run through `reportgen brief`: the summary, the brief's text and the spend written."""
+    rng = np.random.default_rng(seed)
     g = rng.integers(0, 2, 200)
-    spend = np.exp(rng.normal(4 + 1.5 * g, 0.3))
+    spend = np.exp(rng.normal(6 + 1.5 * g, 0.3)).round(2)
     visits = 3 + 5 * g + rng.normal(0, 0.8, 200)
-    lines = ["kunde;umsatz;besuche"] + [
-        f"K{i:04d};{s:.2f}".replace(".", ",") + f";{v:.1f}".replace(".", ",")
-        for i, (s, v) in enumerate(zip(spend, visits, strict=True))
-    ]
+    lines = [header] + [row(i, s, v) for i, (s, v) in enumerate(zip(spend, visits, strict=True))]
     data = tmp_path / "export.csv"
     data.write_text("\n".join(lines) + "\n")
     res = runner.invoke(app, ["brief", str(data), "--out", str(tmp_path / "o"), "--quiet"])
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert set(summary["features"]) == {"umsatz", "besuche"}
     text = " ".join(" ".join(pdf_text(tmp_path / "o" / "brief.pdf")).split())
+    return summary, text, spend
+
+
+def _spend_means_match(summary: dict, spend: np.ndarray, column: str) -> bool:
+    """The segments' average amounts are the file's amounts (not a thousandth of them)."""
+    segments = summary["segments"]
+    overall = sum(seg["centroid"][column] * seg["size"] for seg in segments) / 200
+    return overall == pytest.approx(spend.mean(), rel=0.01)
+
+
+def test_decimal_comma_export_segments_on_its_amounts(tmp_path):
+    """A German-style export (';', '206,29') segments on its amounts and says how it read them."""
+    summary, text, spend = _two_group_export(
+        tmp_path,
+        3,
+        "kunde;umsatz;besuche",
+        lambda i, s, v: f"K{i:04d};{s:.2f};{v:.1f}".replace(".", ","),
+    )
+    assert set(summary["features"]) == {"umsatz", "besuche"}
     assert "decimal commas" in text and "umsatz, besuche" in text
+    assert _spend_means_match(summary, spend, "umsatz")
 
 
 def test_thousands_separator_export_reads_amounts_as_thousands(tmp_path):
     """A US-style tab export ('1,234') segments on the amounts, in the right thousands."""
-    import numpy as np
-
-    rng = np.random.default_rng(4)
-    g = rng.integers(0, 2, 200)
-    spend = np.exp(rng.normal(7 + 1.5 * g, 0.3)).round()
-    lines = ["customer\tspend\tvisits"] + [
-        f"K{i:04d}\t{s:,.0f}\t{3 + 5 * gi + rng.normal(0, 0.8):.1f}"
-        for i, (s, gi) in enumerate(zip(spend, g, strict=True))
-    ]
-    data = tmp_path / "export.tsv"
-    data.write_text("\n".join(lines) + "\n")
-    res = runner.invoke(app, ["brief", str(data), "--out", str(tmp_path / "o"), "--quiet"])
-    assert res.exit_code == 0, res.output
-    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    summary, text, spend = _two_group_export(
+        tmp_path, 4, "customer\tspend\tvisits", lambda i, s, v: f"K{i:04d}\t{s:,.0f}\t{v:.1f}"
+    )
     assert set(summary["features"]) == {"spend", "visits"}
-    text = " ".join(" ".join(pdf_text(tmp_path / "o" / "brief.pdf")).split())
     assert "thousands separators" in text and "1,234 = 1234" in text
-    # Read in thousands, as in the file (not 1.234): the segment averages are the data's.
-    means = sorted(seg["centroid"]["spend"] for seg in summary["segments"])
-    assert means == pytest.approx(sorted([spend[g == 0].mean(), spend[g == 1].mean()]), rel=0.05)
+    assert _spend_means_match(summary, spend.round(), "spend")
