@@ -164,31 +164,45 @@ def profile_heatmap(
     annotations: Sequence[Sequence[str]],
     segment_names: Sequence[str],
     feature_labels: Sequence[str],
+    segment_ids: Sequence[int] | None = None,
 ) -> bytes:
-    """Segments x features: colour = difference from average in SD, text = segment mean."""
+    """Features down, segments across (as in the profile table above it): colour = difference
+    from the average in SD, text = the segment's average in the feature's units.
+
+    `z` and `annotations` are segments x features. Up to four segments are named under their
+    column; with more, the columns carry the segment numbers used on the map and in the tables.
+    """
     k, p = z.shape
     limit = max(1.0, float(np.nanmax(np.abs(z))) if z.size else 1.0)
+    ids = list(segment_ids) if segment_ids is not None else list(range(1, k + 1))
+    if k <= 4:
+        columns = [
+            wrap_label(f"{i} · {n}", max(14, 64 // k), max_lines=4)
+            for i, n in zip(ids, segment_names, strict=True)
+        ]
+    else:
+        columns = [str(i) for i in ids]
     with chart_style():
-        fig = Figure(figsize=(6.8, 1.2 + 0.42 * k))
+        fig = Figure(figsize=(6.8, 1.0 + 0.3 * p + (0.45 if k <= 4 else 0.0)))
         ax = fig.add_subplot()
         sns.heatmap(
-            z,
+            np.asarray(z).T,
             ax=ax,
             cmap="RdBu_r",
             vmin=-limit,
             vmax=limit,
             center=0,
-            annot=np.asarray(annotations, dtype=object),
+            annot=np.asarray(annotations, dtype=object).T,
             fmt="",
-            annot_kws={"fontsize": 8},
+            annot_kws={"fontsize": 8 if k <= 5 else 7},
             linewidths=0.8,
             linecolor="white",
             cbar_kws={"label": "Difference from average\n(standard deviations)", "shrink": 0.9},
-            xticklabels=[wrap_label(lbl, max(10, 60 // max(p, 1))) for lbl in feature_labels],
-            yticklabels=list(segment_names),
+            xticklabels=columns,
+            yticklabels=[wrap_label(lbl, 34, max_lines=2) for lbl in feature_labels],
         )
-        ax.set_xlabel("Feature (cell text: segment average in the feature's units)")
-        ax.set_ylabel("Segment")
+        ax.set_xlabel("Segment (cell text: the segment's average in the feature's units)")
+        ax.set_ylabel("")
         ax.tick_params(axis="x", rotation=0, labelsize=8)
         ax.tick_params(axis="y", rotation=0, labelsize=8)
         return png_bytes(fig)
@@ -284,7 +298,9 @@ def size_bars(
         return png_bytes(fig)
 
 
-def wrap_label(text: str, width: int) -> str:
+def wrap_label(text: str, width: int, max_lines: int = 3) -> str:
+    """Words wrapped at `width` characters, at most `max_lines` lines (the last one ends in '…'
+    when words were left out)."""
     words, lines, line = str(text).split(), [], ""
     for w in words:
         if line and len(line) + 1 + len(w) > width:
@@ -293,7 +309,10 @@ def wrap_label(text: str, width: int) -> str:
         else:
             line = f"{line} {w}".strip()
     lines.append(line)
-    return "\n".join(lines[:3])
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] += " …"
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- the brief's charts
@@ -390,7 +409,9 @@ def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, s
         [fmt.value(dictionary.column(f.column), f.segment_mean) for f in s.features]
         for s in profiles.segments
     ]
-    charts["heatmap"] = profile_heatmap(z, ann, names, profiles.labels) if z.size else None
+    charts["heatmap"] = (
+        profile_heatmap(z, ann, names, profiles.labels, seg.segment_ids) if z.size else None
+    )
     charts["sizes"] = size_bars(
         names,
         [s.share for s in profiles.segments],

@@ -111,6 +111,9 @@ _ABBREVIATIONS = {
 }
 
 
+_PERIODS = {"day", "week", "month", "quarter", "year"}
+
+
 def humanize(name: str) -> str:
     """'MntWines' -> 'Spend on wines', 'NumWebPurchases' -> 'Number of web purchases',
     'Detergents_Paper' -> 'Detergents paper'."""
@@ -124,6 +127,8 @@ def humanize(name: str) -> str:
     if len(words) > 1 and words[0] in _LEAD_ABBREVIATIONS:
         words[0] = _LEAD_ABBREVIATIONS[words[0]]
     words = [_ABBREVIATIONS.get(w, w) for w in words]
+    if words[0] == "number of" and len(words) > 2 and words[-1] in _PERIODS and words[-2] != "per":
+        words.insert(len(words) - 1, "per")  # "NumWebVisitsMonth": visits per month
     text = " ".join(words)
     return text[:1].upper() + text[1:]
 

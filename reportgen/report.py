@@ -159,6 +159,7 @@ def build_context(
             "labels": [specs[f].label for f in profiles.features],
             "rows": [
                 {
+                    "id": s.segment_id,
                     "name": story.name,
                     "color": color,
                     "size": f"{s.size:,}",

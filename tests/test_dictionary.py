@@ -93,6 +93,8 @@ def test_dictionary_column_not_in_data(tmp_path):
 def test_humanize():
     assert humanize("MntWines") == "Spend on wines"
     assert humanize("NumWebPurchases") == "Number of web purchases"
+    assert humanize("NumWebVisitsMonth") == "Number of web visits per month"
+    assert humanize("num_visits_per_month") == "Number of visits per month"
     assert humanize("MntGoldProds") == "Spend on gold products"
     assert humanize("num") == "Num"  # a lone abbreviation is left alone
     assert humanize("avg_basket_qty") == "Average basket quantity"
