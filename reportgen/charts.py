@@ -85,8 +85,10 @@ def segment_map(
     log: tuple[bool, bool] = (False, False),
     seed: int = 0,
     ids: Sequence[int] | None = None,
+    y_ticks: Sequence[int] | None = None,
 ) -> bytes:
-    """Scatter of customers on two axes, coloured by segment, centres marked and named."""
+    """Scatter of customers on two axes, coloured by segment, centres marked and named.
+    `y_ticks`: segment numbers for rows 1..k when the y axis is the segment itself."""
     ids = list(ids) if ids is not None else list(range(1, len(names) + 1))
     idx = sample_rows(len(xy), MAX_SCATTER_POINTS, seed)
     pts = xy[idx].astype(float)
@@ -143,6 +145,9 @@ def segment_map(
             y_label += " — log scale"
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
+        if y_ticks is not None:
+            ax.set_yticks(range(1, len(y_ticks) + 1), [str(t) for t in y_ticks])
+            ax.invert_yaxis()  # segment 1 on top, as in the tables
         # Long names go below the map so that they do not squeeze it sideways.
         place = (
             {
@@ -339,9 +344,24 @@ def map_axes(prepared, seg, profiles, dictionary) -> dict[str, object]:
                 "crosses mark each segment's average."
             ),
         }
+    if prepared.scaled.shape[1] == 1:  # one numeric feature: a strip per segment
+        spec = dictionary.column(prepared.numeric_features[0])
+        row_of = np.zeros(max(seg.segment_ids) + 1)
+        row_of[list(seg.segment_ids)] = np.arange(1, seg.k + 1)
+        return {
+            "xy": np.column_stack([prepared.values[:, 0], row_of[seg.labels]]),
+            "centers": np.column_stack([means[:, 0], np.arange(1, seg.k + 1)]),
+            "x_label": _axis_label(spec),
+            "y_label": "Segment",
+            "jitter": (0.22 if spec.type in ("ordinal", "binary") else 0.0, 0.25),
+            "log": (_log_axis(prepared.steps[0], prepared), False),
+            "y_ticks": tuple(seg.segment_ids),
+            "caption": (
+                f"Each dot is a {dictionary.unit}, placed by the one segmentation feature and "
+                "drawn in its segment's row; crosses mark each segment's average."
+            ),
+        }
     x = prepared.scaled
-    if x.shape[1] == 1:
-        x = np.column_stack([x[:, 0], seg.distances])
     pca = PCA(n_components=2, random_state=0).fit(x)
     xy = pca.transform(x)
     centers = np.array([xy[seg.labels == sid].mean(axis=0) for sid in seg.segment_ids])
@@ -401,6 +421,7 @@ def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, s
             log=m["log"],
             seed=seed,
             ids=seg.segment_ids,
+            y_ticks=m.get("y_ticks"),
         ),
         "map_caption": m["caption"],
     }

@@ -20,16 +20,26 @@ from .errors import InputError
 
 ROLES = ("segment", "describe", "id", "ignore")
 TYPES = ("numeric", "ordinal", "binary", "categorical", "date", "id", "text")
-ID_NAME = re.compile(r"(^|[_\s-])(id|key|uuid|guid)$|^(id|key)[_\s-]|id$|^respondent$", re.I)
-# Numbered like a customer or row: "cust_no", "Account Nr", "customer number", "RowNumber",
-# pandas' written index "Unnamed: 0", "index", "#".
+# Named like an id: "customer_id", "ID", "key", "CustomerID", "userId", "customerid". Case
+# matters for a bare "...Id" ending, so that "AmountPaid", "Valid" and "Covid" are not ids.
+ID_NAME = re.compile(
+    r"(?i:(^|[_\s-])(id|key|uuid|guid)$|^(id|key)[_\s-]|^respondent$"
+    r"|(customer|cust|client|user|member|account|person|contact|subscriber|household|visitor"
+    r"|guest|patient|student|employee|record|order)id$)"
+    r"|[a-z0-9](Id|ID)$"
+)
+# Numbered like a customer or row: "cust_no", "Account Nr", "customer number", "CustNo",
+# "RowNumber", "Kundennummer", pandas' written index "Unnamed: 0", "index", "#". Case matters for
+# a bare "...No" ending, so that "Casino" or "Platinum" are not numbers.
 NUMBER_NAME = re.compile(
-    r"(^|[_\s-])(no|nr|num)\.?$|[a-z](No|Nr|Num)$|(customer|client|member|account|row|kunden)"
-    r"[_\s-]?(number|nummer)$|^(unnamed: ?\d+|index|idx|row|#|serial)$",
-    re.I,
+    r"(?i:(^|[_\s-])(no|nr|num)\.?$"
+    r"|(customer|client|member|account|row|kunden)[_\s-]?(number|nummer)$"
+    r"|^(unnamed: ?\d+|index|idx|row|#|serial)$)"
+    r"|[a-z](No|Nr|Num)$"
 )
 MAX_CATEGORIES = 30
 ID_UNIQUE_SHARE = 0.95
+ROW_NUMBER_REASON = "whole numbers counting up (or down) row by row: a row number"
 ROW_NUMBER_MIN_ROWS = 30  # a rising run of 5 small numbers in a test table is not a row number
 
 
@@ -304,14 +314,17 @@ def _id_like_name(name: object) -> bool:
 
 
 def _row_numbers(numbers: pd.Series) -> bool:
-    """Whole numbers that rise in every row and span about the row count: 1, 2, 3, ... or an
-    export's running customer number (1001, 1002, 1004, ...). No amount looks like this."""
+    """Whole numbers that rise (or fall) in every row and span about the row count: 1, 2, 3, ...
+    or an export's running customer number (1001, 1002, 1004, ...). No amount looks like this."""
     n = len(numbers)
     if n < ROW_NUMBER_MIN_ROWS:
         return False
     values = numbers.to_numpy(dtype=float, na_value=np.nan)
-    if not (values[-1] - values[0] <= 2 * n and np.all(np.diff(values) > 0)):
-        return False  # any missing value fails the comparison too
+    if not abs(values[-1] - values[0]) <= 2 * n:
+        return False  # a missing value at either end fails the comparison too
+    steps = np.diff(values)
+    if not (np.all(steps > 0) or np.all(steps < 0)):
+        return False
     return not np.any(np.mod(values, 1) != 0)
 
 
@@ -329,9 +342,7 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     # Numbers are counted as numbers: turning a million floats into text took seconds.
     is_number = pd.api.types.is_numeric_dtype(non_null) and not pd.api.types.is_bool_dtype(non_null)
     if is_number and n_valid == n_rows and _row_numbers(non_null):
-        return ColumnSpec(
-            name, "id", "id", label, reason="whole numbers rising one by one: a row number"
-        )
+        return ColumnSpec(name, "id", "id", label, reason=ROW_NUMBER_REASON)
     if is_number and not _id_like_name(name) and _many_values(non_null):
         # What the full passes below would conclude for numbers with more than 11 distinct
         # values (not constant, not an id, not a flag, code or rating): plain numbers.
@@ -351,6 +362,8 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
         )
     nums = _numeric(non_null)
     share_numeric = nums.notna().mean()
+    if share_numeric == 1 and n_valid == n_rows and _row_numbers(nums):  # numbers read as text
+        return ColumnSpec(name, "id", "id", label, reason=ROW_NUMBER_REASON)
     if share_numeric >= 0.95:
         values = nums[np.isfinite(nums)]
         distinct = np.unique(values.to_numpy())

@@ -46,15 +46,28 @@ def value(spec: ColumnSpec, x: float | None) -> str:
     return number(x)
 
 
+# Words that make "year" a calendar year: "Year_Birth", "year of birth", "signup year",
+# "YearBuilt", "first purchase year". A bare "year"/"yob" column is one too.
+_YEAR_OF = re.compile(
+    r"\b(?:birth|born|join|joined|joining|signup|sign up|start|started|since|first|registered|"
+    r"registration|built|founded|established|opened|enrolled|enrolment|enrollment|graduation|"
+    r"acquired|acquisition|model|vintage|purchase|purchased|entry|onboarded|onboarding)\b"
+)
+
+
 def _is_year(spec: ColumnSpec, x: float | None) -> bool:
-    """A calendar year ("Year_Birth", "signup year"), not a rate ("Spend_per_year", "per yr")."""
+    """A calendar year ("Year_Birth", "signup year", "yob"), not an amount that mentions years
+    ("Spend_per_year", "Spend_last_year", "income_year", "spend_1yr")."""
     if spec.unit or x is None or math.isnan(x) or not 1000 <= x < 3000:
         return False
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", f"{spec.name} {spec.label}")  # YearBirth
-    text = re.sub(r"[^a-z/]+", " ", text.lower())
-    return bool(re.search(r"\b(?:year|yr)\b", text)) and not re.search(
-        r"(?:\b(?:per|a|an|each|every)\s|/\s?)(?:year|yr)\b", text
-    )
+    for text in (spec.name, spec.label):
+        words = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(text))  # YearBirth -> Year Birth
+        words = re.sub(r"[^a-z]+", " ", words.lower()).strip()
+        if words in ("year", "yr", "yob", "birth year", "year of birth"):
+            return True
+        if re.search(r"\b(?:year|yr)\b", words) and _YEAR_OF.search(words):
+            return True
+    return False
 
 
 def percent(share: float, digits: int = 0) -> str:

@@ -249,25 +249,27 @@ def read_table(path: Path | str) -> LoadedTable:
     )
 
 
-DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"  # 206,29  1.234,5  -12
-THOUSANDS_COMMA = r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"  # 1,234  1,234,567.5  950
+DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?"  # 206,29  1.234,5  0,750  -12
+THOUSANDS_COMMA = r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?"  # 1,234  1,234,567.5  950
 
 
 def _comma_numbers(
-    frame: pd.DataFrame, delimiter: str
+    frame: pd.DataFrame, delimiter: str | None
 ) -> tuple[pd.DataFrame, tuple[str, ...], tuple[str, ...]]:
     """Text columns whose every value is a number written with commas become numbers.
 
-    A column is read with decimal commas ("206,29", "1.234,5") or with thousands separators
-    ("1,234", "1,234,567.5") when only one reading fits all its values. When both fit (every
-    value is "1,234"-like or a plain integer) the file decides: ';' files come from European
-    spreadsheets, which write decimal commas and no thousands separators; other files are read
-    with thousands separators (a European amount with exactly three decimals is the rarer case).
-    Columns that fit neither stay text. Returns the frame and the two tuples of column names.
+    A column is read with decimal commas ("206,29", "1.234,5", "0,750") or with thousands
+    separators ("1,234", "1,234,567.5") when only one reading fits all its values. When both fit
+    (only "1,234"-like values and integers), the other columns of the file decide: a file that
+    writes decimal commas elsewhere writes them here too, and the same for thousands separators.
+    When no column decides, the separator does: ';' files come from European spreadsheets
+    (decimal commas, no thousands separators); others are read with thousands separators. In ','
+    files a quoted "1,3" is more often a list of answers than a number, so they are only read
+    with thousands separators. Columns that fit neither reading stay text.
+    Returns the frame and the names of the columns read with decimal commas and with thousands
+    separators.
     """
-    converted: dict[str, pd.Series] = {}
-    decimal: list[str] = []
-    thousands: list[str] = []
+    readings: dict[str, tuple[pd.Series, str]] = {}  # column -> (its text, reading)
     for name in frame.columns:
         col = frame[name]
         if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
@@ -277,23 +279,32 @@ def _comma_numbers(
         present = present[present != ""]
         if present.empty or not present.str.contains(",", regex=False).any():
             continue
-        as_decimal = bool(present.str.fullmatch(DECIMAL_COMMA).all())
+        as_decimal = delimiter != "," and bool(present.str.fullmatch(DECIMAL_COMMA).all())
         as_thousands = bool(present.str.fullmatch(THOUSANDS_COMMA).all())
-        if as_decimal and as_thousands:  # only "1,234"-like values and integers: ambiguous
-            as_decimal = delimiter == ";"
-            as_thousands = not as_decimal
-        if as_decimal:
+        if as_decimal or as_thousands:
+            reading = "both" if as_decimal and as_thousands else "decimal" if as_decimal else "1000"
+            readings[name] = (text, reading)
+    if not readings:
+        return frame, (), ()
+    seen = {reading for _, reading in readings.values()}
+    if seen == {"decimal", "both"} or (seen == {"both"} and delimiter == ";"):
+        ambiguous = "decimal"
+    else:
+        ambiguous = "1000"  # also when the file has clear columns of both kinds
+    out = frame.copy(deep=False)  # new columns only; the other columns' data is shared
+    decimal: list[str] = []
+    thousands: list[str] = []
+    for name, (text, reading) in readings.items():
+        if reading == "both":
+            reading = ambiguous
+        if reading == "decimal":
             plain = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
             decimal.append(name)
-        elif as_thousands:
+        else:
             plain = text.str.replace(",", "", regex=False)
             thousands.append(name)
-        else:
-            continue
-        converted[name] = pd.to_numeric(plain.replace("", pd.NA), errors="coerce").astype(float)
-    if not converted:
-        return frame, (), ()
-    return frame.assign(**converted), tuple(decimal), tuple(thousands)
+        out[name] = pd.to_numeric(plain.replace("", pd.NA), errors="coerce").astype(float)
+    return out, tuple(decimal), tuple(thousands)
 
 
 def _first_line(exc: Exception) -> str:

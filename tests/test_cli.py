@@ -265,3 +265,20 @@ def test_thousands_separator_export_reads_amounts_as_thousands(tmp_path):
     assert set(summary["features"]) == {"spend", "visits"}
     assert "thousands separators" in text and "1,234 = 1234" in text
     assert _spend_means_match(summary, spend.round(), "spend")
+
+
+def test_one_feature_table_gets_a_strip_map(tmp_path):
+    """With a single segmentation feature the map is one strip per segment (this crashed)."""
+    rng = np.random.default_rng(6)
+    visits = np.concatenate([rng.normal(3, 0.8, 150), rng.normal(8, 0.8, 150)])
+    lines = ["kunde;besuche"] + [
+        f"K{i:04d};{v:.1f}".replace(".", ",") for i, v in enumerate(visits)
+    ]
+    data = tmp_path / "one.csv"
+    data.write_text("\n".join(lines) + "\n")
+    res = runner.invoke(app, ["brief", str(data), "--out", str(tmp_path / "o"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["features"] == ["besuche"] and summary["k"] == 2
+    text = " ".join(" ".join(pdf_text(tmp_path / "o" / "brief.pdf")).split())
+    assert "placed by the one segmentation feature" in text

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen.dictionary import humanize, infer_column, read_dictionary, resolve_dictionary
+from reportgen.dictionary import (
+    ROW_NUMBER_REASON,
+    humanize,
+    infer_column,
+    read_dictionary,
+    resolve_dictionary,
+)
 from reportgen.errors import InputError
 from tests.conftest import DATA
 
@@ -103,10 +109,9 @@ def test_humanize():
 
 
 def test_unique_numeric_without_id_name_is_a_feature():
-    s = pd.Series([str(x) for x in range(50)], name="score")
-    assert infer_column("score", s, 50).role == "segment"
     shuffled = pd.Series(np.random.default_rng(0).permutation(50), name="score")
     assert infer_column("score", shuffled, 50).role == "segment"
+    assert infer_column("score", shuffled.astype(str), 50).role == "segment"
 
 
 @pytest.mark.parametrize(
@@ -122,12 +127,30 @@ def test_row_and_customer_numbers_are_ids_not_features(name):
 def test_rising_row_numbers_are_an_id_whatever_their_name():
     rows = pd.Series(np.arange(1, 201))
     spec = infer_column("n", rows, 200)
-    assert (spec.role, spec.reason) == ("id", "whole numbers rising one by one: a row number")
+    assert (spec.role, spec.reason) == ("id", ROW_NUMBER_REASON)
     gaps = pd.Series(np.arange(1001, 1401, 2))  # a running number with gaps is still one
     assert infer_column("n", gaps, 200).role == "id"
+    assert infer_column("n", pd.Series(np.arange(200, 0, -1)), 200).role == "id"  # counting down
+    text = pd.Series([str(i) for i in range(1, 201)])  # a gzipped or non-UTF-8 file's text
+    assert infer_column("n", text, 200).role == "id"
     amounts = pd.Series(np.sort(np.random.default_rng(2).integers(0, 10**6, 200)))
     assert infer_column("spend", amounts, 200).role == "segment"  # sorted, but spans far more
     assert infer_column("visits", pd.Series([1, 2, 3, 4, 5]), 5).role != "id"  # too few rows
+
+
+@pytest.mark.parametrize(
+    "name", ["AmountPaid", "Valid", "covid", "Casino", "Ausgaben_Kino", "MntPlatinum", "Techno"]
+)
+def test_words_ending_like_id_or_no_are_not_ids(name):
+    """'Paid' ends in 'id' and 'Casino' in 'no': amounts with such names stay features."""
+    amounts = pd.Series(np.random.default_rng(4).normal(100, 20, 200).round(2))
+    assert infer_column(name, amounts, 200).role == "segment"
+
+
+def test_concatenated_lowercase_ids_are_ids():
+    ids = pd.Series(np.random.default_rng(5).permutation(200) * 7 + 10_000)
+    for name in ["customerid", "userid", "CustomerID", "clientId", "ID"]:
+        assert infer_column(name, ids, 200).role == "id", name
 
 
 def test_a_named_id_beats_a_row_number_as_the_id_column():

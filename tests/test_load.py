@@ -112,18 +112,36 @@ def test_thousands_separators_are_not_read_as_decimal_commas(tmp_path):
     assert list(t.frame["mixed"]) == [1234.5, 950.0, 12000.0]
 
 
-def test_ambiguous_commas_follow_the_separator(tmp_path):
-    """'1,234' alone fits both readings: a ';' file is European (decimal comma), a quoted value
-    in a comma file is a thousands separator; an unambiguous value decides either way."""
+def test_ambiguous_commas_follow_the_file(tmp_path):
+    """'1,234' alone fits both readings. Another column of the file that is clearly written one
+    way decides; otherwise a ';' file is European (decimal comma), anything else uses thousands
+    separators. A leading '0,' is never a thousands separator."""
     eu = tmp_path / "eu.csv"
-    eu.write_text("id;gewicht;umsatz\n1;1,234;1,234\n2;2,500;7,5\n")
+    eu.write_text("id;gewicht;umsatz\n1;1,234;1,234\n2;2,500;2,000\n")
     t = read_table(eu)
     assert t.decimal_comma == ("gewicht", "umsatz")
     assert list(t.frame["gewicht"]) == [1.234, 2.5]
-    assert list(t.frame["umsatz"]) == [1.234, 7.5]
-    us = tmp_path / "us.csv"
-    us.write_text('id,spend,rate\n1,"1,234","0,5"\n2,"2,500","1,25"\n')
+    tab = tmp_path / "gewicht.tsv"
+    tab.write_text("kunde\tgewicht_kg\tbesuche\nK1\t0,750\t7,5\nK2\t1,250\t8\nK3\t2,000\t3,5\n")
+    t = read_table(tab)
+    assert t.decimal_comma == ("gewicht_kg", "besuche") and t.thousands_comma == ()
+    assert list(t.frame["gewicht_kg"]) == [0.75, 1.25, 2.0]
+    us = tmp_path / "us.tsv"
+    us.write_text("id\tspend\tbalance\n1\t1,234\t1,234.50\n2\t2,500\t-12,000.00\n")
     t = read_table(us)
-    assert t.thousands_comma == ("spend",) and t.decimal_comma == ("rate",)
+    assert t.thousands_comma == ("spend", "balance")
     assert list(t.frame["spend"]) == [1234.0, 2500.0]
-    assert list(t.frame["rate"]) == [0.5, 1.25]
+    assert list(t.frame["balance"]) == [1234.5, -12000.0]
+
+
+def test_comma_files_keep_quoted_lists_as_text(tmp_path):
+    """In a ',' file a quoted "1,3" is a list of answers; a quoted "1,234" is a thousand."""
+    p = tmp_path / "survey.csv"
+    p.write_text(
+        'id,fav_days,spend,self\n1,"1,3","1,234","2,500"\n2,"2,5","950","1,000"\n3,"4","12,000","7"\n'
+    )
+    t = read_table(p)
+    assert list(t.frame["fav_days"]) == ["1,3", "2,5", "4"]
+    assert t.thousands_comma == ("spend", "self")  # a column named 'self' is a column like any
+    assert list(t.frame["spend"]) == [1234.0, 950.0, 12000.0]
+    assert list(t.frame["self"]) == [2500.0, 1000.0, 7.0]

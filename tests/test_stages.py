@@ -167,7 +167,13 @@ def test_values_read_in_the_columns_terms():
 
     born = ColumnSpec("Year_Birth", "segment", "numeric", "Year birth")
     assert fmt.value(born, 1967.4) == "1967"  # a year, not "1,967"
-    for name, label in [("birth_year", "Birth year"), ("YearJoined", "Year joined")]:
+    for name, label in [
+        ("birth_year", "Birth year"),
+        ("YearJoined", "Year joined"),
+        ("yob", "Yob"),
+        ("year", "Year"),
+        ("first_purchase_year", "First purchase year"),
+    ]:
         assert fmt.value(ColumnSpec(name, "segment", "numeric", label), 2014.0) == "2014"
     # A rate per year is an amount, not a calendar year.
     for name, label in [
@@ -175,6 +181,10 @@ def test_values_read_in_the_columns_terms():
         ("Visits_per_yr", "Visits per yr"),
         ("orders", "Orders / year"),
         ("SpendPerYear", "Spend a year"),
+        ("Spend_last_year", "Spend last year"),
+        ("income_year", "Income year"),
+        ("spend_yr", "Spend yr"),
+        ("spend_1yr", "Spend 1yr"),
     ]:
         assert fmt.value(ColumnSpec(name, "segment", "numeric", label), 1234.6) == "1,235"
     income = ColumnSpec("Income", "segment", "numeric", "Income")
