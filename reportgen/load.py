@@ -10,6 +10,7 @@ import csv
 import gzip
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,25 @@ def _format_of(path: Path) -> tuple[str, bool]:
     return "", gz
 
 
+_WESTERN_SYMBOLS = frozenset("€£¥°§´²³µ«»–—‘’‚“”„…•™·±×÷¼½¾©®")
+
+
+def _western(sample: bytes) -> bool:
+    """Windows-1252, the encoding of Excel's CSV exports in Western Europe and the Americas:
+    every non-ASCII character is a Latin letter (ä, é, ß) or a common symbol (€, £, °), and the
+    letters stand alone among ASCII ones ("Müller"). Cyrillic or Greek text read as cp1252 is
+    also Latin-1 letters, but whole words of them. On short samples charset_normalizer tends to
+    pick rarer code pages for such files (mac_roman, hp_roman8, cp932), garbling names."""
+    try:
+        text = sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    if any(ord(c) > 127 and not ("\u00c0" <= c <= "\u00ff" or c in _WESTERN_SYMBOLS) for c in text):
+        return False
+    runs = re.findall(r"[\u00c0-\u00ff]+", text)
+    return not runs or sum(map(len, runs)) / len(runs) <= 1.5
+
+
 def _detect_encoding(sample: bytes) -> str:
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
@@ -76,6 +96,8 @@ def _detect_encoding(sample: bytes) -> str:
         # A multi-byte character cut at the end of the sample is still UTF-8.
         if exc.start >= len(sample) - 4:
             return "utf-8"
+    if _western(sample):
+        return "cp1252"
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()

@@ -20,6 +20,26 @@ def test_comma_csv_keeps_ids_as_text(tmp_path):
     assert len(t.sha256) == 64
 
 
+@pytest.mark.parametrize(
+    "text, encoding",
+    [
+        ("Kunde;Umsatz €\nMüller;12,50\nÖzdemir;7,20\nRenée;3\n", "cp1252"),
+        ("id,Ausgaben_€,visits\n1,209.68,15\n2,337.52,11\n", "cp1252"),
+        ("nom;ville\nFrançois;Besançon\nAnaïs;Orléans\n", "cp1252"),
+        ("Имя;Город\nИван;Москва\nПётр;Казань\n", "cp1251"),
+        ("Όνομα;Πόλη\nΓιάννης;Αθήνα\nΜαρία;Πάτρα\n", "cp1253"),
+    ],
+)
+def test_single_byte_encodings_keep_names_intact(tmp_path, text, encoding):
+    """A Windows-1252 export with a lone '€' or 'ü' is not read as mac_roman or hp_roman8."""
+    p = tmp_path / "export.csv"
+    p.write_bytes(text.encode(encoding))
+    t = read_table(p)
+    header = text.splitlines()[0].split(";" if ";" in text else ",")
+    assert list(t.frame.columns) == header
+    assert str(t.frame.iloc[1, 0]) == text.splitlines()[2].split(";" if ";" in text else ",")[0]
+
+
 def test_semicolon_and_latin1_detected(tmp_path):
     p = tmp_path / "s.csv"
     p.write_bytes("name;Ausgaben\nMüller;1,5\nGroß;2\nWeiß;3\n".encode("cp1252"))
