@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,28 +68,80 @@ def _format_of(path: Path) -> tuple[str, bool]:
     return "", gz
 
 
-_WESTERN_SYMBOLS = frozenset("€£¥°§´²³µ«»–—‘’‚“”„…•™·±×÷¼½¾©®")
+# The accented letters each language writes. A Windows export is cp1252 (Western) or cp1250
+# (Central European); the same byte is 'è' in one and 'č' in the other, so the reading whose
+# letters one language explains better wins.
+_ALPHABETS = (
+    "äöüßéè",  # German (with French loan names)
+    "àâæçéèêëîïôœùûüÿ",  # French
+    "áéíñóúü",  # Spanish
+    "áâãàçéêíóôõú",  # Portuguese
+    "àèéìíîòóùú",  # Italian
+    "áéèëïóöü",  # Dutch
+    "åäæéöø",  # Danish, Norwegian, Swedish, Finnish
+    "áæðéíóöþúý",  # Icelandic
+    "àçéèíïòóúü",  # Catalan
+    "ąćęłńóśźż",  # Polish
+    "áäčďéěíĺľňóôřŕšťúůýž",  # Czech, Slovak
+    "áéíóöőúüű",  # Hungarian
+    "čćđšž",  # Slovenian, Croatian, Bosnian
+    "ăâîşţ",  # Romanian
+)
+_JOINERS = frozenset("’‘´·-–'")
 
 
-def _western(sample: bytes) -> bool:
-    """Windows-1252, the encoding of Excel's CSV exports in Western Europe and the Americas:
-    every non-ASCII character is a Latin letter (ä, é, ß) or a common symbol (€, £, °), and the
-    letters stand alone among ASCII ones ("Müller"). Cyrillic or Greek text read as cp1252 is
-    also Latin-1 letters, but whole words of them. On short samples charset_normalizer tends to
-    pick rarer code pages for such files (mac_roman, hp_roman8, cp932), garbling names."""
-    try:
-        text = sample.decode("cp1252")
-    except UnicodeDecodeError:
-        return False
-    if any(ord(c) > 127 and not ("\u00c0" <= c <= "\u00ff" or c in _WESTERN_SYMBOLS) for c in text):
-        return False
-    runs = re.findall(r"[\u00c0-\u00ff]+", text)
-    return not runs or sum(map(len, runs)) / len(runs) <= 1.5
+def _letter_fit(text: str) -> float:
+    """Share of non-ASCII letters that one language's alphabet explains. A symbol inside a word
+    ('Micha³') counts as a letter no alphabet has; other symbols ('12 €') do not count."""
+    chars = []
+    for m in re.finditer(r"[^\x00-\x7f]", text):
+        c, i = m.group(), m.start()
+        if c.isalpha() or (
+            c not in _JOINERS and text[i - 1 : i].isalpha() and text[i + 1 : i + 2].isalpha()
+        ):
+            chars.append(c.lower())
+    if not chars:
+        return 1.0
+    return max(sum(c in alphabet for c in chars) for alphabet in _ALPHABETS) / len(chars)
+
+
+def _windows_latin(text: str) -> bool:
+    """Text as a Windows Latin code page would show a real Latin-script file: letters are Latin,
+    other characters are punctuation, symbols or spaces, and accented letters stand alone
+    among ASCII ones ("Müller", "Jiří"). Cyrillic or Greek bytes read this way also come out
+    as Latin letters, but whole words of them."""
+    for c in set(text):
+        if ord(c) > 127 and not (
+            unicodedata.name(c, "").startswith("LATIN") or unicodedata.category(c)[0] in "PSZN"
+        ):
+            return False
+    runs = re.findall(r"[^\x00-\x7f]+", text)
+    return not runs or sum(map(len, runs)) / len(runs) <= 2.0
+
+
+def _windows_code_page(sample: bytes) -> str | None:
+    """cp1252 (Excel's CSV exports in Western Europe and the Americas) or cp1250 (Central
+    Europe), whichever reading one language's letters explain better, ties to cp1252; None when
+    neither is a plausible reading. On short samples charset_normalizer tends to pick rarer code
+    pages for such files (mac_roman, hp_roman8, cp932, or cp1250 for French), garbling names."""
+    if b"\x00" in sample:
+        return None
+    fits = {}
+    for code_page in ("cp1252", "cp1250", "iso8859_2"):
+        try:
+            text = sample.decode(code_page)
+        except UnicodeDecodeError:
+            continue
+        if _windows_latin(text):
+            fits[code_page] = _letter_fit(text)
+    return max(fits, key=fits.get) if fits else None
 
 
 def _detect_encoding(sample: bytes) -> str:
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -96,8 +149,9 @@ def _detect_encoding(sample: bytes) -> str:
         # A multi-byte character cut at the end of the sample is still UTF-8.
         if exc.start >= len(sample) - 4:
             return "utf-8"
-    if _western(sample):
-        return "cp1252"
+    code_page = _windows_code_page(sample)
+    if code_page:
+        return code_page
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()

@@ -28,12 +28,25 @@ def test_comma_csv_keeps_ids_as_text(tmp_path):
         ("nom;ville\nFrançois;Besançon\nAnaïs;Orléans\n", "cp1252"),
         ("Имя;Город\nИван;Москва\nПётр;Казань\n", "cp1251"),
         ("Όνομα;Πόλη\nΓιάννης;Αθήνα\nΜαρία;Πάτρα\n", "cp1253"),
+        ("nombre;ciudad\nMuñoz;Logroño\nPeña;Cádiz\n", "cp1252"),
+        ("nome;cidade\nConceição;São Paulo\nJoão;Lisboa\n", "cp1252"),
+        ("navn;by\nSøren;Århus\nBjørn;Næstved\n", "cp1252"),
+        ("nom;ville\nHélène;Nîmes\nJérôme;Sète\n", "cp1252"),
+        ("nazwisko;miasto\nWęgrzyn;Poznań\nMichał;Wrocław\n", "cp1250"),
+        ("imię;miasto\nŁukasz;Łódź\nMałgorzata;Kraków\n", "cp1250"),
+        ("név;város\nKovács Gergő;Győr\nSzűcs Ádám;Pécs\n", "cp1250"),
+        ("jméno;město\nJiří Novák;Brno\nPetr Dvořák;Plzeň\n", "cp1250"),
+        ("jméno;město\nTomáš Veselý;Kladno\nLuboš Žák;Třebíč\n", "iso8859_2"),
+        ("Kunde;Stadt\nMüller;Köln\nRenée;Besançon\n", "utf-16"),
+        ("Kunde;Stadt\nMüller;Köln\nRenée;Besançon\n", "utf-16-be"),
     ],
 )
 def test_single_byte_encodings_keep_names_intact(tmp_path, text, encoding):
-    """A Windows-1252 export with a lone '€' or 'ü' is not read as mac_roman or hp_roman8."""
+    """A Windows-1252 export with a lone '€' or 'ü' is not read as mac_roman or hp_roman8, a
+    Central European one (cp1250) keeps its 'ł' and 'ő', and a UTF-16 file with a BOM is UTF-16."""
     p = tmp_path / "export.csv"
-    p.write_bytes(text.encode(encoding))
+    data = text.encode(encoding)
+    p.write_bytes(b"\xfe\xff" + data if encoding == "utf-16-be" else data)
     t = read_table(p)
     header = text.splitlines()[0].split(";" if ";" in text else ",")
     assert list(t.frame.columns) == header
