@@ -41,6 +41,12 @@ MAX_CATEGORIES = 30
 ID_UNIQUE_SHARE = 0.95
 ROW_NUMBER_REASON = "whole numbers counting up (or down) row by row: a row number"
 ROW_NUMBER_MIN_ROWS = 30  # a rising run of 5 small numbers in a test table is not a row number
+# A quantity a table can be sorted by ("year", "Tenure", "age") is not a row number even when
+# every value is new: 31 yearly rows 1990..2020 are years.
+MEASURE_NAME = re.compile(
+    r"(?i:(^|[^a-z])(year|yr|age|tenure|month|week|day|hour|score|rank|rating|level|size|count"
+    r"|visit|order|purchase|amount|spend|income|balance|price)s?($|[^a-z]))"
+)
 
 
 @dataclass(frozen=True)
@@ -341,7 +347,8 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
         return ColumnSpec(name, "ignore", "text", label, reason="empty: no values at all")
     # Numbers are counted as numbers: turning a million floats into text took seconds.
     is_number = pd.api.types.is_numeric_dtype(non_null) and not pd.api.types.is_bool_dtype(non_null)
-    if is_number and n_valid == n_rows and _row_numbers(non_null):
+    measure = bool(MEASURE_NAME.search(re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))))
+    if is_number and n_valid == n_rows and not measure and _row_numbers(non_null):
         return ColumnSpec(name, "id", "id", label, reason=ROW_NUMBER_REASON)
     if is_number and not _id_like_name(name) and _many_values(non_null):
         # What the full passes below would conclude for numbers with more than 11 distinct
@@ -362,7 +369,8 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
         )
     nums = _numeric(non_null)
     share_numeric = nums.notna().mean()
-    if share_numeric == 1 and n_valid == n_rows and _row_numbers(nums):  # numbers read as text
+    # Row numbers read as text.
+    if share_numeric == 1 and n_valid == n_rows and not measure and _row_numbers(nums):
         return ColumnSpec(name, "id", "id", label, reason=ROW_NUMBER_REASON)
     if share_numeric >= 0.95:
         values = nums[np.isfinite(nums)]

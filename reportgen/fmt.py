@@ -46,26 +46,30 @@ def value(spec: ColumnSpec, x: float | None) -> str:
     return number(x)
 
 
-# Words that make "year" a calendar year: "Year_Birth", "year of birth", "signup year",
-# "YearBuilt", "first purchase year". A bare "year"/"yob" column is one too.
-_YEAR_OF = re.compile(
-    r"\b(?:birth|born|join|joined|joining|signup|sign up|start|started|since|first|registered|"
-    r"registration|built|founded|established|opened|enrolled|enrolment|enrollment|graduation|"
-    r"acquired|acquisition|model|vintage|purchase|purchased|entry|onboarded|onboarding)\b"
+# Words that make a "year" column an amount or a rate, not a calendar year: "Spend_per_year",
+# "Spend_last_year", "income_year", "Orders / year". Plural counts ("orders", "visits") are
+# amounts; the singular names an event ("year_of_last_order", "purchase_year").
+_AMOUNT_WORDS = re.compile(
+    r"\b(?:per|each|every|spend|spent|spending|income|revenue|sales|amount|amounts|cost|costs|"
+    r"price|value|paid|payment|payments|total|avg|average|mean|sum|count|number|num|no|visits|"
+    r"orders|purchases|transactions|claims|calls|balance|premium|premiums|fee|fees|salary|"
+    r"earnings|profit|budget|usd|eur|gbp|dollars|euros|ltv|clv|mnt|gross|net|margin|turnover|"
+    r"volume|units|qty|quantity|times|days|hours|minutes|months|nights|trips|rate|km|miles)\b"
 )
 
 
 def _is_year(spec: ColumnSpec, x: float | None) -> bool:
-    """A calendar year ("Year_Birth", "signup year", "yob"), not an amount that mentions years
-    ("Spend_per_year", "Spend_last_year", "income_year", "spend_1yr")."""
+    """A calendar year ("Year_Birth", "cohort_year", "yob", "year_of_last_order"), not an
+    amount that mentions years ("Spend_per_year", "Spend_last_year", "income_year",
+    "spend_1yr")."""
     if spec.unit or x is None or math.isnan(x) or not 1000 <= x < 3000:
         return False
     for text in (spec.name, spec.label):
         words = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(text))  # YearBirth -> Year Birth
         words = re.sub(r"[^a-z]+", " ", words.lower()).strip()
-        if words in ("year", "yr", "yob", "birth year", "year of birth"):
-            return True
-        if re.search(r"\b(?:year|yr)\b", words) and _YEAR_OF.search(words):
+        if words == "yob" or (
+            re.search(r"\b(?:year|yr)\b", words) and not _AMOUNT_WORDS.search(words)
+        ):
             return True
     return False
 

@@ -138,6 +138,15 @@ def test_rising_row_numbers_are_an_id_whatever_their_name():
     assert infer_column("visits", pd.Series([1, 2, 3, 4, 5]), 5).role != "id"  # too few rows
 
 
+def test_a_table_sorted_by_a_quantity_keeps_that_quantity():
+    """31 yearly rows 1990..2020 are years and a tenure 1..60 is months, not row numbers."""
+    years = pd.Series(np.arange(1990, 2021))
+    assert infer_column("year", years, 31).role != "id"
+    tenure = pd.Series(np.arange(1, 61))
+    for name in ["Tenure", "tenure_months", "CustomerAge", "visits"]:
+        assert infer_column(name, tenure, 60).role != "id", name
+
+
 @pytest.mark.parametrize(
     "name", ["AmountPaid", "Valid", "covid", "Casino", "Ausgaben_Kino", "MntPlatinum", "Techno"]
 )

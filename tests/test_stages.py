@@ -173,6 +173,11 @@ def test_values_read_in_the_columns_terms():
         ("yob", "Yob"),
         ("year", "Year"),
         ("first_purchase_year", "First purchase year"),
+        ("cohort_year", "Cohort year"),
+        ("DOB_year", "DOB year"),
+        ("Customer_Year", "Customer year"),
+        ("Year_Dt_Customer", "Year dt customer"),
+        ("year_of_last_order", "Year of last order"),
     ]:
         assert fmt.value(ColumnSpec(name, "segment", "numeric", label), 2014.0) == "2014"
     # A rate per year is an amount, not a calendar year.
