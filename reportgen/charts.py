@@ -387,7 +387,8 @@ def map_axes(prepared, seg, profiles, dictionary) -> dict[str, object]:
         "jitter": (0.0, 0.0),
         "log": (False, False),
         "caption": (
-            f"Each dot is a {dictionary.unit}. With {len(prepared.features)} features the map "
+            f"Each dot is a {dictionary.unit}. With {fmt.count(len(prepared.features), 'feature')}"
+            " the map "
             "shows the two directions along which customers differ most (principal components "
             "of the scaled features); axis titles name the features that drive each direction."
         ),

@@ -74,6 +74,11 @@ def _is_year(spec: ColumnSpec, x: float | None) -> bool:
     return False
 
 
+def count(n: int, noun: str) -> str:
+    """'1 feature', '12 features', '1,204 rows'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def percent(share: float, digits: int = 0) -> str:
     return f"{100 * share:.{digits}f} %"
 

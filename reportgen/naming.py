@@ -6,16 +6,20 @@ Naming rule (stated in the brief's appendix): a segment is named after what it r
 *more* than the average customer, when it stands out on something (+0.5 SD or more) and the data
 dictionary has a name for that; otherwise after its largest difference in either direction.
 Without dictionary names, the name is built from the two most distinguishing features in words
-("High fresh · low grocery"). Names are made unique; a segment is never called "Cluster 0".
+("High fresh · low grocery"). A categorical segmentation feature counts through its most
+over-represented category ("Contract: Month-to-month"), its effect size Cohen's h for the two
+shares, which reads on the same scale as d (0.2 small, 0.5 medium, 0.8 large). Names are made
+unique; a segment is never called "Cluster 0".
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from . import fmt
 from .dictionary import DataDictionary
-from .profile import DescribeField, FeatureStat, Profiles, SegmentProfile
+from .profile import BLANK, OTHER, DescribeField, FeatureStat, Profiles, SegmentProfile
 
 STANDS_OUT = 0.5  # effect size (Cohen's d vs the other customers) that earns a "high" name
 NOTABLE = 0.3  # smallest effect size worth a sentence
@@ -23,7 +27,8 @@ NAMING_RULE = (
     "A segment is named after what it values or does more than the other customers (an effect "
     f"size, Cohen's d, of at least {STANDS_OUT:g}) using the data dictionary's words; failing "
     "that, after its most distinguishing feature in either direction. Features are ranked by "
-    "effect size."
+    "effect size; a category counts through its most over-represented value, with Cohen's h for "
+    "its share as the effect size."
 )
 
 
@@ -35,7 +40,8 @@ class Trait:
     phrase: str  # "want a local agent nearby" / "high fresh"
     segment_value: str  # formatted in the column's units
     overall_value: str
-    effect: float  # Cohen's d against the other customers
+    effect: float  # Cohen's d against the other customers (Cohen's h for a category's share)
+    category: str | None = None  # the over-represented value of a categorical feature
 
 
 @dataclass(frozen=True)
@@ -90,12 +96,44 @@ def name_segments(
 
 
 def _traits(seg: SegmentProfile, dictionary: DataDictionary) -> tuple[Trait, ...]:
+    candidates = [_trait(f, dictionary) for f in seg.ranked()]
+    candidates += [t for field in seg.categories if (t := _category_trait(seg, field))]
+    candidates.sort(key=lambda t: (-abs(t.effect), t.column))
     out = []
-    for f in seg.ranked():
-        if abs(f.d) < NOTABLE and out:
+    for t in candidates:
+        if abs(t.effect) < NOTABLE and out:
             break
-        out.append(_trait(f, dictionary))
+        out.append(t)
     return tuple(out[:3])
+
+
+def _category_trait(seg: SegmentProfile, field: DescribeField) -> Trait | None:
+    """The category most over-represented in the segment against the other customers, with
+    Cohen's h (2·asin√p₁ − 2·asin√p₀) as its effect size."""
+    if seg.share >= 1:
+        return None
+    best = None
+    for s in field.shares:
+        if s.value in (OTHER, BLANK):
+            continue
+        rest = (s.overall_share - seg.share * s.segment_share) / (1 - seg.share)
+        rest = min(max(rest, 0.0), 1.0)
+        h = 2 * math.asin(math.sqrt(s.segment_share)) - 2 * math.asin(math.sqrt(rest))
+        if h > 0 and (best is None or h > best[1]):
+            best = (s, h)
+    if best is None:
+        return None
+    s, h = best
+    return Trait(
+        column=field.column,
+        label=field.label,
+        direction="high",
+        phrase=f"{fmt.lower_first(field.label)}: {s.value}",
+        segment_value=fmt.percent(s.segment_share),
+        overall_value=fmt.percent(s.overall_share),
+        effect=h,
+        category=s.value,
+    )
 
 
 def _trait(f: FeatureStat, dictionary: DataDictionary) -> Trait:
@@ -115,6 +153,8 @@ def _trait(f: FeatureStat, dictionary: DataDictionary) -> Trait:
 
 
 def _dict_name(trait: Trait, dictionary: DataDictionary) -> str | None:
+    if trait.category is not None:
+        return None
     spec = dictionary.column(trait.column)
     return (spec.high if trait.direction == "high" else spec.low).name
 
@@ -137,9 +177,14 @@ def _words_name(traits: tuple[Trait, ...], count: int = 2) -> str:
     for t in traits[:count]:
         if abs(t.effect) < NOTABLE and parts:
             break
-        parts.append(f"{t.direction} {fmt.lower_first(t.label)}")
+        parts.append(_plain_name(t))
     text = " · ".join(parts)
     return text[:1].upper() + text[1:]
+
+
+def _plain_name(t: Trait) -> str:
+    """'high fresh', or 'contract: Month-to-month' for a category."""
+    return t.phrase if t.category is not None else f"{t.direction} {fmt.lower_first(t.label)}"
 
 
 def _unique_names(drafts, dictionary: DataDictionary) -> list[str]:
@@ -153,7 +198,7 @@ def _unique_names(drafts, dictionary: DataDictionary) -> list[str]:
                 continue
             # Add the next trait that is not already the name, in dictionary or plain words.
             for t in traits:
-                extra = _dict_name(t, dictionary) or f"{t.direction} {fmt.lower_first(t.label)}"
+                extra = _dict_name(t, dictionary) or _plain_name(t)
                 if extra.lower() not in names[i].lower():
                     names[i] = f"{names[i]} · {fmt.lower_first(extra)}"
                     break
@@ -203,6 +248,14 @@ def _sentences(
         if abs(t.effect) < NOTABLE:
             continue
         spec = dictionary.column(t.column)
+        if t.category is not None:
+            out.append(
+                f"{t.segment_value} of them have {fmt.lower_first(t.label)} “{t.category}”, "
+                f"against {t.overall_value} of all {units}."
+            )
+            if len(out) >= 3:
+                break
+            continue
         if spec.type == "ordinal" and spec.is_scale:
             body = (
                 f"they rate {fmt.lower_first(t.label)} {t.segment_value} on average, "
@@ -248,7 +301,7 @@ def _describe_sentence(fields: tuple[DescribeField, ...], units: str) -> str | N
 def _angle(traits: tuple[Trait, ...], dictionary: DataDictionary) -> tuple[str, bool]:
     ordered = sorted(traits, key=lambda t: -t.effect) if traits else []
     for t in ordered + list(traits):
-        if abs(t.effect) < NOTABLE:
+        if abs(t.effect) < NOTABLE or t.category is not None:
             continue
         spec = dictionary.column(t.column)
         angle = (spec.high if t.direction == "high" else spec.low).angle

@@ -40,14 +40,23 @@ def template_dirs(user_dir: Path | None = None) -> list[Path]:
     return dirs
 
 
+def upper_first(text: str) -> str:
+    """Capitalise the first letter only: Jinja's `capitalize` lowercases the rest, turning
+    'region: East' into 'Region: east' and 'CLV' into 'Clv'."""
+    text = str(text)
+    return text[:1].upper() + text[1:]
+
+
 def environment(user_dir: Path | None = None) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(user_dir)]),
         autoescape=True,  # every template, whatever its extension
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["upper_first"] = upper_first
+    return env
 
 
 def render_html(

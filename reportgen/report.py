@@ -155,27 +155,7 @@ def build_context(
             and len(prepared.features) <= 2
             else "Colours as in every chart and table of this brief.",
         },
-        "profile_table": {
-            "labels": [specs[f].label for f in profiles.features],
-            "rows": [
-                {
-                    "id": s.segment_id,
-                    "name": story.name,
-                    "color": color,
-                    "size": f"{s.size:,}",
-                    "share": fmt.percent(s.share),
-                    "cells": [fmt.value(specs[f.column], f.segment_mean) for f in s.features],
-                }
-                for s, story, color in zip(profiles.segments, stories, colors, strict=True)
-            ],
-            "overall": {
-                "size": f"{profiles.n:,}",
-                "cells": [
-                    fmt.value(specs[f], m)
-                    for f, m in zip(profiles.features, profiles.overall_mean, strict=True)
-                ],
-            },
-        },
+        "profile_table": _profile_table(profiles, stories, colors, specs),
         "method": {
             "file": table.path.name,
             "format": {"csv": "CSV", "parquet": "Parquet", "excel": "Excel"}[table.file_format],
@@ -364,7 +344,70 @@ def _evidence_row(e, kchoice) -> dict[str, Any]:
     }
 
 
+MAX_CATEGORY_ROWS = 12
+
+
+def _profile_table(profiles, stories, colors, specs) -> dict:
+    """Segments across, features down: numeric averages in their units, then the shares of
+    each category of a categorical segmentation feature ("Region: East"). With more than
+    MAX_CATEGORY_ROWS categories, only those that name or lead some segment are shown."""
+    labels = [specs[f].label for f in profiles.features]
+    cells = [
+        [fmt.value(specs[f.column], f.segment_mean) for f in s.features] for s in profiles.segments
+    ]
+    overall = [
+        fmt.value(specs[f], m)
+        for f, m in zip(profiles.features, profiles.overall_mean, strict=True)
+    ]
+    rows = []  # (label, per-segment shares, overall share)
+    for j, field in enumerate(profiles.segments[0].categories if profiles.segments else ()):
+        for share in field.shares:
+            per_segment = [s.categories[j].shares for s in profiles.segments]
+            rows.append(
+                (
+                    (field.column, share.value),
+                    f"{field.label}: {share.value}",
+                    [_share_of(shares, share.value) for shares in per_segment],
+                    share.overall_share,
+                )
+            )
+    if len(rows) > MAX_CATEGORY_ROWS:
+        leads = {(t.column, t.category) for story in stories for t in story.traits if t.category}
+        rows = [r for r in rows if r[0] in leads]
+    for _, label, shares, overall_share in rows:
+        labels.append(label)
+        for seg_cells, share in zip(cells, shares, strict=True):
+            seg_cells.append(fmt.percent(share))
+        overall.append(fmt.percent(overall_share))
+    return {
+        "labels": labels,
+        "rows": [
+            {
+                "id": s.segment_id,
+                "name": story.name,
+                "color": color,
+                "size": f"{s.size:,}",
+                "share": fmt.percent(s.share),
+                "cells": seg_cells,
+            }
+            for s, story, color, seg_cells in zip(
+                profiles.segments, stories, colors, cells, strict=True
+            )
+        ],
+        "overall": {"size": f"{profiles.n:,}", "cells": overall},
+    }
+
+
+def _share_of(shares, value: str) -> float:
+    return next((s.segment_share for s in shares if s.value == value), 0.0)
+
+
 def _lead_phrase(trait, dictionary) -> str:
+    if trait.category is not None:
+        return (
+            f"more often have {fmt.lower_first(trait.label)} “{trait.category}” "
+            f"({trait.segment_value} vs {trait.overall_value})"
+        )
     spec = dictionary.column(trait.column)
     if (spec.high if trait.direction == "high" else spec.low).words:
         return trait.phrase

@@ -81,7 +81,7 @@ def changes_context(
     ]
     if new:
         parts.append(
-            f"{len(new)} new segment{'s' if len(new) > 1 else ''} appeared ("
+            f"{fmt.count(len(new), 'new segment')} appeared ("
             + ", ".join(c.name for c in new)
             + ")"
         )

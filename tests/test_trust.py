@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -221,6 +222,33 @@ def test_categorical_segmentation_feature_end_to_end(tmp_path):
     )
     only = build_brief(cats, out_dir=tmp_path / "o2", k=2, resamples=3)
     assert set(only.prepared.categorical_features) == {"plan", "region"}
+
+
+def test_segments_formed_by_a_category_are_named_after_it(tmp_path):
+    """One categorical feature: each segment is one region and says so in its name, headline
+    and sentences, instead of 'Close to average' three times."""
+    rng = np.random.default_rng(6)
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.arange(1, 301),
+            "spend": rng.normal(100, 20, 300).round(2),
+            "region": rng.choice(["East", "North", "South"], 300, p=[0.4, 0.3, 0.3]),
+        }
+    )
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False)
+    result = build_brief(path, columns=["region"], out_dir=tmp_path / "o", k=3, resamples=3)
+    names = sorted(s.name for s in result.stories)
+    assert names == ["Region: East", "Region: North", "Region: South"]
+    east = next(s for s in result.stories if s.name == "Region: East")
+    share = (frame["region"] == "East").mean()
+    assert east.headline == f"region: East (100 % vs {100 * share:.0f} % on average)"
+    assert "100 % of them have region “East”" in " ".join(east.sentences)
+    text = " ".join(pdf_text(result.pdf_path))
+    assert "Close to average" not in text and "Region: North" in text
+    assert "Region: east" not in text  # the summary table keeps the category's capital
+    # The profile table has a row per region: East is 100 % of segment East, 0 % elsewhere.
+    assert re.search(r"Region: East 100 % 0 % 0 % \d+ %", text)
 
 
 def test_id_with_a_repeat_stays_the_id_and_float_ids_lose_dot_zero(tmp_path):
