@@ -188,7 +188,8 @@ def profile_heatmap(
     else:
         columns = [str(i) for i in ids]
     with chart_style():
-        fig = Figure(figsize=(6.8, 1.0 + 0.3 * p + (0.45 if k <= 4 else 0.0)))
+        # At least 2.3 in tall: the colour bar's two-line title needs that much beside the bar.
+        fig = Figure(figsize=(6.8, max(2.3, 1.0 + 0.3 * p + (0.45 if k <= 4 else 0.0))))
         ax = fig.add_subplot()
         sns.heatmap(
             np.asarray(z).T,

@@ -202,14 +202,36 @@ def _unique_names(drafts, dictionary: DataDictionary) -> list[str]:
                 if extra.lower() not in names[i].lower():
                     names[i] = f"{names[i]} · {fmt.lower_first(extra)}"
                     break
-    seen: dict[str, int] = {}
-    out = []
-    for (_seg, _, _), name in zip(drafts, names, strict=True):
-        if names.count(name) > 1:
-            seen[name] = seen.get(name, 0) + 1
-            name = f"{name} ({seen[name]})"
-        out.append(name)
+    # Still the same name ("Low spend" four times on one feature): tell them apart by their
+    # average, "Low spend (avg 3.5)", or failing that by number.
+    out = list(names)
+    for name in {n for n in names if names.count(n) > 1}:
+        members = [i for i, n in enumerate(names) if n == name]
+        suffixes = _value_suffixes([drafts[i][1] for i in members])
+        if suffixes is None:
+            suffixes = [str(j) for j in range(1, len(members) + 1)]
+        for i, suffix in zip(members, suffixes, strict=True):
+            out[i] = f"{name} ({suffix})"
     return out
+
+
+def _value_suffixes(group: list[tuple[Trait, ...]]) -> list[str] | None:
+    """'avg 3.5', 'avg 13.3', ... from the first numeric trait all the segments share and whose
+    averages differ when printed; None when there is none."""
+    for t in group[0]:
+        if t.category is not None:
+            continue
+        values = []
+        for traits in group:
+            match = next((u for u in traits if u.column == t.column and u.category is None), None)
+            if match is None:
+                break
+            values.append(match.segment_value)
+        if len(values) == len(group) and len(set(values)) == len(values):
+            lead = all(traits and traits[0].column == t.column for traits in group)
+            what = "avg" if lead else f"{fmt.lower_first(t.label)} avg"
+            return [f"{what} {v}" for v in values]
+    return None
 
 
 def _carry_names(drafts, names: list[str], keep: dict[int, str]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,6 +161,22 @@ def test_duplicate_names_are_made_unique():
     seg = cluster(p.scaled, k=3, seed=0)
     names = [s.name for s in name_segments(profile(p, seg, d), d)]
     assert len(set(names)) == 3
+
+
+def test_segments_on_one_feature_are_told_apart_by_their_average():
+    """Six groups on one amount: 'Low spend (avg 3.5)', not 'Low spend (4)'."""
+    rng = np.random.default_rng(5)
+    centers = [3, 13, 32, 63, 123, 231]
+    spend = np.concatenate([rng.normal(c, c * 0.05, 50) for c in centers])
+    df = pd.DataFrame({"spend": spend})
+    d = resolve_dictionary(df, dictionary_from_mapping({"columns": {"spend": {}}}))
+    p = prepare(df, d)
+    seg = cluster(p.scaled, k=6, seed=0)
+    names = [s.name for s in name_segments(profile(p, seg, d), d)]
+    assert len(set(names)) == 6
+    shared = [n for n in names if n.startswith(("Low spend", "High spend"))]
+    assert len(shared) >= 4, names
+    assert all(re.fullmatch(r"(Low|High) spend \(avg [\d.,]+\)", n) for n in shared), names
 
 
 def test_values_read_in_the_columns_terms():
