@@ -167,6 +167,8 @@ def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, An
         "screening": (
             {
                 "r2": {c: round(v, 4) for c, v in a.screening.r2.items()},
+                "r2_all_features": {c: round(v, 4) for c, v in (a.screening.r2_all or {}).items()},
+                "r2_linear": {c: round(v, 4) for c, v in (a.screening.r2_linear or {}).items()},
                 "screened_out": list(a.screening.noise),
                 "rule": SCREEN_RULE,
             }

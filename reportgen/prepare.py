@@ -17,10 +17,15 @@ Policies (each overridable per column in the data dictionary, each counted in th
 - **Constant columns** carry no information and are left out.
 - **Dates** become a number: days before the latest date in the column (tenure).
 - **Categories** that segment are one-hot encoded; each category column is centred and the block
-  of a column is scaled to a total variance of 1, so a categorical column weighs the same as one
-  standardised numeric column whatever its number of categories (a k-prototypes-like balance that
-  keeps plain k-means, its speed and its centroids). At most 12 categories per column; the rarer
-  ones are pooled as "Other".
+  of a column is scaled to a total variance of CATEGORY_SPREAD² = 0.25 (half the spread of a
+  standardised numeric column), whatever its number of categories: a k-prototypes-like balance
+  that keeps plain k-means, its speed and its centroids. Half, not equal: a category's spread is
+  all jumps (two customers on different plans are 1.6 SD apart at equal weight, with nobody in
+  between), so at equal weight k-means carves segments along the category's values instead of
+  the groups the numbers show. On 150 synthetic tables with known groups and a category that
+  leans with the group, weight 1 found the planted k in 116 and weight 0.5 in 124 (out of sample
+  108 → 114 of 140; docs/choosing-k.md). At most 12 categories per column; the rarer ones are
+  pooled as "Other".
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ SKEW_LIMIT = 1.0
 OUTLIER_RSD = 5.0
 MAX_OUTLIER_SHARE = 0.01
 MAX_LEVELS = 12
+CATEGORY_SPREAD = 0.5  # square root of a categorical column's one-hot block variance
 MISSING_LEVEL = "(missing)"
 OTHER_LEVEL = "Other"
 YES_WORDS = {"1", "yes", "y", "true", "t"}
@@ -63,7 +69,7 @@ class FeatureStep:
     scale: float = 1.0
     categories: tuple[str, ...] = ()  # categorical levels (model columns, in order)
     category_means: tuple[float, ...] = ()
-    weight: float = 1.0  # categorical: 1 / sqrt(block variance)
+    weight: float = 1.0  # categorical: CATEGORY_SPREAD / sqrt(block variance)
     positive: str | None = None  # binary: the raw value that counts as 1
     reference_date: str | None = None  # date: ISO date that tenure is counted back from
     imputed: int = 0  # rows filled in (fit data)
@@ -534,14 +540,14 @@ def _fit_categorical(name: str, labels: pd.Series):
     onehot = _onehot(labels, levels)
     means = onehot.mean(axis=0)
     variance = float(onehot.var(axis=0).sum())
-    weight = 1.0 / np.sqrt(variance) if variance > 0 else 1.0
+    weight = CATEGORY_SPREAD / np.sqrt(variance) if variance > 0 else 1.0
     step = FeatureStep(
         column=name,
         kind="categorical",
         categories=tuple(str(v) for v in levels),
         category_means=tuple(float(m) for m in means),
         weight=float(weight),
-        reason=f"one-hot over {len(levels)} categories, weighted to count as one feature",
+        reason=f"one-hot over {len(levels)} categories, at half a numeric feature's spread",
     )
     return step, (onehot - means) * weight
 

@@ -252,3 +252,26 @@ def test_heatmap_runs_features_down_and_labels_stay_whole_or_say_so():
     assert height(12) > 1.7 * height(3)  # each feature gets its own row, however many there are
     assert wrap_label("one two three", 20) == "one two three"
     assert wrap_label("alpha beta gamma delta", 6, max_lines=2) == "alpha\nbeta …"
+
+
+def test_screening_keeps_a_column_that_alone_sets_a_group_apart():
+    """Groups found on the other columns say nothing about 'tier' (they are noise), yet 'tier'
+    splits the customers in two on its own: it is structure, not noise. The noise columns go."""
+    from reportgen.screen import screen_features
+
+    rng = np.random.default_rng(8)
+    n = 600
+    group = rng.random(n) < 0.3
+    df = pd.DataFrame(
+        {
+            "tier": np.where(group, 60.0, 20.0) + rng.normal(0, 3, n),
+            "a": rng.normal(50, 10, n),
+            "b": rng.normal(5, 1, n),
+            "c": rng.normal(0, 2, n),
+        }
+    )
+    d = resolve_dictionary(df, dictionary_from_mapping({"columns": {c: {} for c in df}}))
+    s = screen_features(prepare(df, d), seed=42)
+    assert "tier" not in s.noise
+    assert s.r2["tier"] < 0.02 and s.r2_all["tier"] >= 0.5  # kept by the all-features route
+    assert len(s.noise) == 2  # two of the noise columns; at least two features always stay
