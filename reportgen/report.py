@@ -98,7 +98,7 @@ def build_context(
         + (
             f"k = {seg.k} was set by the analyst."
             if kchoice.method == "user"
-            else f"k = {seg.k} was chosen by a vote of five statistical indices."
+            else f"k = {seg.k} was chosen by a vote of four statistical indices."
         )
     )
     lead = f"The {prepared.n_kept:,} {units} fall into {seg.k} segments. " + " ".join(
