@@ -42,10 +42,11 @@ ID_UNIQUE_SHARE = 0.95
 ROW_NUMBER_REASON = "whole numbers counting up (or down) row by row: a row number"
 ROW_NUMBER_MIN_ROWS = 30  # a rising run of 5 small numbers in a test table is not a row number
 # A quantity a table can be sorted by ("year", "Tenure", "age") is not a row number even when
-# every value is new: 31 yearly rows 1990..2020 are years.
+# every value is new: 31 yearly rows 1990..2020 are years. Only measures: "order_number",
+# "rank", "sort_order" or "Purchase #" counting 1..N are positions, and stay row numbers.
 MEASURE_NAME = re.compile(
-    r"(?i:(^|[^a-z])(year|yr|age|tenure|month|week|day|hour|score|rank|rating|level|size|count"
-    r"|visit|order|purchase|amount|spend|income|balance|price)s?($|[^a-z]))"
+    r"(?i:(^|[^a-z])(year|yr|age|tenure|month|week|day|hour|score|rating|visit|amount|spend"
+    r"|income|balance|price)s?($|[^a-z]))"
 )
 
 

@@ -145,6 +145,9 @@ def test_a_table_sorted_by_a_quantity_keeps_that_quantity():
     tenure = pd.Series(np.arange(1, 61))
     for name in ["Tenure", "tenure_months", "CustomerAge", "visits"]:
         assert infer_column(name, tenure, 60).role != "id", name
+    # Positions are not measures: an order number or rank counting 1..N is a row number.
+    for name in ["order_number", "rank", "sort_order", "Purchase #", "OrderNo", "size_rank"]:
+        assert infer_column(name, tenure, 60).role == "id", name
 
 
 @pytest.mark.parametrize(
