@@ -46,9 +46,21 @@ def value(spec: ColumnSpec, x: float | None) -> str:
     return number(x)
 
 
-# Words that make a "year" column an amount or a rate, not a calendar year: "Spend_per_year",
-# "Spend_last_year", "income_year", "Orders / year". Plural counts ("orders", "visits") are
-# amounts; the singular names an event ("year_of_last_order", "purchase_year").
+# A column is a calendar year when its name says which year of what: "Year_Birth",
+# "cohort_year", "DOB_year", "year_of_last_order", "YearJoined", or just "year". A name that only
+# pairs "year" with a thing counted or paid ("donations_year", "kWh_year", "Points_year",
+# "income_year") is an amount per year. Decided per column from the name, so every value of a
+# column prints the same way.
+_YEAR_EVENTS = re.compile(
+    r"\b(?:birth|born|dob|yob|cohort|join|joined|joining|signup|sign|since|first|last|start|"
+    r"started|end|ended|built|build|model|fiscal|fy|enrol|enroll|enrolled|enrolment|enrollment|"
+    r"registration|registered|acquired|acquisition|graduation|graduated|order|purchase|of|"
+    r"customer|client|member|membership|account|opened|open|created|creation|calendar|tax|"
+    r"release|issue|issued|policy|contract|move|moved|dt|date|entry|hire|hired|founded|"
+    r"established|onboarded|onboarding|churn|churned|cancel|cancelled)\b"
+)
+# ... unless an amount or rate word says otherwise: "Spend_per_year", "Spend_last_year",
+# "Orders / year". Plural counts ("orders", "visits") are amounts; the singular names an event.
 _AMOUNT_WORDS = re.compile(
     r"\b(?:per|each|every|spend|spent|spending|income|revenue|sales|amount|amounts|cost|costs|"
     r"price|value|paid|payment|payments|total|avg|average|mean|sum|count|number|num|no|visits|"
@@ -58,20 +70,29 @@ _AMOUNT_WORDS = re.compile(
 )
 
 
-def _is_year(spec: ColumnSpec, x: float | None) -> bool:
+def is_year_column(spec: ColumnSpec) -> bool:
     """A calendar year ("Year_Birth", "cohort_year", "yob", "year_of_last_order"), not an
-    amount that mentions years ("Spend_per_year", "Spend_last_year", "income_year",
-    "spend_1yr")."""
-    if spec.unit or x is None or math.isnan(x) or not 1000 <= x < 3000:
+    amount that mentions years ("Spend_per_year", "donations_year", "spend_1yr")."""
+    if spec.unit:
         return False
     for text in (spec.name, spec.label):
         words = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(text))  # YearBirth -> Year Birth
         words = re.sub(r"[^a-z]+", " ", words.lower()).strip()
-        if words == "yob" or (
-            re.search(r"\b(?:year|yr)\b", words) and not _AMOUNT_WORDS.search(words)
+        if words in ("yob", "year", "yr") or (
+            re.search(r"\b(?:year|yr)\b", words)
+            and _YEAR_EVENTS.search(words)
+            and not _AMOUNT_WORDS.search(words)
         ):
             return True
     return False
+
+
+def _is_year(spec: ColumnSpec, x: float | None) -> bool:
+    """Four-digit values of a year column print without a separator; a difference of 3.4 years
+    keeps its decimal."""
+    if x is None or math.isnan(x) or not 1000 <= abs(x) < 10_000:
+        return False
+    return is_year_column(spec)
 
 
 def count(n: int, noun: str) -> str:

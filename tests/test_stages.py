@@ -208,6 +208,12 @@ def test_values_read_in_the_columns_terms():
         ("income_year", "Income year"),
         ("spend_yr", "Spend yr"),
         ("spend_1yr", "Spend 1yr"),
+        # A thing counted or paid, per year: amounts, even without a rate word.
+        ("donations_year", "Donations year"),
+        ("Points_year", "Points year"),
+        ("kWh_year", "KWh year"),
+        ("Bookings_year", "Bookings year"),
+        ("n_year", "N year"),
     ]:
         assert fmt.value(ColumnSpec(name, "segment", "numeric", label), 1234.6) == "1,235"
     income = ColumnSpec("Income", "segment", "numeric", "Income")
