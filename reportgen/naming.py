@@ -23,6 +23,7 @@ from .profile import BLANK, OTHER, DescribeField, FeatureStat, Profiles, Segment
 
 STANDS_OUT = 0.5  # effect size (Cohen's d vs the other customers) that earns a "high" name
 NOTABLE = 0.3  # smallest effect size worth a sentence
+CATEGORY_MAJORITY = 0.5  # share of a segment a category needs before it describes the segment
 NAMING_RULE = (
     "A segment is named after what it values or does more than the other customers (an effect "
     f"size, Cohen's d, of at least {STANDS_OUT:g}) using the data dictionary's words; failing "
@@ -109,12 +110,15 @@ def _traits(seg: SegmentProfile, dictionary: DataDictionary) -> tuple[Trait, ...
 
 def _category_trait(seg: SegmentProfile, field: DescribeField) -> Trait | None:
     """The category most over-represented in the segment against the other customers, with
-    Cohen's h (2·asin√p₁ − 2·asin√p₀) as its effect size."""
+    Cohen's h (2·asin√p₁ − 2·asin√p₀) as its effect size. Only a category most of the segment
+    has describes it: 7 % against 2 % is over-represented, but calling that segment
+    'Region: East' would misname the other 93 %. A blank counts ('no channel given'); the
+    'Other' bucket of rare categories does not."""
     if seg.share >= 1:
         return None
     best = None
     for s in field.shares:
-        if s.value in (OTHER, BLANK):
+        if s.value == OTHER or s.segment_share < CATEGORY_MAJORITY:
             continue
         rest = (s.overall_share - seg.share * s.segment_share) / (1 - seg.share)
         rest = min(max(rest, 0.0), 1.0)
@@ -128,7 +132,11 @@ def _category_trait(seg: SegmentProfile, field: DescribeField) -> Trait | None:
         column=field.column,
         label=field.label,
         direction="high",
-        phrase=f"{fmt.lower_first(field.label)}: {s.value}",
+        phrase=(
+            f"no {fmt.lower_first(field.label)} given"
+            if s.value == BLANK
+            else f"{fmt.lower_first(field.label)}: {s.value}"
+        ),
         segment_value=fmt.percent(s.segment_share),
         overall_value=fmt.percent(s.overall_share),
         effect=h,
@@ -271,9 +279,13 @@ def _sentences(
             continue
         spec = dictionary.column(t.column)
         if t.category is not None:
+            what = (
+                f"no {fmt.lower_first(t.label)} given"
+                if t.category == BLANK
+                else f"{fmt.lower_first(t.label)} “{t.category}”"
+            )
             out.append(
-                f"{t.segment_value} of them have {fmt.lower_first(t.label)} “{t.category}”, "
-                f"against {t.overall_value} of all {units}."
+                f"{t.segment_value} of them have {what}, against {t.overall_value} of all {units}."
             )
             if len(out) >= 3:
                 break

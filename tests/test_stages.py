@@ -281,3 +281,22 @@ def test_screening_keeps_a_column_that_alone_sets_a_group_apart():
     assert "tier" not in s.noise
     assert s.r2["tier"] < 0.02 and s.r2_all["tier"] >= 0.5  # kept by the all-features route
     assert len(s.noise) == 2  # two of the noise columns; at least two features always stay
+
+
+def test_a_category_names_a_segment_only_when_most_of_it_has_that_category():
+    from reportgen.naming import _category_trait
+    from reportgen.profile import BLANK, OTHER, CategoryShare, DescribeField, SegmentProfile
+
+    def trait(*shares):
+        field = DescribeField("channel", "Channel", "categorical", tuple(shares))
+        return _category_trait(SegmentProfile(1, 100, 0.2, (), (), (field,)), field)
+
+    # 7 % against 2 %: over-represented, but 93 % of the segment is something else.
+    assert trait(CategoryShare("Web", 0.07, 0.02), CategoryShare("Shop", 0.93, 0.98)) is None
+    web = trait(CategoryShare("Web", 0.8, 0.3), CategoryShare("Shop", 0.2, 0.7))
+    assert (web.category, web.phrase) == ("Web", "channel: Web")
+    # A segment of the customers whose channel is blank is named for that, not 'Close to average'.
+    blank = trait(CategoryShare(BLANK, 1.0, 0.2), CategoryShare("Shop", 0.0, 0.8))
+    assert blank.phrase == "no channel given" and blank.effect > 1
+    # The bucket of rare categories is no description.
+    assert trait(CategoryShare(OTHER, 0.9, 0.2), CategoryShare("Shop", 0.1, 0.8)) is None
