@@ -68,9 +68,9 @@ def _format_of(path: Path) -> tuple[str, bool]:
     return "", gz
 
 
-# The accented letters each language writes. A Windows export is cp1252 (Western) or cp1250
-# (Central European); the same byte is 'è' in one and 'č' in the other, so the reading whose
-# letters one language explains better wins.
+# The accented letters each language writes. A Windows export is cp1252 (Western), cp1250
+# (Central European) or cp1254 (Turkish); the same byte is 'è' in one and 'č' in the other, so
+# the reading whose letters one language explains better wins.
 _ALPHABETS = (
     "äöüßéè",  # German (with French loan names)
     "àâæçéèêëîïôœùûüÿ",  # French
@@ -86,20 +86,36 @@ _ALPHABETS = (
     "áéíóöőúüű",  # Hungarian
     "čćđšž",  # Slovenian, Croatian, Bosnian
     "ăâîşţ",  # Romanian
+    "çğıiöşü",  # Turkish ('İ' lower-cases to 'i' and a combining dot)
 )
+# Letters every Western code page shares and no language's alphabet lists: ordinals ('1º',
+# '2ª') and the micro sign ('5 µg').
+_NEUTRAL = frozenset("ºªµ")
+# Where a letter can stand in its language. Portuguese nasal vowels end a syllable ('São',
+# 'limões', 'mãe') and French 'œ' comes before a vowel ('cœur', 'œil'), so 'Gyõr' (Hungarian
+# 'Győr' read as cp1252) or 'Wiœniewski' (Polish 'Wiśniewski') are not those letters.
+_FOLLOWED_BY = {"ã": "aeiosu", "õ": "aeiosu", "œ": "aeiu"}
 _JOINERS = frozenset("’‘´·-–'")
 
 
 def _letter_fit(text: str) -> float:
-    """Share of non-ASCII letters that one language's alphabet explains. A symbol inside a word
-    ('Micha³') counts as a letter no alphabet has; other symbols ('12 €') do not count."""
+    """Share of non-ASCII letters that one language's alphabet explains, where it allows them.
+    A symbol inside a word ('Micha³') or opening one ('©imek', ISO-8859-2 'Šimek' read as
+    cp1252) counts as a letter no alphabet has; other symbols ('12 €', '20 °C') do not count."""
     chars = []
     for m in re.finditer(r"[^\x00-\x7f]", text):
         c, i = m.group(), m.start()
-        if c.isalpha() or (
-            c not in _JOINERS and text[i - 1 : i].isalpha() and text[i + 1 : i + 2].isalpha()
-        ):
-            chars.append(c.lower())
+        before, after = text[i - 1 : i], text[i + 1 : i + 2]
+        if c in _NEUTRAL:
+            continue
+        if c.isalpha():
+            low = c.lower()[0]
+            follow = _FOLLOWED_BY.get(low)
+            if follow and after.isalpha() and after.lower() not in follow:
+                low = "?"  # a letter out of place is explained by no alphabet
+            chars.append(low)
+        elif c not in _JOINERS and after.isalpha() and (before.isalpha() or after.islower()):
+            chars.append("?")
     if not chars:
         return 1.0
     return max(sum(c in alphabet for c in chars) for alphabet in _ALPHABETS) / len(chars)
@@ -112,7 +128,9 @@ def _windows_latin(text: str) -> bool:
     as Latin letters, but whole words of them."""
     for c in set(text):
         if ord(c) > 127 and not (
-            unicodedata.name(c, "").startswith("LATIN") or unicodedata.category(c)[0] in "PSZN"
+            c in _NEUTRAL
+            or unicodedata.name(c, "").startswith("LATIN")
+            or unicodedata.category(c)[0] in "PSZN"
         ):
             return False
     runs = re.findall(r"[^\x00-\x7f]+", text)
@@ -120,14 +138,15 @@ def _windows_latin(text: str) -> bool:
 
 
 def _windows_code_page(sample: bytes) -> str | None:
-    """cp1252 (Excel's CSV exports in Western Europe and the Americas) or cp1250 (Central
-    Europe), whichever reading one language's letters explain better, ties to cp1252; None when
-    neither is a plausible reading. On short samples charset_normalizer tends to pick rarer code
-    pages for such files (mac_roman, hp_roman8, cp932, or cp1250 for French), garbling names."""
+    """cp1252 (Excel's CSV exports in Western Europe and the Americas), cp1250 (Central Europe)
+    or cp1254 (Turkey), whichever reading one language's letters explain better, ties to
+    cp1252; None when none is a plausible reading. On short samples charset_normalizer tends to
+    pick rarer code pages for such files (mac_roman, hp_roman8, cp932, or cp1250 for French),
+    garbling names."""
     if b"\x00" in sample:
         return None
     fits = {}
-    for code_page in ("cp1252", "cp1250", "iso8859_2"):
+    for code_page in ("cp1252", "cp1250", "iso8859_2", "cp1254"):
         try:
             text = sample.decode(code_page)
         except UnicodeDecodeError:

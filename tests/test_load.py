@@ -37,6 +37,16 @@ def test_comma_csv_keeps_ids_as_text(tmp_path):
         ("név;város\nKovács Gergő;Győr\nSzűcs Ádám;Pécs\n", "cp1250"),
         ("jméno;město\nJiří Novák;Brno\nPetr Dvořák;Plzeň\n", "cp1250"),
         ("jméno;město\nTomáš Veselý;Kladno\nLuboš Žák;Třebíč\n", "iso8859_2"),
+        # Letters that tie between languages, or that no alphabet lists.
+        ("nev;varos\nSzőke Péter;Győr\nKő Ádám;Pécs\nErdős Pál;Eger\n", "cp1250"),
+        ("nazwisko;kwota\nWiśniewski;100\nDębski;200\nMaćkowiak;300\nPięta;400\n", "cp1250"),
+        ("jmeno;castka\nŠimek;100\nŽáček;200\nNovák;300\n", "iso8859_2"),
+        ("nombre;piso\nPeña;3º\nMuñoz;1ª\nGarcía;2º\n", "cp1252"),
+        ("nome;nº\nJoão;1º\nConceição;2ª\n", "cp1252"),
+        ("name;dosis\nMüller;5 µg\nSchäfer;10 µg\nKöhler;3 µg\n", "cp1252"),
+        ("nom;plat\nJulie;bœuf\nLéa;œuf\nNoël;cœur\n", "cp1252"),
+        ("nom;temp\nLéa;20 °C\nZoé;21 °C\n", "cp1252"),
+        ("ad;sehir\nAyşe;İzmir\nÇağrı;Muğla\n", "cp1254"),
         ("Kunde;Stadt\nMüller;Köln\nRenée;Besançon\n", "utf-16"),
         ("Kunde;Stadt\nMüller;Köln\nRenée;Besançon\n", "utf-16-be"),
     ],
@@ -51,6 +61,12 @@ def test_single_byte_encodings_keep_names_intact(tmp_path, text, encoding):
     header = text.splitlines()[0].split(";" if ";" in text else ",")
     assert list(t.frame.columns) == header
     assert str(t.frame.iloc[1, 0]) == text.splitlines()[2].split(";" if ";" in text else ",")[0]
+    sep = ";" if ";" in text else ","
+    words = {c for line in text.splitlines()[1:] for c in line.split(sep) if not c[0].isdigit()}
+    assert words <= set(t.frame.astype(str).to_numpy().ravel())
+    units = {c for line in text.splitlines()[1:] for c in line.split(sep) if c[0].isdigit()}
+    if all(not u.replace(",", "").replace(".", "").isdigit() for u in units):
+        assert units <= set(t.frame.astype(str).to_numpy().ravel())  # '3º', '5 µg', '20 °C'
 
 
 def test_semicolon_and_latin1_detected(tmp_path):
