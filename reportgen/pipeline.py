@@ -187,6 +187,7 @@ def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, An
             "elbow_knee": kchoice.knee,
             "votes": kchoice.votes,
             "min_share": kchoice.min_share,
+            "final_smallest_share": _round(min(seg.sizes) / max(len(seg.labels), 1)),
             "sample_size": kchoice.sample_size,
             "evidence": [
                 {

@@ -11,7 +11,8 @@ from typing import Any
 
 from . import fmt
 from .analysis import Analysis
-from .choose_k import INDEX_NAMES, VOTE_RULE
+from .choose_k import INDEX_NAMES, VOTE_RULE, KChoice
+from .cluster import Segmentation
 from .naming import NAMING_RULE
 from .prepare import AUTO_IMPUTE_ABOVE, OUTLIER_RSD, SKEW_LIMIT
 from .stability import QUALITY_RULE, STABILITY_RULE
@@ -212,6 +213,7 @@ def build_context(
             ],
             "k": seg.k,
             "k_reason": kchoice.reason,
+            "final_below_min": _final_below_min(kchoice, seg, units),
             "k_table": [_evidence_row(e, kchoice) for e in kchoice.evidence],
             "n_init": seg.n_init,
             "start_sample": f"{seg.start_sample:,}"
@@ -223,6 +225,20 @@ def build_context(
             "versions": [{"name": n, "version": v} for n, v in run.versions],
         },
     }
+
+
+def _final_below_min(kchoice: KChoice, seg: Segmentation, units: str) -> str | None:
+    """The evidence applied the smallest-segment rule; the final fit on all rows can still
+    leave a segment under it. Say so rather than let the rule's sentence stand uncorrected."""
+    smallest = min(seg.sizes) / max(len(seg.labels), 1)
+    if kchoice.method != "vote" or smallest >= kchoice.min_share:
+        return None
+    share = fmt.percent(smallest, 1)
+    return (
+        f"On all {len(seg.labels):,} {units} the smallest segment holds {share}, "
+        f"below the {fmt.percent(kchoice.min_share)} rule that k = {seg.k} met on the evidence: "
+        f"the final fit moved some {units} between segments. Treat that segment as a niche."
+    )
 
 
 MAX_DESCRIBE_SHOWN = 6

@@ -300,3 +300,21 @@ def test_a_category_names_a_segment_only_when_most_of_it_has_that_category():
     assert blank.phrase == "no channel given" and blank.effect > 1
     # The bucket of rare categories is no description.
     assert trait(CategoryShare(OTHER, 0.9, 0.2), CategoryShare("Shop", 0.1, 0.8)) is None
+
+
+def test_a_final_segment_under_the_minimum_share_is_said_not_hidden():
+    from types import SimpleNamespace
+
+    from reportgen.report import _final_below_min
+
+    seg = SimpleNamespace(k=3, sizes=(600, 368, 32), labels=np.zeros(1000))
+    voted = SimpleNamespace(method="vote", min_share=0.05)
+    note = _final_below_min(voted, seg, "customers")
+    assert note.startswith("On all 1,000 customers the smallest segment holds 3.2 %, below the 5 %")
+    assert (
+        _final_below_min(SimpleNamespace(method="user", min_share=0.05), seg, "customers") is None
+    )
+    assert (
+        _final_below_min(voted, SimpleNamespace(k=2, sizes=(900, 100), labels=seg.labels), "x")
+        is None
+    )
