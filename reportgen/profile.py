@@ -104,7 +104,8 @@ class Profiles:
     tests: tuple[FeatureTest, ...] = ()
 
     def table(self) -> pd.DataFrame:
-        """Segments x features (means in real units) plus size and share; last row = all."""
+        """Segments x features (means in real units) plus size and share, then the share of
+        each category of a categorical segmentation feature ('region = East'); last row = all."""
         rows = []
         for seg in self.segments:
             row: dict[str, object] = {
@@ -113,11 +114,34 @@ class Profiles:
                 "share": seg.share,
             }
             row.update({f.column: f.segment_mean for f in seg.features})
+            row.update(
+                {
+                    f"{c.column} = {s.value}": s.segment_share
+                    for c in seg.categories
+                    for s in c.shares
+                }
+            )
             rows.append(row)
         overall: dict[str, object] = {"segment_id": "all", "size": self.n, "share": 1.0}
         overall.update(dict(zip(self.features, self.overall_mean, strict=True)))
+        if self.segments:
+            overall.update(
+                {
+                    f"{c.column} = {s.value}": s.overall_share
+                    for c in self.segments[0].categories
+                    for s in c.shares
+                }
+            )
         rows.append(overall)
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows).fillna({c: 0.0 for c in self._category_columns()})
+
+    def _category_columns(self) -> list[str]:
+        return [
+            f"{c.column} = {s.value}"
+            for seg in self.segments
+            for c in seg.categories
+            for s in c.shares
+        ]
 
 
 def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionary) -> Profiles:

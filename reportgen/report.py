@@ -387,6 +387,7 @@ def _profile_table(profiles, stories, colors, specs) -> dict:
                     share.overall_share,
                 )
             )
+    all_rows = len(rows)
     if len(rows) > MAX_CATEGORY_ROWS:
         leads = {(t.column, t.category) for story in stories for t in story.traits if t.category}
         rows = [r for r in rows if r[0] in leads]
@@ -411,6 +412,9 @@ def _profile_table(profiles, stories, colors, specs) -> dict:
             )
         ],
         "overall": {"size": f"{profiles.n:,}", "cells": overall},
+        "has_averages": bool(profiles.features),
+        "category_rows": len(rows),
+        "hidden_categories": all_rows - len(rows),
     }
 
 

@@ -248,6 +248,13 @@ def test_segments_formed_by_a_category_are_named_after_it(tmp_path):
     assert "Region: east" not in text  # the summary table keeps the category's capital
     # The profile table has a row per region: East is 100 % of segment East, 0 % elsewhere.
     assert re.search(r"Region: East 100 % 0 % 0 % \d+ %", text)
+    assert (
+        "Profile: segments' category shares" in text
+        and "averages" not in text.split("Profile")[1][:40]
+    )
+    shares = pd.read_csv(tmp_path / "o" / "profiles.csv").set_index("segment_name")
+    assert shares.loc["Region: East", "region = East"] == 1.0
+    assert shares.loc["All", "region = East"] == pytest.approx(share)
 
 
 def test_id_with_a_repeat_stays_the_id_and_float_ids_lose_dot_zero(tmp_path):
