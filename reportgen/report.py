@@ -303,7 +303,7 @@ def _quality_line(ev) -> str:
 def _stability_line(ev, stories) -> str:
     names = {s.segment_id: s.name for s in stories}
     shaky = [
-        f"{names[s.segment_id]} ({s.verdict}, {s.jaccard:.2f})"
+        f"{names[s.segment_id]} is {s.verdict} (Jaccard {s.jaccard:.2f})"
         for s in ev.stability
         if s.verdict != "stable"
     ]

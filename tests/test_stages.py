@@ -318,3 +318,23 @@ def test_a_final_segment_under_the_minimum_share_is_said_not_hidden():
         _final_below_min(voted, SimpleNamespace(k=2, sizes=(900, 100), labels=seg.labels), "x")
         is None
     )
+
+
+def test_the_stability_line_names_each_shaky_segment_once_without_nested_brackets():
+    from types import SimpleNamespace as NS
+
+    from reportgen.report import _stability_line
+
+    ev = NS(
+        resamples=20,
+        stability=(
+            NS(segment_id=1, verdict="doubtful", jaccard=0.73),
+            NS(segment_id=2, verdict="stable", jaccard=0.9),
+        ),
+    )
+    stories = (NS(segment_id=1, name="High spend (avg 1,121)"), NS(segment_id=2, name="Low spend"))
+    line = _stability_line(ev, stories)
+    assert (
+        line
+        == "Stability: High spend (avg 1,121) is doubtful (Jaccard 0.73) — check before acting on it."
+    )
