@@ -287,6 +287,7 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
     numeric_features: list[str] = []
     categorical_features: list[str] = []
     constant: list[str] = []
+    empty: list[str] = []
     as_read: set[str] = set()
     col_at = 0
     for name in list(parsed):
@@ -295,7 +296,8 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
         if kind == "categorical":
             step, block = categorical_fits.pop(name)
             if step is None:
-                constant.append(name)
+                blank = (values if all_alive else values[alive]).eq(MISSING_LEVEL).all()
+                (empty if blank else constant).append(name)
                 continue
             steps.append(step)
             scaled[:, col_at : col_at + block.shape[1]] = block
@@ -357,7 +359,13 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
         notes.append(
             "Left out because every kept row has the same value: " + ", ".join(constant) + "."
         )
+    if empty:
+        notes.append("Left out because every kept row is blank: " + ", ".join(empty) + ".")
     if not steps:
+        if empty and not constant:
+            raise InputError(
+                f"every segmentation column is blank ({', '.join(empty)}): nothing to segment on"
+            )
         raise InputError("every segmentation column is constant: nothing to segment on")
     for s in steps:
         if s.imputed:

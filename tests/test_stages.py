@@ -68,6 +68,17 @@ def test_prepare_drops_constant_feature_and_notes_it():
     assert any("same value" in n for n in p.notes)
 
 
+def test_prepare_tells_a_blank_segmentation_column_from_a_constant_one():
+    df = pd.DataFrame({"a": ["1", "2", "3", "4"], "notes": ["", "", None, ""]})
+    d = resolve_dictionary(df, columns=("a", "notes"))
+    p = prepare(df, d)
+    assert p.features == ("a",)
+    assert "Left out because every kept row is blank: notes." in p.notes
+    assert not any("same value" in n for n in p.notes)
+    with pytest.raises(InputError, match=r"every segmentation column is blank \(notes\)"):
+        prepare(df, resolve_dictionary(df, columns=("notes",)))
+
+
 def test_prepare_no_numeric_column():
     df = pd.DataFrame({"name": ["x", "y", "z"], "city": ["a", "b", "c"]})
     with pytest.raises(InputError, match="no usable numeric column"):
@@ -334,7 +345,6 @@ def test_the_stability_line_names_each_shaky_segment_once_without_nested_bracket
     )
     stories = (NS(segment_id=1, name="High spend (avg 1,121)"), NS(segment_id=2, name="Low spend"))
     line = _stability_line(ev, stories)
-    assert (
-        line
-        == "Stability: High spend (avg 1,121) is doubtful (Jaccard 0.73) — check before acting on it."
+    assert line == (
+        "Stability: High spend (avg 1,121) is doubtful (Jaccard 0.73) — check before acting on it."
     )
