@@ -8,10 +8,12 @@ segments' averages in real units are the profile stage's job.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 # Below this many rows a k-means fit runs on one thread (OpenMP and BLAS): on small samples the
@@ -55,10 +57,15 @@ def fit_kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10, init=None) ->
         model = KMeans(n_clusters=k, init=init, n_init=1, **opts)
     else:
         model = KMeans(n_clusters=k, n_init=n_init, **opts)
-    if small:
-        with threadpool_limits(1):
-            return model.fit(x)
-    return model.fit(x)
+    # A bootstrap resample of a table with repeated rows can hold fewer distinct points than k:
+    # scikit-learn warns, the caller sees it in the labels (a segment not found, Jaccard 0) and
+    # the user's terminal stays clean ('--quiet' means quiet).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if small:
+            with threadpool_limits(1):
+                return model.fit(x)
+        return model.fit(x)
 
 
 def nearest(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

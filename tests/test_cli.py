@@ -282,3 +282,24 @@ def test_one_feature_table_gets_a_strip_map(tmp_path):
     assert summary["features"] == ["besuche"] and summary["k"] == 2
     text = " ".join(" ".join(pdf_text(tmp_path / "o" / "brief.pdf")).split())
     assert "placed by the one segmentation feature" in text
+
+
+def test_quiet_is_quiet_and_ten_customers_are_not_nine_segments(tmp_path):
+    """Repeated rows make bootstrap resamples with fewer distinct points than k: scikit-learn's
+    warning must not reach a --quiet terminal. A 10-row table is at most 2 segments."""
+    rows = ["region,plan", "N,a", "N,a", "S,b", "S,b"]
+    data = tmp_path / "dupes.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-m", "reportgen", "brief", str(data), "--out", str(out), "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "" and res.stderr == ""
+    small = tmp_path / "ten.csv"
+    rng = np.random.default_rng(1)
+    pd.DataFrame(
+        {"name": list("ABCDEFGHIJ"), "spend": np.arange(10) * 10.0 + rng.random(10)}
+    ).to_csv(small, index=False)
+    res = runner.invoke(app, ["brief", str(small), "--out", str(tmp_path / "t"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "t" / "summary.json").read_text())["k"] == 2
