@@ -80,8 +80,15 @@ class KChoice:
         return next(e for e in self.evidence if e.k == k)
 
 
+ROWS_PER_SEGMENT = 5  # on small tables, at most one segment per this many rows is considered
+
+
 def max_k_for(n_rows: int, n_distinct: int, k_max: int) -> int:
-    return max(1, min(k_max, n_rows - 1, n_distinct))
+    """The largest k the evidence considers: k-max, bounded by the distinct profiles and, on a
+    small table, by one segment per ROWS_PER_SEGMENT rows: ten customers do not make nine
+    segments (each index rewards k near n on tiny data, a segment of one is no segment)."""
+    by_rows = max(n_rows // ROWS_PER_SEGMENT, 2)
+    return max(1, min(k_max, n_rows - 1, n_distinct, by_rows))
 
 
 def _sample(x: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
