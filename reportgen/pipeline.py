@@ -169,6 +169,7 @@ def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, An
                 "r2": {c: round(v, 4) for c, v in a.screening.r2.items()},
                 "r2_all_features": {c: round(v, 4) for c, v in (a.screening.r2_all or {}).items()},
                 "r2_linear": {c: round(v, 4) for c, v in (a.screening.r2_linear or {}).items()},
+                "one_normal_curve": list(a.screening.one_curve),
                 "screened_out": list(a.screening.noise),
                 "rule": SCREEN_RULE,
             }
@@ -324,13 +325,7 @@ def build_brief(
         if screening.noise:
             dictionary = with_roles(
                 dictionary,
-                {
-                    c: (
-                        "describe",
-                        f"screened out as noise (R² = {screening.r2[c]:.3f}); profiled only",
-                    )
-                    for c in screening.noise
-                },
+                {c: ("describe", screening.reason(c)) for c in screening.noise},
                 note="Screened out of the segmentation as noise: "
                 + ", ".join(screening.noise)
                 + f" — {SCREEN_RULE}. Use --keep-all-features to keep them.",

@@ -291,7 +291,25 @@ def test_screening_keeps_a_column_that_alone_sets_a_group_apart():
     s = screen_features(prepare(df, d), seed=42)
     assert "tier" not in s.noise
     assert s.r2["tier"] < 0.02 and s.r2_all["tier"] >= 0.5  # kept by the all-features route
-    assert len(s.noise) == 2  # two of the noise columns; at least two features always stay
+    assert s.noise == ("a", "b", "c")  # 'tier' carries the groups on its own
+    assert set(s.one_curve) == {"a", "b", "c"}  # each fits one normal curve; 'tier' two
+
+
+@pytest.mark.parametrize("n_noise", [2, 3, 4])
+def test_screening_with_few_features_removes_every_noise_column(n_noise):
+    """One real feature and a few normal noise columns: over-split k-means cuts the noise
+    columns as readily as the real one (R² with them up to 0.6), but their values are one
+    normal curve and unrelated to the rest, so they go and the two real groups are found."""
+    from reportgen.screen import screen_features
+
+    rng = np.random.default_rng(7 + n_noise)
+    g = rng.integers(0, 2, 600)
+    df = pd.DataFrame({"a": rng.normal(3 * g, 1)})
+    for j in range(n_noise):
+        df[f"noise{j}"] = rng.normal(size=600)
+    d = resolve_dictionary(df, dictionary_from_mapping({"columns": {c: {} for c in df}}))
+    s = screen_features(prepare(df, d), seed=42)
+    assert s.noise == tuple(f"noise{j}" for j in range(n_noise))
 
 
 def test_a_category_names_a_segment_only_when_most_of_it_has_that_category():
