@@ -107,7 +107,10 @@ def brief(
     ] = 20,
     keep_all_features: Annotated[
         bool,
-        typer.Option("--keep-all-features", help="Do not screen out pure-noise features."),
+        typer.Option(
+            "--keep-all-features",
+            help="Do not screen out pure-noise features or features that repeat another.",
+        ),
     ] = False,
     title: Annotated[str | None, typer.Option("--title", help="Title on the brief.")] = None,
     out: OutOpt = DEFAULT_OUT,

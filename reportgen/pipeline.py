@@ -33,7 +33,7 @@ from .profile import Profiles, profile
 from .progress import Progress, silent
 from .report import RunInfo, build_context
 from .report_changes import changes_context
-from .screen import SCREEN_RULE, screen_features
+from .screen import COPY_R, SCREEN_RULE, screen_features
 from .stability import QUALITY_RULE, STABILITY_RULE, Evaluation, evaluate
 
 VERSIONED = (
@@ -171,6 +171,9 @@ def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, An
                 "r2_linear": {c: round(v, 4) for c, v in (a.screening.r2_linear or {}).items()},
                 "one_normal_curve": list(a.screening.one_curve),
                 "screened_out": list(a.screening.noise),
+                "copies": {
+                    c: {"repeats": f, "r": round(r, 4)} for c, (f, r) in a.screening.copies.items()
+                },
                 "rule": SCREEN_RULE,
             }
             if a.screening is not None
@@ -322,13 +325,25 @@ def build_brief(
     screening = None
     if config.screen_features:
         screening = screen_features(prepared, seed=config.seed, k_max=config.k_max)
-        if screening.noise:
+        if screening.removed:
+            notes = []
+            if screening.copies:
+                notes.append(
+                    "Left out of the segmentation because they repeat another feature, which "
+                    "would count twice in the distances: "
+                    + ", ".join(f"{c} (repeats {f})" for c, (f, _) in screening.copies.items())
+                    + f" — correlation {COPY_R} or more."
+                )
+            if screening.noise:
+                notes.append(
+                    "Screened out of the segmentation as noise: "
+                    + ", ".join(screening.noise)
+                    + f" — {SCREEN_RULE}."
+                )
             dictionary = with_roles(
                 dictionary,
-                {c: ("describe", screening.reason(c)) for c in screening.noise},
-                note="Screened out of the segmentation as noise: "
-                + ", ".join(screening.noise)
-                + f" — {SCREEN_RULE}. Use --keep-all-features to keep them.",
+                {c: ("describe", screening.reason(c)) for c in screening.removed},
+                note=" ".join(notes) + " Use --keep-all-features to keep them.",
             )
             prepared = prepare(table.frame, dictionary)
     # After prepare, the run's memory peak on large tables: the libraries' ~100 MB come later.

@@ -29,7 +29,7 @@ fewer than three features nothing is screened. `--keep-all-features` turns it of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import pairwise_distances
@@ -39,6 +39,7 @@ from .cluster import fit_kmeans, silhouette
 from .prepare import PreparedData
 
 MIN_R2 = 0.02
+COPY_R = 0.995  # correlation at which a feature repeats another
 ALONE_R2 = 0.5  # an unrelated column that sets groups apart on its own: R² with it
 SAMPLE = 4_000
 SILHOUETTE_SAMPLE = 1_500
@@ -59,9 +60,17 @@ class Screening:
     r2_all: dict[str, float] | None = None  # feature -> explained by groups found on all
     r2_linear: dict[str, float] | None = None  # feature -> explained linearly by the others
     one_curve: tuple[str, ...] = ()  # features whose values one normal curve fits best
+    copies: dict[str, tuple[str, float]] = field(default_factory=dict)  # copy -> (kept, r)
+
+    @property
+    def removed(self) -> tuple[str, ...]:
+        return tuple(self.copies) + self.noise
 
     def reason(self, column: str) -> str:
         """Why a screened-out column went, in the column table's words."""
+        if column in self.copies:
+            first, r = self.copies[column]
+            return f"repeats '{first}' (correlation {r:.3f}): counted once; profiled only"
         if column in self.one_curve:
             return (
                 "screened out as noise: unrelated to the other features and its values are one "
@@ -84,21 +93,51 @@ def _quick_k(x: np.ndarray, k_max: int, seed: int, rng: np.random.Generator) -> 
     return best_k
 
 
-def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Screening:
-    steps = prepared.steps
-    if len(steps) < 3:
-        return Screening({}, (), None)
-    rng = np.random.default_rng(seed + 7)
-    x = prepared.scaled
-    if len(x) > SAMPLE:
-        x = x[np.sort(rng.choice(len(x), size=SAMPLE, replace=False))]
-    if len(np.unique(x, axis=0)) < 10:
-        return Screening({}, (), None)
+def _blocks(steps) -> list[np.ndarray]:
+    """The model-matrix columns of each step (a category's one-hot block is several)."""
     blocks, start = [], 0
     for step in steps:
         width = len(step.model_columns)
         blocks.append(np.arange(start, start + width))
         start += width
+    return blocks
+
+
+def _copies(steps, blocks, x: np.ndarray) -> dict[str, tuple[str, float]]:
+    """Features that repeat an earlier one ('spend_usd' next to 'spend_eur', a total next to
+    itself under another name): correlation of at least COPY_R on the sample, after the
+    features' transforms. Each counted twice in the distances k-means uses, doubling its
+    weight; the first in column order stays."""
+    single = [(s.column, b[0]) for s, b in zip(steps, blocks, strict=True) if len(b) == 1]
+    if len(single) < 2:
+        return {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.corrcoef(x[:, [c for _, c in single]], rowvar=False)
+    copies: dict[str, tuple[str, float]] = {}
+    for j, (name, _) in enumerate(single):
+        for i in range(j):
+            first = single[i][0]
+            if first not in copies and abs(r[i, j]) >= COPY_R:
+                copies[name] = (first, float(r[i, j]))
+                break
+    return copies
+
+
+def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Screening:
+    steps = list(prepared.steps)
+    rng = np.random.default_rng(seed + 7)
+    x = prepared.scaled
+    if len(x) > SAMPLE:
+        x = x[np.sort(rng.choice(len(x), size=SAMPLE, replace=False))]
+    blocks = _blocks(steps)
+    copies = _copies(steps, blocks, x) if len(x) >= 10 else {}
+    if copies:
+        kept = [i for i, step in enumerate(steps) if step.column not in copies]
+        x = x[:, np.concatenate([blocks[i] for i in kept])]
+        steps = [steps[i] for i in kept]
+        blocks = _blocks(steps)
+    if len(steps) < 3 or len(np.unique(x, axis=0)) < 10:
+        return Screening({}, (), None, copies=copies)
     k_all = _quick_k(x, k_max, seed, rng)
     all_labels = fit_kmeans(x, k_all, seed, n_init=3).labels_
     r2: dict[str, float] = {}
@@ -140,6 +179,7 @@ def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Sc
         r2_all,
         r2_linear,
         tuple(c for c in prepared.features if c in one_curve),
+        copies,
     )
 
 

@@ -366,3 +366,27 @@ def test_the_stability_line_names_each_shaky_segment_once_without_nested_bracket
     assert line == (
         "Stability: High spend (avg 1,121) is doubtful (Jaccard 0.73) — check before acting on it."
     )
+
+
+def test_a_feature_that_repeats_another_counts_once():
+    """'spend_usd' next to 'spend_eur' would count spend twice in the distances k-means uses:
+    the repeat is left out (and said why), even with only two features."""
+    from reportgen.screen import screen_features
+
+    rng = np.random.default_rng(3)
+    eur = rng.gamma(2, 50, 500).round(2)
+    df = pd.DataFrame(
+        {"spend_eur": eur, "spend_usd": (eur * 1.08).round(2), "visits": rng.poisson(5, 500)}
+    )
+    d = resolve_dictionary(df, dictionary_from_mapping({"columns": {c: {} for c in df}}))
+    s = screen_features(prepare(df, d), seed=42)
+    assert list(s.copies) == ["spend_usd"] and s.copies["spend_usd"][0] == "spend_eur"
+    assert s.removed[0] == "spend_usd" and "repeats 'spend_eur'" in s.reason("spend_usd")
+    assert "visits" not in s.removed
+    two = df[["spend_eur", "spend_usd"]]
+    d2 = resolve_dictionary(two, dictionary_from_mapping({"columns": {c: {} for c in two}}))
+    assert list(screen_features(prepare(two, d2), seed=42).copies) == ["spend_usd"]
+    # Related but not the same (r 0.9) is two features.
+    df["spend_usd"] = eur + rng.normal(0, eur.std() / 2, 500)
+    d = resolve_dictionary(df, dictionary_from_mapping({"columns": {c: {} for c in df}}))
+    assert screen_features(prepare(df, d), seed=42).copies == {}
