@@ -436,8 +436,11 @@ def resolve_dictionary(
     *,
     columns: tuple[str, ...] | None = None,
     id_column: str | None = None,
+    units: dict[str, str] | None = None,
 ) -> DataDictionary:
-    """Complete the dictionary against the table: one spec per column, overrides applied."""
+    """Complete the dictionary against the table: one spec per column, overrides applied.
+    `units` are signs the file wrote on every value of a column ('12,50 €'); a unit the
+    dictionary declares wins."""
     present = list(frame.columns)
     notes: list[str] = []
     for requested, what in [
@@ -472,6 +475,8 @@ def resolve_dictionary(
                 spec = inferred
         elif not spec.type:
             spec = replace(spec, type=inferred.type if inferred.type != "id" else "numeric")
+        if units and name in units and not spec.unit:
+            spec = replace(spec, unit=units[name])
         specs.append(spec)
 
     # The id column: the option beats the dictionary beats inference.

@@ -316,7 +316,11 @@ def build_brief(
     table = read_table(config.data_path)
     declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
     dictionary = resolve_dictionary(
-        table.frame, declared, columns=config.columns, id_column=config.id_column
+        table.frame,
+        declared,
+        columns=config.columns,
+        id_column=config.id_column,
+        units=table.units,
     )
     release_arrow_memory()
     step(f"Preparing {len(table.frame):,} rows")

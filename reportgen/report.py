@@ -164,6 +164,7 @@ def build_context(
             "delimiter": _delimiter_name(table.delimiter),
             "decimal_comma": list(table.decimal_comma),
             "thousands_comma": list(table.thousands_comma),
+            "signs": [{"column": c, "sign": u} for c, u in table.units.items()],
             "sha256_short": table.sha256[:16],
             "n_read": f"{prepared.n_read:,}",
             "n_kept": f"{prepared.n_kept:,}",

@@ -7,6 +7,7 @@ import gzip
 import pandas as pd
 import pytest
 
+from reportgen.dictionary import resolve_dictionary
 from reportgen.errors import InputError
 from reportgen.load import read_table
 
@@ -146,6 +147,31 @@ def test_decimal_commas_are_read_as_numbers(tmp_path):
     assert list(t.frame["umsatz"].fillna(-1)) == [206.29, 1234.5, -1, -12.0]
     assert list(t.frame["id"]) == ["007", "008", "009", "010"]  # no comma: left alone
     assert t.frame["notiz"].iloc[1] == "a,b"  # text with a comma stays text
+
+
+def test_french_amounts_with_spaces_and_euro_signs_are_numbers(tmp_path):
+    """'1 234,50 €' (a no-break or thin space between thousands, the sign on every value) is
+    1234.5 euros: the number goes to the segmentation, the sign becomes the column's unit."""
+    p = tmp_path / "fr.csv"
+    p.write_bytes(
+        "client;montant;solde;taux;ville\r\n"
+        "Béatrice;1\u00a0234,50\u00a0€;1 234,50;12 %;Nîmes\r\n"
+        "Zoé;12\u00a0000,00\u00a0€;12 000,00;7,5 %;Sète\r\n"
+        "Anaïs;99,90 €;-99,90;0 %;Arles 2 €\r\n".encode("cp1252")
+    )
+    t = read_table(p)
+    assert list(t.frame["montant"]) == [1234.5, 12000.0, 99.9]
+    assert list(t.frame["solde"]) == [1234.5, 12000.0, -99.9]
+    assert list(t.frame["taux"]) == [12.0, 7.5, 0.0]
+    assert t.units == {"montant": "€", "taux": "%"}
+    assert t.decimal_comma == ("montant", "solde", "taux")
+    assert t.frame["ville"].iloc[2] == "Arles 2 €"  # a sign on one value only: text
+    d = resolve_dictionary(t.frame, units=t.units)
+    assert d.column("montant").unit == "€" and d.column("solde").unit is None
+    us = tmp_path / "us.csv"
+    us.write_text('id,spend\n1,$7\n2,"$1,234.50"\n3,$ 12\n')
+    t = read_table(us)
+    assert list(t.frame["spend"]) == [7.0, 1234.5, 12.0] and t.units == {"spend": "$"}
 
 
 def test_thousands_separators_are_not_read_as_decimal_commas(tmp_path):
