@@ -29,6 +29,7 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, pairw
 
 from .cluster import fit_kmeans, silhouette
 from .errors import InputError
+from .parallel import map_small_fits
 
 FIT_SAMPLE = 20_000
 SILHOUETTE_SAMPLE = 3_000
@@ -103,12 +104,14 @@ def _gap(x: np.ndarray, ks: list[int], log_w: dict[int, float], seed: int) -> di
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     rotated = centred @ vt.T
     lo, hi = rotated.min(axis=0), rotated.max(axis=0)
+    refs = [rng.uniform(lo, hi, size=rotated.shape) @ vt for _ in range(GAP_REFERENCES)]
+    jobs = [(b, k) for b in range(GAP_REFERENCES) for k in ks]
+    inertias = map_small_fits(
+        lambda job: fit_kmeans(refs[job[0]], job[1], seed + job[0], n_init=1).inertia_, jobs
+    )
     ref_logs = {k: [] for k in ks}
-    for b in range(GAP_REFERENCES):
-        ref = rng.uniform(lo, hi, size=rotated.shape) @ vt
-        for k in ks:
-            model = fit_kmeans(ref, k, seed + b, n_init=1)
-            ref_logs[k].append(np.log(max(model.inertia_, 1e-12)))
+    for (_, k), inertia in zip(jobs, inertias, strict=True):
+        ref_logs[k].append(np.log(max(inertia, 1e-12)))
     out = {}
     for k in ks:
         logs = np.asarray(ref_logs[k])
@@ -151,10 +154,10 @@ def choose_k(
         else np.arange(len(sample))
     )
     gap_x = _sample(sample, GAP_SAMPLE, rng)
-    raw: dict[int, dict] = {}
-    gap_log_w: dict[int, float] = {}
-    sil_distances = None
-    for cand in ks:
+    # Computed once, shared by every candidate k.
+    sil_distances = pairwise_distances(sample[sil_sample_idx]) if upper >= 2 else None
+
+    def evaluate(cand: int) -> tuple[dict, float]:
         model = fit_kmeans(sample, cand, seed, min(n_init, EVIDENCE_N_INIT))
         labels = model.labels_
         entry = {"inertia": float(model.inertia_), "min_share": 1.0}
@@ -162,14 +165,15 @@ def choose_k(
             entry["min_share"] = float(np.bincount(labels, minlength=cand).min() / len(labels))
             sl = labels[sil_sample_idx]
             if len(np.unique(sl)) >= 2:
-                if sil_distances is None:  # computed once, shared by every candidate k
-                    sil_distances = pairwise_distances(sample[sil_sample_idx])
                 entry["silhouette"] = silhouette(sil_distances, sl)
             entry["calinski_harabasz"] = float(calinski_harabasz_score(sample, labels))
             entry["davies_bouldin"] = float(davies_bouldin_score(sample, labels))
         gap_model = model if gap_x is sample else fit_kmeans(gap_x, cand, seed, n_init=2)
-        gap_log_w[cand] = float(np.log(max(gap_model.inertia_, 1e-12)))
-        raw[cand] = entry
+        return entry, float(np.log(max(gap_model.inertia_, 1e-12)))
+
+    results = dict(zip(ks, map_small_fits(evaluate, ks), strict=True))
+    raw = {c: entry for c, (entry, _) in results.items()}
+    gap_log_w = {c: log_w for c, (_, log_w) in results.items()}
     gaps = _gap(gap_x, ks, gap_log_w, seed) if len(gap_x) >= 3 else {}
 
     evidence = tuple(

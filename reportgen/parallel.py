@@ -29,3 +29,24 @@ def map_threads(fn: Callable[[T], R], items: Iterable[T], *, rows: int) -> list[
         return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, items))
+
+
+def map_small_fits(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """[fn(x) for x in items] on a thread per core, for many small independent model fits
+    (k-means on a 20k-row sample for each candidate k, on each bootstrap resample). A fit that
+    small runs single-threaded (see cluster.SINGLE_THREAD_BELOW), which left one core idle;
+    scikit-learn's k-means loops and BLAS release the GIL, so two fits at a time use both.
+
+    The native thread pools are held at one thread for the whole map, from this thread: the
+    per-fit limit inside the workers then saves and restores that same value, so no worker can
+    leave the process's pools limited (or unlimited) behind another's back. Each fit carries its
+    own seed, so the results are the same in any order."""
+    from threadpoolctl import threadpool_limits
+
+    items = list(items)
+    workers = min(len(items), os.cpu_count() or 1)
+    with threadpool_limits(1):
+        if workers < 2:
+            return [fn(x) for x in items]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(fn, items))

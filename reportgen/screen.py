@@ -36,6 +36,7 @@ from sklearn.metrics import pairwise_distances
 from sklearn.mixture import GaussianMixture
 
 from .cluster import fit_kmeans, silhouette
+from .parallel import map_small_fits
 from .prepare import PreparedData
 
 MIN_R2 = 0.02
@@ -83,8 +84,9 @@ def _quick_k(x: np.ndarray, k_max: int, seed: int, rng: np.random.Generator) -> 
     idx = rng.choice(len(x), size=min(len(x), SILHOUETTE_SAMPLE), replace=False)
     best, best_k = -1.0, 2
     distances = pairwise_distances(x[idx])  # once for every k
-    for k in range(2, max(2, min(k_max, 8)) + 1):
-        labels = fit_kmeans(x, k, seed, n_init=3).labels_
+    ks = list(range(2, max(2, min(k_max, 8)) + 1))
+    fits = map_small_fits(lambda k: fit_kmeans(x, k, seed, n_init=3).labels_, ks)
+    for k, labels in zip(ks, fits, strict=True):
         if len(np.unique(labels[idx])) < 2:
             continue
         s = silhouette(distances, labels[idx])
@@ -143,9 +145,15 @@ def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Sc
     r2: dict[str, float] = {}
     r2_all: dict[str, float] = {}
     r2_linear: dict[str, float] = {}
-    for step, cols in zip(steps, blocks, strict=True):
-        others = x[:, np.setdiff1d(np.arange(x.shape[1]), cols)]
-        loo_labels = fit_kmeans(others, k_all, seed, n_init=3).labels_
+
+    def without(cols: np.ndarray) -> np.ndarray:
+        return x[:, np.setdiff1d(np.arange(x.shape[1]), cols)]
+
+    loo = map_small_fits(
+        lambda cols: fit_kmeans(without(cols), k_all, seed, n_init=3).labels_, blocks
+    )
+    for step, cols, loo_labels in zip(steps, blocks, loo, strict=True):
+        others = without(cols)
         r2[step.column] = _r2(x[:, cols], loo_labels)
         r2_all[step.column] = _r2(x[:, cols], all_labels)
         r2_linear[step.column] = _linear_r2(x[:, cols], others)

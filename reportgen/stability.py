@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.metrics import silhouette_score
 
 from .cluster import Segmentation, fit_kmeans
+from .parallel import map_small_fits
 
 STABILITY_SAMPLE = 5_000
 SILHOUETTE_SAMPLE = 3_000
@@ -90,13 +91,17 @@ def evaluate(
         else None
     )
 
+    # The resamples are drawn in order from one generator, then fitted two at a time.
+    boots = [rng.integers(0, len(x), size=len(x)) for _ in range(resamples)]
+
+    def refit(b: int) -> tuple[np.ndarray, np.ndarray]:
+        model = fit_kmeans(x[boots[b]], seg.k, seed + 100 + b, n_init=3)
+        members = np.unique(boots[b])
+        return members, model.predict(x[members])
+
     sums = np.zeros(seg.k)
     counts = np.zeros(seg.k)
-    for b in range(resamples):
-        boot = rng.integers(0, len(x), size=len(x))
-        model = fit_kmeans(x[boot], seg.k, seed + 100 + b, n_init=3)
-        members = np.unique(boot)
-        new = model.predict(x[members])
+    for members, new in map_small_fits(refit, range(resamples)):
         old = labels[members]
         for j, sid in enumerate(seg.segment_ids):
             a = old == sid

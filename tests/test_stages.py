@@ -390,3 +390,17 @@ def test_a_feature_that_repeats_another_counts_once():
     df["spend_usd"] = eur + rng.normal(0, eur.std() / 2, 500)
     d = resolve_dictionary(df, dictionary_from_mapping({"columns": {c: {} for c in df}}))
     assert screen_features(prepare(df, d), seed=42).copies == {}
+
+
+def test_small_fits_on_threads_give_the_serial_results_and_restore_the_thread_pools():
+    from threadpoolctl import threadpool_info
+
+    from reportgen.cluster import fit_kmeans
+    from reportgen.parallel import map_small_fits
+
+    before = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
+    x = np.random.default_rng(0).normal(size=(2000, 4))
+    fits = map_small_fits(lambda k: fit_kmeans(x, k, 42, n_init=2).inertia_, range(2, 9))
+    serial = [fit_kmeans(x, k, 42, n_init=2).inertia_ for k in range(2, 9)]
+    assert fits == serial
+    assert [(p["internal_api"], p["num_threads"]) for p in threadpool_info()] == before
