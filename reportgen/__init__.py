@@ -1,10 +1,28 @@
-"""reportgen — turn a table of customers into a PDF segment brief a marketing manager can act on."""
+"""reportgen — turn a table of customers into a PDF segment brief a marketing manager can act on.
+
+The package's names are imported when first used (PEP 562), so that a part of it (the PDF worker
+process, the mail module) does not pay for pandas and scikit-learn it never touches.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .config import BriefConfig  # noqa: E402
-from .errors import ReportgenError  # noqa: E402
-from .pipeline import BriefResult, build_brief, build_demo  # noqa: E402
+_LAZY = {
+    "BriefConfig": "config",
+    "ReportgenError": "errors",
+    "BriefResult": "pipeline",
+    "build_brief": "pipeline",
+    "build_demo": "pipeline",
+}
+
+if TYPE_CHECKING:
+    from .config import BriefConfig
+    from .errors import ReportgenError
+    from .pipeline import BriefResult, build_brief, build_demo
 
 __all__ = [
     "BriefConfig",
@@ -14,3 +32,9 @@ __all__ = [
     "build_brief",
     "build_demo",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

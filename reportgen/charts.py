@@ -11,6 +11,7 @@ import io
 from collections.abc import Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -19,6 +20,9 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 from . import fmt
+
+if TYPE_CHECKING:
+    from .worker import Worker
 
 MAX_SCATTER_POINTS = 5000
 DPI = 150
@@ -406,8 +410,38 @@ def _axis_label(spec) -> str:
     return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
 
 
-def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, seed: int) -> dict:
+def draw_all(
+    prepared,
+    seg,
+    profiles,
+    stories,
+    kchoice,
+    dictionary,
+    colors,
+    *,
+    seed: int,
+    worker: Worker | None = None,
+) -> dict:
     """Every chart of the brief as PNG bytes, keyed by name (per-segment ones by segment id)."""
+    # The trait charts (one per segment, the bulk of the drawing) go to the worker process when
+    # there is one, and the other charts are drawn here meanwhile; its PNGs are byte for byte
+    # the ones drawn here (same function, same inputs: JSON keeps floats exact).
+    requests = {
+        s.segment_id: {
+            "z": [float(f.z) for f in s.features],
+            "feature_labels": list(profiles.labels),
+            "value_texts": [
+                f"{fmt.value(dictionary.column(f.column), f.segment_mean)} vs "
+                f"{fmt.value(dictionary.column(f.column), f.overall_mean)}"
+                for f in s.features
+            ],
+            "color": color,
+            "units": dictionary.units,
+        }
+        for s, color in zip(profiles.segments, colors, strict=True)
+        if s.features
+    }
+    job = worker.submit("trait_bars", items=list(requests.values())) if worker else None
     names = [s.name for s in stories]
     m = map_axes(prepared, seg, profiles, dictionary)
     charts: dict[str, object] = {
@@ -448,17 +482,8 @@ def draw_all(prepared, seg, profiles, stories, kchoice, dictionary, colors, *, s
         kchoice.k,
         kchoice.knee,
     )
-    traits = {}
-    for s, color in zip(profiles.segments, colors, strict=True):
-        if not s.features:
-            continue
-        texts = [
-            f"{fmt.value(dictionary.column(f.column), f.segment_mean)} vs "
-            f"{fmt.value(dictionary.column(f.column), f.overall_mean)}"
-            for f in s.features
-        ]
-        traits[s.segment_id] = trait_bars(
-            [f.z for f in s.features], profiles.labels, texts, color, units=dictionary.units
-        )
-    charts["traits"] = traits
+    drawn = job.result() if job is not None else None
+    if drawn is None or len(drawn) != len(requests):
+        drawn = [trait_bars(**item) for item in requests.values()]
+    charts["traits"] = dict(zip(requests, drawn, strict=True))
     return charts

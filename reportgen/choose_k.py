@@ -24,8 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from kneed import KneeLocator
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, pairwise_distances
 
 from .cluster import fit_kmeans, silhouette
 from .errors import InputError
@@ -131,6 +129,8 @@ def choose_k(
     n_init: int = 10,
     min_share: float = 0.05,
 ) -> KChoice:
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, pairwise_distances
+
     n_rows = scaled.shape[0]
     rng = np.random.default_rng(seed)
     sample = _sample(scaled, FIT_SAMPLE, rng)
@@ -265,6 +265,8 @@ def _vote_text(votes: dict[str, int | None]) -> str:
 def _knee(ks: list[int], inertias: list[float]) -> int | None:
     if len(ks) < 3:
         return None
+    from kneed import KneeLocator
+
     locator = KneeLocator(ks, inertias, curve="convex", direction="decreasing", S=1.0)
     if locator.knee is None:
         return None

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 
 # Below this many rows a k-means fit runs on one thread (OpenMP and BLAS): on small samples the
 # thread start-up and spin-waiting cost more than the work, and on a busy 2-core laptop they made
@@ -48,6 +49,12 @@ class Segmentation:
 
 
 def fit_kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10, init=None) -> KMeans:
+    # scikit-learn is imported where it is used (here and in the other stages), so that the
+    # pipeline can import it on a thread while the table is read (see pipeline.EARLY_IMPORTS).
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+    from threadpoolctl import threadpool_limits
+
     small = len(x) < SINGLE_THREAD_BELOW
     # On large data scikit-learn centres the matrix in place and restores it (copy_x=False)
     # rather than holding a second copy: 800 MB less at 10M x 10. The matrix is standardised, so

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from .cluster import Segmentation
 from .errors import InputError
@@ -81,6 +80,8 @@ def match_segments(
     cost = np.linalg.norm(prev_centers[:, None, :] - current[None, :, :], axis=2)
     # A segment none of whose rows the previous model can read has no position there: no match.
     cost = np.where(np.isfinite(cost), cost, 1e12)
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(cost)
     mapping: dict[int, int] = {}
     distance: dict[int, float] = {}

@@ -35,6 +35,7 @@ from .report import RunInfo, build_context
 from .report_changes import changes_context
 from .screen import COPY_R, SCREEN_RULE, screen_features
 from .stability import QUALITY_RULE, STABILITY_RULE, Evaluation, evaluate
+from .worker import Worker
 
 VERSIONED = (
     "pandas",
@@ -281,16 +282,27 @@ def _round(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-# The chart and PDF libraries take ~1.5 s to import and are needed only at the end of a run. They
-# are imported on a background thread while the data is clustered and profiled (numpy and
-# scikit-learn mostly run without holding the GIL), and the stages that use them import them as
-# usual: Python's per-module import locks make the second import wait for the first.
+# scikit-learn, SciPy and kneed take about a second to import and are first needed after the
+# table is read and prepared; the chart and PDF libraries take ~1.5 s and are needed only at the
+# end of a run. Each group is imported on a background thread (reading and preparing run mostly
+# in Arrow and numpy, without holding the GIL; the chart libraries wait until after prepare, the
+# run's memory peak on large tables), and the stages import what they use as usual: Python's
+# per-module import locks make the second import wait for the first.
+EARLY_IMPORTS = (
+    "sklearn.cluster",
+    "sklearn.metrics",
+    "sklearn.mixture",
+    "scipy.stats",
+    "scipy.optimize",
+    "kneed",
+    "threadpoolctl",
+)
 BACKGROUND_IMPORTS = ("reportgen.charts", "reportgen.change_charts", "weasyprint")
 
 
-def _import_in_background() -> None:
+def _import_in_background(names: tuple[str, ...]) -> None:
     def work() -> None:
-        for name in BACKGROUND_IMPORTS:
+        for name in names:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - the stage that needs it reports the error
@@ -309,11 +321,32 @@ def build_brief(
     name of each stage as it starts (see reportgen.progress); the default reports nothing.
     """
     config = data if isinstance(data, BriefConfig) else BriefConfig(data_path=Path(data), **options)
-    step = progress or silent
+    workers: list[Worker] = []
+    try:
+        return _build_brief(config, progress or silent, workers)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def _start_worker() -> Worker | None:
+    """A second process for the charts and PDFs (see reportgen.worker), when there is a second
+    core. It pays on any table: 4.5 -> 4.0 s for the 150-row demo, 9.9 -> 8.5 s at 1M rows."""
+    if (os.cpu_count() or 1) < 2:
+        return None
+    return Worker()
+
+
+def _build_brief(config: BriefConfig, step: Progress, workers: list[Worker]) -> BriefResult:
+    _import_in_background(EARLY_IMPORTS)
     # Read the previous run first: a damaged model should stop the run before any work.
     previous = load_previous(config.previous) if config.previous is not None else None
     step(f"Reading {config.data_path.name}")
     table = read_table(config.data_path)
+    # Started now, the worker imports its libraries while this process prepares the data.
+    worker = _start_worker()
+    if worker is not None:
+        workers.append(worker)
     declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
     dictionary = resolve_dictionary(
         table.frame,
@@ -351,7 +384,7 @@ def build_brief(
             )
             prepared = prepare(table.frame, dictionary)
     # After prepare, the run's memory peak on large tables: the libraries' ~100 MB come later.
-    _import_in_background()
+    _import_in_background(BACKGROUND_IMPORTS)
     if prepared.n_kept == prepared.n_read:
         # Every row kept: prepared.kept is the table with its numeric features as views of
         # prepared.values (equal values); keep that one, so the frame's own copies are freed.
@@ -393,7 +426,15 @@ def build_brief(
             from . import charts  # see _import_in_background
 
             images = charts.draw_all(
-                prepared, seg, profiles, stories, kchoice, dictionary, colors, seed=config.seed
+                prepared,
+                seg,
+                profiles,
+                stories,
+                kchoice,
+                dictionary,
+                colors,
+                seed=config.seed,
+                worker=worker,
             )
             now = run_time()
             run = RunInfo(
@@ -421,9 +462,7 @@ def build_brief(
                 changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
                 context["changes"] = changes_context(changes, dictionary, palette, dictionary.units)
             step("Rendering the PDF")
-            html = render.render_html(context, config.template_dir)
-            pdf = render.html_to_pdf(html, config.template_dir)
-            segment_pdfs = render.render_segment_briefs(context, config.template_dir)
+            html, pdf, segment_pdfs = render.render_all(context, config.template_dir, worker)
             step("Writing files")
         release_arrow_memory()  # the CSV text was built in Arrow buffers, chunk by chunk
         summary = summary_dict(config, analysis, run)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from .errors import RenderError
+
+if TYPE_CHECKING:
+    from .worker import Worker
 
 MAIN_TEMPLATE = "brief.html.j2"
 SEGMENT_TEMPLATE = "segment_brief.html.j2"
@@ -109,17 +112,48 @@ def html_to_pdf(html: str, user_dir: Path | None = None) -> bytes:
         raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
 
 
-def render_segment_briefs(
-    context: dict[str, Any], user_dir: Path | None = None
-) -> dict[str, bytes]:
-    """One short PDF per segment for its owner: {'segments/<slug>.pdf': bytes}.
+def preload() -> None:
+    """Import WeasyPrint now (about a second), so that the first PDF does not wait for it."""
+    import weasyprint  # noqa: F401
 
-    The same context as the main brief with `seg` set to one segment; one WeasyPrint run per
-    segment (about a second each).
-    """
+
+def segment_briefs_html(context: dict[str, Any], user_dir: Path | None = None) -> dict[str, str]:
+    """Each segment's short brief as HTML: {'segments/<slug>.pdf': html}. The same context as
+    the main brief with `seg` set to one segment."""
     return {
-        segment_brief_name(seg["slug"]): html_to_pdf(
-            render_html({**context, "seg": seg}, user_dir, template=SEGMENT_TEMPLATE), user_dir
+        segment_brief_name(seg["slug"]): render_html(
+            {**context, "seg": seg}, user_dir, template=SEGMENT_TEMPLATE
         )
         for seg in context["segments"]
     }
+
+
+def render_segment_briefs(
+    context: dict[str, Any], user_dir: Path | None = None
+) -> dict[str, bytes]:
+    """One short PDF per segment for its owner: {'segments/<slug>.pdf': bytes}, one WeasyPrint
+    run per segment (a fifth of a second to a second each)."""
+    return {
+        name: html_to_pdf(html, user_dir)
+        for name, html in segment_briefs_html(context, user_dir).items()
+    }
+
+
+def render_all(
+    context: dict[str, Any], user_dir: Path | None = None, worker: Worker | None = None
+) -> tuple[str, bytes, dict[str, bytes]]:
+    """The main brief (HTML and PDF) and every segment's brief (PDF).
+
+    With a `worker` (see reportgen.worker) the segment briefs are laid out in that process while
+    this one lays out the main brief; if the worker fails they are rendered here afterwards."""
+    html = render_html(context, user_dir)
+    pieces = segment_briefs_html(context, user_dir)
+    job = None
+    if worker is not None and pieces:
+        resolved = str(Path(user_dir).resolve()) if user_dir is not None else None
+        job = worker.submit("pdf", user_dir=resolved, html=list(pieces.values()))
+    pdf = html_to_pdf(html, user_dir)
+    done = job.result() if job is not None else None
+    if done is None or len(done) != len(pieces):
+        done = [html_to_pdf(piece, user_dir) for piece in pieces.values()]
+    return html, pdf, dict(zip(pieces, done, strict=True))

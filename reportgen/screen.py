@@ -32,8 +32,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.metrics import pairwise_distances
-from sklearn.mixture import GaussianMixture
 
 from .cluster import fit_kmeans, silhouette
 from .parallel import map_small_fits
@@ -81,6 +79,8 @@ class Screening:
 
 
 def _quick_k(x: np.ndarray, k_max: int, seed: int, rng: np.random.Generator) -> int:
+    from sklearn.metrics import pairwise_distances
+
     idx = rng.choice(len(x), size=min(len(x), SILHOUETTE_SAMPLE), replace=False)
     best, best_k = -1.0, 2
     distances = pairwise_distances(x[idx])  # once for every k
@@ -196,6 +196,8 @@ def _one_normal_curve(values: np.ndarray, seed: int) -> bool:
     BIC): nothing in the column's own distribution suggests groups."""
     if len(np.unique(values)) < 10:
         return False  # a few values (a rating, a count) are lumps, not a curve: keep the column
+    from sklearn.mixture import GaussianMixture
+
     v = values.reshape(-1, 1)
     bic = [
         GaussianMixture(n, random_state=seed, n_init=2 if n > 1 else 1).fit(v).bic(v)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import silhouette_score
 
 from .cluster import Segmentation, fit_kmeans
 from .parallel import map_small_fits
@@ -85,6 +84,8 @@ def evaluate(
         if len(x) > SILHOUETTE_SAMPLE
         else np.arange(len(x))
     )
+    from sklearn.metrics import silhouette_score
+
     silhouette = (
         float(silhouette_score(x[sil_idx], labels[sil_idx]))
         if len(np.unique(labels[sil_idx])) >= 2

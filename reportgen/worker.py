@@ -1,0 +1,192 @@
+"""The second core for stages 7 and 8: a child process that draws charts and lays out PDFs.
+
+Matplotlib's drawing and WeasyPrint's layout are pure Python and hold the GIL, so threads cannot
+do two of them at once: on a large table the brief spent about 1.3 s drawing charts and 2 s
+rendering PDFs on one core while the other waited. On large tables the pipeline starts this
+worker as soon as the data is read (it imports matplotlib and WeasyPrint while this process
+prepares and clusters the data); later it draws the segments' trait charts while this process
+draws the others, and lays out the segment briefs while this process lays out the main brief.
+
+The pipes carry plain bytes, no pickles: every message is an 8-byte big-endian length and its
+bytes. A request is one JSON message naming an operation from `OPERATIONS`; the answer is a JSON
+header ({"ok": true, "count": n} or {"ok": false, "error": "..."}) and n result messages, in
+request order. End of input ends the worker.
+
+The worker is an optimisation, never a second source of truth: it runs the same functions on the
+same JSON-exact inputs, and if it cannot start or fails for any reason `Job.result()` returns None
+and the caller does the work itself (slower, same result; a real template or rendering error is
+then raised there, with the usual message).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from typing import IO, Any
+
+LENGTH_BYTES = 8
+OPERATIONS = ("trait_bars", "pdf")
+STOP_TIMEOUT = 5.0  # seconds to wait for an idle worker to exit before it is killed
+
+
+def write_message(stream: IO[bytes], data: bytes) -> None:
+    stream.write(len(data).to_bytes(LENGTH_BYTES, "big"))
+    stream.write(data)
+
+
+def read_message(stream: IO[bytes]) -> bytes | None:
+    """The next message, or None at a clean end of input. A message cut short raises EOFError."""
+    head = stream.read(LENGTH_BYTES)
+    if not head:
+        return None
+    if len(head) < LENGTH_BYTES:
+        raise EOFError("message length cut short")
+    size = int.from_bytes(head, "big")
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("message cut short")
+    return data
+
+
+class Job:
+    """One request in flight: sent and answered on a thread while the caller goes on."""
+
+    def __init__(self, worker: Worker | None, request: dict[str, Any]) -> None:
+        self._result: list[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        if worker is None or worker.proc is None:
+            return
+        self._thread = threading.Thread(
+            target=self._talk, args=(worker, request), name="reportgen-worker", daemon=True
+        )
+        self._thread.start()
+
+    def _talk(self, worker: Worker, request: dict[str, Any]) -> None:
+        proc = worker.proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        try:
+            write_message(proc.stdin, json.dumps(request).encode("utf-8"))
+            proc.stdin.flush()
+            head = read_message(proc.stdout)
+            header = json.loads(head) if head is not None else {}
+            if not header.get("ok"):
+                return
+            out = []
+            for _ in range(int(header["count"])):
+                data = read_message(proc.stdout)
+                if data is None:
+                    return
+                out.append(data)
+            self._result = out
+        except (OSError, ValueError, EOFError, KeyError, TypeError):
+            worker.broken = True
+
+    def result(self) -> list[bytes] | None:
+        """The results in request order, or None: the worker failed; do the work here."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        return self._result
+
+
+class Worker:
+    """A child Python running `main` below; one request at a time."""
+
+    def __init__(self) -> None:
+        self.broken = False
+        self._jobs: list[Job] = []
+        try:
+            self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                # -P: never import from the current folder (a stray weasyprint.py there).
+                [sys.executable, "-P", "-m", "reportgen.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            self.proc = None
+
+    def submit(self, op: str, **payload: Any) -> Job:
+        """Start `op` on the worker; `.result()` waits for it. Send the next request only after
+        the previous job's result was taken."""
+        if op not in OPERATIONS:
+            raise ValueError(f"unknown worker operation {op!r}")
+        job = Job(None if self.broken else self, {"op": op, **payload})
+        self._jobs.append(job)
+        return job
+
+    def close(self) -> None:
+        """End the worker: politely when idle, by force when a job is still running (a run that
+        failed half-way)."""
+        proc = self.proc
+        if proc is None:
+            return
+        self.proc = None
+        busy = any(job._thread is not None and job._thread.is_alive() for job in self._jobs)
+        if busy or self.broken:
+            proc.kill()
+        else:
+            try:
+                proc.stdin.close()  # type: ignore[union-attr]
+                proc.wait(timeout=STOP_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired):
+                proc.kill()
+        for job in self._jobs:
+            job.result()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:  # unsent bytes to a worker that died: nothing left to deliver
+                pass
+
+
+def handle(request: dict[str, Any]) -> list[bytes]:
+    """Run one request here (in the worker process); the functions the pipeline itself uses."""
+    op = request.get("op")
+    if op == "trait_bars":
+        from . import charts
+
+        return [charts.trait_bars(**item) for item in request["items"]]
+    if op == "pdf":
+        from pathlib import Path
+
+        from . import render
+
+        user_dir = Path(request["user_dir"]) if request["user_dir"] else None
+        return [render.html_to_pdf(html, user_dir) for html in request["html"]]
+    raise ValueError(f"unknown worker operation {op!r}")
+
+
+def main() -> int:
+    # Import first: this is what the worker does while the parent prepares and clusters.
+    from . import charts, render  # noqa: F401
+
+    render.preload()
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            raw = read_message(inp)
+        except EOFError:
+            return 1
+        if raw is None:
+            # Nothing is pending (every answer was flushed): skip the interpreter's teardown of
+            # matplotlib and WeasyPrint, which kept the parent waiting about 0.3 s.
+            os._exit(0)
+        try:
+            results = handle(json.loads(raw))
+            header: dict[str, Any] = {"ok": True, "count": len(results)}
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which redoes the work
+            results, header = [], {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
+        write_message(out, json.dumps(header).encode("utf-8"))
+        for data in results:
+            write_message(out, data)
+        out.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

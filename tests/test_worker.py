@@ -1,0 +1,170 @@
+"""The second-core worker (reportgen.worker): a real child process, never a mock.
+
+It must give exactly what the pipeline would have made itself, fail over to in-process work when
+it breaks, and never outlive a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from reportgen import charts, pipeline, render
+from reportgen import worker as worker_mod
+from reportgen.worker import Worker
+
+from .conftest import pdf_text
+
+TRAIT = {
+    "z": [0.8, -1.25, 0.1],
+    "feature_labels": ["Spend", "Visits", "Tenure <b>"],
+    "value_texts": ["£1,200 vs £900", "3.1 vs 5.0", "4 yr vs 4 yr"],
+    "color": "#0072b2",
+    "units": "customers",
+}
+HTML = "<html><body><h1>Segment brief</h1><p>Premium-savers: 53 % of customers.</p></body></html>"
+
+
+@pytest.fixture
+def worker():
+    w = Worker()
+    assert w.proc is not None
+    yield w
+    w.close()
+
+
+def test_trait_charts_from_the_worker_are_byte_for_byte_the_ones_drawn_here(worker):
+    other = {**TRAIT, "z": [-0.3, 2.0, 0.0], "color": "#d55e00"}
+    got = worker.submit("trait_bars", items=[TRAIT, other]).result()
+    assert got == [charts.trait_bars(**TRAIT), charts.trait_bars(**other)]
+
+
+def test_pdfs_from_the_worker_read_as_the_ones_rendered_here(worker):
+    got = worker.submit("pdf", user_dir=None, html=[HTML, HTML.replace("53", "47")]).result()
+    assert got is not None and len(got) == 2
+    assert pdf_text(got[0]) == pdf_text(render.html_to_pdf(HTML))
+    assert "47 %" in pdf_text(got[1])[0]
+
+
+def test_a_failed_request_gives_none_and_the_worker_goes_on(worker, tmp_path):
+    # A missing template folder is a RenderError in the worker: the caller redoes the work here
+    # (and gets the real error message there).
+    missing = str(tmp_path / "nope")
+    assert worker.submit("pdf", user_dir=missing, html=[HTML]).result() is None
+    assert worker.submit("trait_bars", items=[TRAIT]).result() == [charts.trait_bars(**TRAIT)]
+
+
+def test_unknown_operations_are_refused_before_anything_is_sent(worker):
+    with pytest.raises(ValueError, match="unknown worker operation"):
+        worker.submit("exec", code="print(1)")
+
+
+def test_the_worker_refuses_unknown_operations_that_reach_it():
+    proc = subprocess.run(
+        [sys.executable, "-P", "-m", "reportgen.worker"],
+        input=_message(json.dumps({"op": "exec"}).encode()),
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0
+    header = json.loads(worker_mod.read_message(io.BytesIO(proc.stdout)))
+    assert header["ok"] is False and "unknown worker operation" in header["error"]
+
+
+def test_a_dead_worker_means_the_work_is_done_here(tmp_path):
+    (tmp_path / "brief.html.j2").write_text("<h1>Main brief</h1>")
+    (tmp_path / "segment_brief.html.j2").write_text("<h1>Brief for {{ seg.name }}</h1>")
+    context = {
+        "segments": [{"slug": "savers", "name": "Savers"}, {"slug": "seekers", "name": "Seekers"}]
+    }
+    w = Worker()
+    w.proc.kill()
+    w.proc.wait()
+    try:
+        assert w.submit("trait_bars", items=[TRAIT]).result() is None
+        html, pdf, segments = render.render_all(context, tmp_path, worker=w)
+    finally:
+        w.close()
+    assert w.proc is None
+    assert "Main brief" in pdf_text(pdf)[0]
+    assert list(segments) == ["segments/savers.pdf", "segments/seekers.pdf"]
+    assert "Brief for Seekers" in pdf_text(segments["segments/seekers.pdf"])[0]
+
+
+def test_a_live_worker_renders_the_segment_briefs_of_a_user_template_folder(worker, tmp_path):
+    (tmp_path / "brief.html.j2").write_text("<h1>Main brief</h1>")
+    (tmp_path / "segment_brief.html.j2").write_text("<h1>Brief for {{ seg.name }}</h1>")
+    context = {"segments": [{"slug": "savers", "name": "Savers"}]}
+    _, _, segments = render.render_all(context, tmp_path, worker=worker)
+    assert "Brief for Savers" in pdf_text(segments["segments/savers.pdf"])[0]
+
+
+def test_close_stops_a_busy_worker_at_once():
+    w = Worker()
+    proc = w.proc
+    w.submit("pdf", user_dir=None, html=[HTML * 400] * 20)
+    started = time.perf_counter()
+    w.close()
+    assert time.perf_counter() - started < 10
+    assert proc.returncode is not None  # reaped: no zombie left behind
+
+
+def test_an_idle_worker_ends_when_its_input_ends():
+    w = Worker()
+    proc = w.proc
+    assert w.submit("trait_bars", items=[TRAIT]).result()
+    w.close()
+    assert proc.returncode == 0
+
+
+def test_messages_cut_short_are_errors_not_results():
+    whole = _message(b"hello")
+    assert worker_mod.read_message(io.BytesIO(whole)) == b"hello"
+    assert worker_mod.read_message(io.BytesIO(b"")) is None
+    with pytest.raises(EOFError):
+        worker_mod.read_message(io.BytesIO(whole[:-1]))
+    with pytest.raises(EOFError):
+        worker_mod.read_message(io.BytesIO(whole[:3]))
+
+
+def test_a_brief_with_and_without_the_worker_is_the_same(tmp_path, monkeypatch):
+    data, dictionary = pipeline.example_data()
+    with_worker = pipeline.build_brief(data, dictionary_path=dictionary, out_dir=tmp_path / "a")
+    monkeypatch.setattr(pipeline, "_start_worker", lambda: None)
+    alone = pipeline.build_brief(data, dictionary_path=dictionary, out_dir=tmp_path / "b")
+    assert pdf_text(with_worker.pdf) == pdf_text(alone.pdf)
+    assert with_worker.html == alone.html  # the charts are embedded: same PNG bytes
+    for name in ("segments/premium-savers.pdf", "segments/agent-seekers.pdf"):
+        assert pdf_text(tmp_path / "a" / name) == pdf_text(tmp_path / "b" / name)
+
+
+def test_importing_the_pipeline_leaves_the_heavy_libraries_to_the_background():
+    # They are imported on a thread while the table is read (pipeline.EARLY_IMPORTS); a module
+    # that imported one at its top would put it back on the run's critical path.
+    code = (
+        "import sys, reportgen.pipeline, reportgen.cli, reportgen.worker\n"
+        "heavy = ('sklearn', 'scipy', 'kneed', 'matplotlib', 'seaborn', 'weasyprint')\n"
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def _message(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    worker_mod.write_message(buf, data)
+    return buf.getvalue()
+
+
+def test_the_worker_never_imports_from_the_current_folder(tmp_path, monkeypatch):
+    (tmp_path / "weasyprint.py").write_text("raise SystemExit('a stray module was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    w = Worker()
+    try:
+        assert w.submit("trait_bars", items=[TRAIT]).result() == [charts.trait_bars(**TRAIT)]
+    finally:
+        w.close()
