@@ -7,6 +7,7 @@ Set REPORTGEN_DEBUG=1 to see the traceback of an unexpected error.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -326,6 +327,11 @@ def main() -> None:
     try:
         app()
     except SystemExit as exc:  # keep exit codes, never a traceback
+        # The process ends here. Python's exit would still walk every object the run made
+        # (charts, layout trees, the frames' blocks) for cycles: 0.4 s after a 1M-row brief.
+        # Nothing is pending (files are written and closed, child processes reaped), so the
+        # collector may skip them.
+        gc.freeze()
         sys.exit(exc.code)
 
 
