@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
-import seaborn as sns
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
@@ -30,6 +29,8 @@ DPI = 150
 
 def segment_colors(k: int) -> tuple[str, ...]:
     """One colour per segment (colour-blind safe palette up to 10 segments)."""
+    import seaborn as sns  # here, not at the top: the worker process draws without it
+
     palette = sns.color_palette("colorblind", k) if k <= 10 else sns.color_palette("husl", k)
     return tuple(matplotlib.colors.to_hex(c) for c in palette)
 
@@ -195,6 +196,8 @@ def profile_heatmap(
         # At least 2.3 in tall: the colour bar's two-line title needs that much beside the bar.
         fig = Figure(figsize=(6.8, max(2.3, 1.0 + 0.3 * p + (0.45 if k <= 4 else 0.0))))
         ax = fig.add_subplot()
+        import seaborn as sns
+
         sns.heatmap(
             np.asarray(z).T,
             ax=ax,

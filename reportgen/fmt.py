@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .dictionary import ColumnSpec
+if TYPE_CHECKING:  # annotations only: the chart worker formats without pandas
+    from .dictionary import ColumnSpec
 
 PREFIX_UNITS = {"$", "€", "£", "EUR€"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")

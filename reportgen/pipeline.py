@@ -297,7 +297,7 @@ EARLY_IMPORTS = (
     "kneed",
     "threadpoolctl",
 )
-BACKGROUND_IMPORTS = ("reportgen.charts", "reportgen.change_charts", "weasyprint")
+BACKGROUND_IMPORTS = ("reportgen.charts", "reportgen.change_charts", "seaborn", "weasyprint")
 
 
 def _import_in_background(names: tuple[str, ...]) -> None:
