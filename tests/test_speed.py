@@ -167,3 +167,28 @@ def test_csv_in_background_writes_the_same_bytes_and_raises_its_errors(tmp_path,
     ):
         pass
     assert not (tmp_path / "full").exists()
+
+
+def test_threaded_csv_typing_reads_what_the_serial_one_read(tmp_path, monkeypatch):
+    from reportgen import load
+
+    n = 250_000  # above parallel.PARALLEL_FROM: the columns are typed on threads
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "id": [f"{i:07d}" for i in range(n)],  # leading zeros: stays text
+            "visits": rng.integers(0, 40, n),
+            "spend": rng.normal(500, 120, n).round(2),
+            "plan": rng.choice(["basic", " plus", "pro "], n),
+            "fee": [f"£{v}" for v in rng.integers(1, 9, n)],
+        }
+    )
+    path = tmp_path / "big.csv"
+    frame.to_csv(path, index=False)
+    threaded = load.read_table(path)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 10**9)
+    serial = load.read_table(path)
+    pd.testing.assert_frame_equal(threaded.frame, serial.frame)
+    assert threaded.frame["id"].iloc[7] == "0000007"
+    assert threaded.frame["visits"].dtype == "Int64" and threaded.frame["spend"].dtype == float
+    assert threaded.units == serial.units
