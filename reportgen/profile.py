@@ -205,7 +205,9 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
             SegmentProfile(sid, int(size), size / n, tuple(feats), describe, categories)
         )
     tests = tuple(
-        _test(prepared, seg, dictionary, c, role, known.get(c) if role == "segment" else None)
+        _test(
+            prepared, seg, dictionary, c, role, known.get(c) if role == "segment" else None, index
+        )
         for c, role in [(f, "segment") for f in prepared.features]
         + [(c, "describe") for c in describe_cols]
     )
@@ -327,9 +329,13 @@ def _kruskal(x: np.ndarray, index: np.ndarray, k: int) -> tuple[float, float]:
     return h, float(stats.chi2.sf(h, int(used.sum()) - 1))
 
 
-def _test(prepared, seg, dictionary, column, role, known=None) -> FeatureTest | None:
+def _test(
+    prepared, seg, dictionary, column, role, known=None, segment_index=None
+) -> FeatureTest | None:
     """The test for one column; `known` = (Kruskal–Wallis (H, p), moments) already computed for
-    a numeric segmentation feature (its values are all finite: prepare drops or fills the rest)."""
+    a numeric segmentation feature (its values are all finite: prepare drops or fills the rest);
+    `segment_index` = `_segment_index(seg)[0]` when the caller has it (one pass over the labels
+    instead of one per column)."""
     from scipy import stats
 
     spec = dictionary.column(column)
@@ -349,7 +355,7 @@ def _test(prepared, seg, dictionary, column, role, known=None) -> FeatureTest | 
         kind = "categorical"
     if kind == "numeric":
         ok = np.isfinite(x)
-        index, k = _segment_index(seg)
+        index, k = (segment_index, seg.k) if segment_index is not None else _segment_index(seg)
         if not ok.all():
             x, index = x[ok], index[ok]
         if np.count_nonzero(np.bincount(index, minlength=k)) < 2 or np.ptp(x) == 0:
