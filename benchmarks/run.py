@@ -18,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,9 +26,10 @@ ROOT = Path(os.environ.get("REPORTGEN_BENCH_DIR", "/tmp/reportgen-bench"))
 N_FEATURES = 10
 K_TRUE = 5
 CHUNK = 1_000_000
-DEMO_IMPORTS = (
+DEMO_IMPORTS = (  # every library a demo run imports (pipeline.EARLY_IMPORTS and the rest)
     "import reportgen.pipeline, reportgen.cli, weasyprint, sklearn.cluster, sklearn.metrics, "
-    "scipy.stats, matplotlib.figure, seaborn, pandas, kneed, jinja2"
+    "sklearn.mixture, scipy.stats, scipy.optimize, matplotlib.figure, seaborn, pandas, kneed, "
+    "jinja2, threadpoolctl"
 )
 
 BASELINE = r"""
@@ -65,22 +67,40 @@ def generate(n: int, fmt: str) -> Path:
     centres = rng.uniform(-3, 3, size=(K_TRUE, N_FEATURES))
     shares = np.array([0.32, 0.25, 0.18, 0.15, 0.10])
     # Each feature in its own units: (mean, sd) of the planted group noise.
-    units = [(45, 6), (8, 2), (120, 30), (3, 0.6), (20, 5), (1_000, 150), (60, 12), (5, 1.5),
-             (300, 40), (12, 3)]
+    units = [
+        (45, 6),
+        (8, 2),
+        (120, 30),
+        (3, 0.6),
+        (20, 5),
+        (1_000, 150),
+        (60, 12),
+        (5, 1.5),
+        (300, 40),
+        (12, 3),
+    ]
     writer = None
     try:
         for start in range(0, n, CHUNK):
             m = min(CHUNK, n - start)
             group = rng.choice(K_TRUE, size=m, p=shares)
             z = centres[group] + rng.normal(size=(m, N_FEATURES))
-            cols = {"customer_id": pa.array(np.char.add("C", np.char.zfill(
-                np.arange(start, start + m).astype(str), 8)).astype(object))}
+            cols = {
+                "customer_id": pa.array(
+                    np.char.add(
+                        "C", np.char.zfill(np.arange(start, start + m).astype(str), 8)
+                    ).astype(object)
+                )
+            }
             for j, (mu, sd) in enumerate(units):
                 cols[f"f{j + 1:02d}"] = pa.array(np.round(mu + sd * z[:, j], 2))
             batch = pa.table(cols)
             if writer is None:
-                writer = (pq.ParquetWriter(tmp, batch.schema) if fmt == "parquet"
-                          else pacsv.CSVWriter(tmp, batch.schema))
+                writer = (
+                    pq.ParquetWriter(tmp, batch.schema)
+                    if fmt == "parquet"
+                    else pacsv.CSVWriter(tmp, batch.schema)
+                )
             writer.write_table(batch)
     finally:
         if writer is not None:
@@ -92,31 +112,64 @@ def generate(n: int, fmt: str) -> Path:
 # --------------------------------------------------------------------------- measuring
 
 
-def run_measured(cmd: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one child process."""
+def run_measured(cmd: list[str]) -> tuple[float, float, str, float]:
+    """(wall seconds, peak RSS in MB, stdout, peak RSS of the process and its children together
+    in MB) of one child process. The first is the kernel's (wait4: the larger of the process and
+    its largest child); the last is sampled from /proc every 20 ms (the brief's worker process
+    runs beside it), so it can miss a peak shorter than that."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tree = {"peak_kb": 0}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            pids = [proc.pid] + _children(proc.pid)
+            tree["peak_kb"] = max(tree["peak_kb"], sum(_rss_kb(p) for p in pids))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
+    done.set()
+    sampler.join()
     out = proc.stdout.read()
     err = proc.stderr.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, usage.ru_maxrss / 1024, out, tree["peak_kb"] / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def bench_size(n: int, fmt: str, repeats: int, baseline_repeats: int) -> dict:
     path = generate(n, fmt)
     out = ROOT / f"out_{n}_{fmt}"
     briefs = [
-        run_measured([sys.executable, "-m", "reportgen", "brief", str(path), "--out", str(out),
-                      "--quiet"])
+        run_measured(
+            [sys.executable, "-m", "reportgen", "brief", str(path), "--out", str(out), "--quiet"]
+        )
         for _ in range(repeats)
     ]
     fits = []
     for _ in range(baseline_repeats):
-        _, _, text = run_measured([sys.executable, "-c", BASELINE, str(path)])
+        _, _, text, _ = run_measured([sys.executable, "-c", BASELINE, str(path)])
         fits.append(float(text.split()[0]))
     brief_s = statistics.median(b[0] for b in briefs)
     fit_s = statistics.median(fits)
@@ -129,6 +182,7 @@ def bench_size(n: int, fmt: str, repeats: int, baseline_repeats: int) -> dict:
         "fits": [round(f, 2) for f in fits],
         "ratio": brief_s / fit_s,
         "rss_mb": max(b[1] for b in briefs),
+        "tree_mb": max(b[3] for b in briefs),
         "raw_mb": n * N_FEATURES * 8 / 1e6,
         "file_mb": path.stat().st_size / 1e6,
     }
@@ -137,13 +191,19 @@ def bench_size(n: int, fmt: str, repeats: int, baseline_repeats: int) -> dict:
 def bench_demo(repeats: int) -> dict:
     imports = [run_measured([sys.executable, "-c", DEMO_IMPORTS])[0] for _ in range(repeats)]
     demos = [
-        run_measured([sys.executable, "-m", "reportgen", "demo", "--out",
-                      str(ROOT / "out_demo"), "--quiet"])[0]
+        run_measured(
+            [sys.executable, "-m", "reportgen", "demo", "--out", str(ROOT / "out_demo"), "--quiet"]
+        )[0]
         for _ in range(repeats)
     ]
     imp, demo = statistics.median(imports), statistics.median(demos)
-    return {"import_s": imp, "demo_s": demo, "ratio": demo / imp,
-            "imports": [round(x, 2) for x in imports], "demos": [round(x, 2) for x in demos]}
+    return {
+        "import_s": imp,
+        "demo_s": demo,
+        "ratio": demo / imp,
+        "imports": [round(x, 2) for x in imports],
+        "demos": [round(x, 2) for x in demos],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -163,18 +223,29 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, data in {ROOT}", flush=True)
     if args.rows:
-        print(f"{'rows':>11} {'format':>7} {'file MB':>8} {'brief s':>8} {'KMeans s':>9} "
-              f"{'ratio':>6} {'peak RSS MB':>12} {'RSS/raw':>8}  runs (brief | fit)", flush=True)
+        print(
+            f"{'rows':>11} {'format':>7} {'file MB':>8} {'brief s':>8} {'KMeans s':>9} "
+            f"{'ratio':>6} {'peak RSS MB':>12} {'RSS/raw':>8} {'+worker MB':>11}  "
+            "runs (brief | fit)",
+            flush=True,
+        )
     for n in args.rows:
         for fmt in args.format:
             r = bench_size(n, fmt, args.repeats, args.baseline_repeats)
-            print(f"{r['rows']:>11,} {r['format']:>7} {r['file_mb']:>8.0f} {r['brief_s']:>8.1f} "
-                  f"{r['fit_s']:>9.2f} {r['ratio']:>6.2f} {r['rss_mb']:>12.0f} "
-                  f"{r['rss_mb'] / r['raw_mb']:>8.2f}  {r['briefs']} | {r['fits']}", flush=True)
+            print(
+                f"{r['rows']:>11,} {r['format']:>7} {r['file_mb']:>8.0f} {r['brief_s']:>8.1f} "
+                f"{r['fit_s']:>9.2f} {r['ratio']:>6.2f} {r['rss_mb']:>12.0f} "
+                f"{r['rss_mb'] / r['raw_mb']:>8.2f} {r['tree_mb']:>11.0f}  "
+                f"{r['briefs']} | {r['fits']}",
+                flush=True,
+            )
     if args.demo:
         r = bench_demo(args.repeats)
-        print(f"demo: {r['demo_s']:.2f} s vs importing its libraries {r['import_s']:.2f} s -> "
-              f"ratio {r['ratio']:.2f}  (runs {r['demos']} | {r['imports']})", flush=True)
+        print(
+            f"demo: {r['demo_s']:.2f} s vs importing its libraries {r['import_s']:.2f} s -> "
+            f"ratio {r['ratio']:.2f}  (runs {r['demos']} | {r['imports']})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

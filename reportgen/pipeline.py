@@ -288,6 +288,8 @@ def _round(x: float | None, digits: int = 6) -> float | None:
 # in Arrow and numpy, without holding the GIL; the chart libraries wait until after prepare, the
 # run's memory peak on large tables), and the stages import what they use as usual: Python's
 # per-module import locks make the second import wait for the first.
+# Rows up to which the worker starts before prepare (above, after it: ~100 MB off the peak).
+WORKER_EARLY_UPTO = 4_000_000
 EARLY_IMPORTS = (
     "sklearn.cluster",
     "sklearn.metrics",
@@ -329,12 +331,15 @@ def build_brief(
             worker.close()
 
 
-def _start_worker() -> Worker | None:
+def _start_worker(workers: list[Worker]) -> Worker | None:
     """A second process for the charts and PDFs (see reportgen.worker), when there is a second
-    core. It pays on any table: 4.5 -> 4.0 s for the 150-row demo, 9.9 -> 8.5 s at 1M rows."""
+    core. It pays on any table: 4.5 -> 4.0 s for the 150-row demo, 9.9 -> 8.5 s at 1M rows.
+    Added to `workers`, which build_brief closes however the run ends."""
     if (os.cpu_count() or 1) < 2:
         return None
-    return Worker()
+    worker = Worker()
+    workers.append(worker)
+    return worker
 
 
 def _build_brief(config: BriefConfig, step: Progress, workers: list[Worker]) -> BriefResult:
@@ -343,10 +348,9 @@ def _build_brief(config: BriefConfig, step: Progress, workers: list[Worker]) -> 
     previous = load_previous(config.previous) if config.previous is not None else None
     step(f"Reading {config.data_path.name}")
     table = read_table(config.data_path)
-    # Started now, the worker imports its libraries while this process prepares the data.
-    worker = _start_worker()
-    if worker is not None:
-        workers.append(worker)
+    # Started now, the worker imports its libraries while this process prepares the data; on
+    # the largest tables only after prepare, the run's memory peak, so as not to add to it.
+    worker = _start_worker(workers) if len(table.frame) <= WORKER_EARLY_UPTO else None
     declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
     dictionary = resolve_dictionary(
         table.frame,
@@ -385,6 +389,7 @@ def _build_brief(config: BriefConfig, step: Progress, workers: list[Worker]) -> 
             prepared = prepare(table.frame, dictionary)
     # After prepare, the run's memory peak on large tables: the libraries' ~100 MB come later.
     _import_in_background(BACKGROUND_IMPORTS)
+    worker = worker or _start_worker(workers)
     if prepared.n_kept == prepared.n_read:
         # Every row kept: prepared.kept is the table with its numeric features as views of
         # prepared.values (equal values); keep that one, so the frame's own copies are freed.

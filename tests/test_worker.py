@@ -134,7 +134,7 @@ def test_messages_cut_short_are_errors_not_results():
 def test_a_brief_with_and_without_the_worker_is_the_same(tmp_path, monkeypatch):
     data, dictionary = pipeline.example_data()
     with_worker = pipeline.build_brief(data, dictionary_path=dictionary, out_dir=tmp_path / "a")
-    monkeypatch.setattr(pipeline, "_start_worker", lambda: None)
+    monkeypatch.setattr(pipeline, "_start_worker", lambda workers: None)
     alone = pipeline.build_brief(data, dictionary_path=dictionary, out_dir=tmp_path / "b")
     assert pdf_text(with_worker.pdf) == pdf_text(alone.pdf)
     assert with_worker.html == alone.html  # the charts are embedded: same PNG bytes
@@ -180,3 +180,32 @@ def test_the_worker_process_loads_no_data_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+@pytest.mark.parametrize(("early_upto", "order"), [(10**9, "worker first"), (0, "prepare first")])
+def test_the_worker_starts_before_prepare_except_on_the_largest_tables(
+    tmp_path, monkeypatch, early_upto, order
+):
+    # Above WORKER_EARLY_UPTO rows the worker is started once prepare (the memory peak) is over;
+    # either way it is started once, draws and renders, and is closed at the end.
+    calls = []
+    real_start, real_prepare = pipeline._start_worker, pipeline.prepare
+
+    def start(workers):
+        calls.append("worker")
+        return real_start(workers)
+
+    def prepare(*args, **kwargs):
+        calls.append("prepare")
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "WORKER_EARLY_UPTO", early_upto)
+    monkeypatch.setattr(pipeline, "_start_worker", start)
+    monkeypatch.setattr(pipeline, "prepare", prepare)
+    data, dictionary = pipeline.example_data()
+    result = pipeline.build_brief(data, dictionary_path=dictionary, out_dir=tmp_path)
+    assert calls.count("worker") == 1
+    first = "worker first" if calls.index("worker") < calls.index("prepare") else "prepare first"
+    assert first == order
+    assert "Premium-savers" in pdf_text(tmp_path / "segments" / "premium-savers.pdf")[0]
+    assert result.pdf.startswith(b"%PDF")
