@@ -145,19 +145,9 @@ def test_a_brief_with_and_without_the_worker_is_the_same(tmp_path, monkeypatch):
 def test_importing_the_pipeline_leaves_the_heavy_libraries_to_the_background():
     # They are imported on a thread while the table is read (pipeline.EARLY_IMPORTS); a module
     # that imported one at its top would put it back on the run's critical path.
-    code = (
-        "import sys, reportgen.pipeline, reportgen.cli, reportgen.worker\n"
-        "heavy = ('sklearn', 'scipy', 'kneed', 'matplotlib', 'seaborn', 'weasyprint')\n"
-        "print([m for m in heavy if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "[]", out.stderr
-
-
-def _message(data: bytes) -> bytes:
-    buf = io.BytesIO()
-    worker_mod.write_message(buf, data)
-    return buf.getvalue()
+    imports = "reportgen.pipeline, reportgen.cli, reportgen.worker"
+    heavy = ("sklearn", "scipy", "kneed", "matplotlib", "seaborn", "weasyprint")
+    assert _loaded_after(imports, heavy) == []
 
 
 def test_the_worker_never_imports_from_the_current_folder(tmp_path, monkeypatch):
@@ -173,13 +163,9 @@ def test_the_worker_never_imports_from_the_current_folder(tmp_path, monkeypatch)
 def test_the_worker_process_loads_no_data_libraries():
     # What the worker imports (reportgen.worker.main) and no more: pandas, SciPy, seaborn and
     # scikit-learn would add ~130 MB to every run and ~0.3 s to the worker's start.
-    code = (
-        "import sys, reportgen.worker, reportgen.charts, reportgen.render, weasyprint\n"
-        "heavy = ('pandas', 'pyarrow', 'scipy', 'seaborn', 'sklearn')\n"
-        "print([m for m in heavy if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "[]", out.stderr
+    imports = "reportgen.worker, reportgen.charts, reportgen.render, weasyprint"
+    heavy = ("pandas", "pyarrow", "scipy", "seaborn", "sklearn")
+    assert _loaded_after(imports, heavy) == []
 
 
 @pytest.mark.parametrize(("early_upto", "order"), [(10**9, "worker first"), (0, "prepare first")])
@@ -209,3 +195,19 @@ def test_the_worker_starts_before_prepare_except_on_the_largest_tables(
     assert first == order
     assert "Premium-savers" in pdf_text(tmp_path / "segments" / "premium-savers.pdf")[0]
     assert result.pdf.startswith(b"%PDF")
+
+
+def _message(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    worker_mod.write_message(buf, data)
+    return buf.getvalue()
+
+
+def _loaded_after(imports: str, heavy: tuple[str, ...]) -> list[str]:
+    """Which of `heavy` a fresh Python has loaded after `import <imports>`."""
+    code = f"import sys, {imports}\nprint(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
+    out = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
