@@ -282,14 +282,12 @@ def _round(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-# scikit-learn, SciPy and kneed take about a second to import and are first needed after the
-# table is read and prepared; the chart and PDF libraries take ~1.5 s and are needed only at the
-# end of a run. Each group is imported on a background thread (reading and preparing run mostly
-# in Arrow and numpy, without holding the GIL; the chart libraries wait until after prepare, the
-# run's memory peak on large tables), and the stages import what they use as usual: Python's
-# per-module import locks make the second import wait for the first.
 # Rows up to which the worker starts before prepare (above, after it: ~100 MB off the peak).
 WORKER_EARLY_UPTO = 4_000_000
+# scikit-learn, SciPy and kneed take about a second to import and are first needed after the
+# table is read and prepared; the chart and PDF libraries take ~1.5 s and are needed only at the
+# end of a run. Both groups are imported on one background thread while reading and preparing
+# (mostly Arrow and numpy, without the GIL) and the first stages run; see _Imports.
 EARLY_IMPORTS = (
     "sklearn.cluster",
     "sklearn.metrics",
@@ -299,18 +297,61 @@ EARLY_IMPORTS = (
     "kneed",
     "threadpoolctl",
 )
-BACKGROUND_IMPORTS = ("reportgen.charts", "reportgen.change_charts", "seaborn", "weasyprint")
+LATE_IMPORTS = ("reportgen.charts", "reportgen.change_charts", "seaborn", "weasyprint")
 
 
-def _import_in_background(names: tuple[str, ...]) -> None:
-    def work() -> None:
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the stage that needs it reports the error
-                return
+class _Imports:
+    """The heavy libraries, imported in order on one background thread: EARLY_IMPORTS at once,
+    LATE_IMPORTS when `start_late()` is called (after prepare, the memory peak on large tables).
 
-    threading.Thread(target=work, name="reportgen-imports", daemon=True).start()
+    The pipeline waits for a group (`wait_early`, `wait_late`) before the first stage that uses
+    it, instead of importing the same modules from two threads at once: an import interrupted by
+    Ctrl-C while another thread waits on the import lock can hang the process (seen in 1 of 13
+    interrupted demos), and Python 3.11 can raise a deadlock error on concurrent circular imports.
+    Waiting on an event is always interruptible. A failed import is left for the stage that needs
+    the library to raise, with its own message."""
+
+    def __init__(self) -> None:
+        self._early = threading.Event()
+        self._late = threading.Event()
+        self._go_late = threading.Event()
+        self._stopped = False
+        threading.Thread(target=self._work, name="reportgen-imports", daemon=True).start()
+
+    def _work(self) -> None:
+        try:
+            _import_all(EARLY_IMPORTS)
+        finally:
+            self._early.set()
+        self._go_late.wait()
+        try:
+            if not self._stopped:
+                _import_all(LATE_IMPORTS)
+        finally:
+            self._late.set()
+
+    def wait_early(self) -> None:
+        self._early.wait()
+
+    def start_late(self) -> None:
+        self._go_late.set()
+
+    def wait_late(self) -> None:
+        self.start_late()
+        self._late.wait()
+
+    def stop(self) -> None:
+        """The run is over: import nothing more (a run that failed before the charts)."""
+        self._stopped = True
+        self._go_late.set()
+
+
+def _import_all(names: tuple[str, ...]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the stage that needs it reports the error
+            return
 
 
 def build_brief(
@@ -324,9 +365,11 @@ def build_brief(
     """
     config = data if isinstance(data, BriefConfig) else BriefConfig(data_path=Path(data), **options)
     workers: list[Worker] = []
+    imports = _Imports()
     try:
-        return _build_brief(config, progress or silent, workers)
+        return _build_brief(config, progress or silent, workers, imports)
     finally:
+        imports.stop()
         for worker in workers:
             worker.close()
 
@@ -342,8 +385,9 @@ def _start_worker(workers: list[Worker]) -> Worker | None:
     return worker
 
 
-def _build_brief(config: BriefConfig, step: Progress, workers: list[Worker]) -> BriefResult:
-    _import_in_background(EARLY_IMPORTS)
+def _build_brief(
+    config: BriefConfig, step: Progress, workers: list[Worker], imports: _Imports
+) -> BriefResult:
     # Read the previous run first: a damaged model should stop the run before any work.
     previous = load_previous(config.previous) if config.previous is not None else None
     step(f"Reading {config.data_path.name}")
@@ -364,6 +408,7 @@ def _build_brief(config: BriefConfig, step: Progress, workers: list[Worker]) -> 
     prepared = prepare(table.frame, dictionary)
     release_arrow_memory()
     screening = None
+    imports.wait_early()  # scikit-learn from here on
     if config.screen_features:
         screening = screen_features(prepared, seed=config.seed, k_max=config.k_max)
         if screening.removed:
@@ -388,7 +433,7 @@ def _build_brief(config: BriefConfig, step: Progress, workers: list[Worker]) -> 
             )
             prepared = prepare(table.frame, dictionary)
     # After prepare, the run's memory peak on large tables: the libraries' ~100 MB come later.
-    _import_in_background(BACKGROUND_IMPORTS)
+    imports.start_late()
     worker = worker or _start_worker(workers)
     if prepared.n_kept == prepared.n_read:
         # Every row kept: prepared.kept is the table with its numeric features as views of
@@ -418,6 +463,7 @@ def _build_brief(config: BriefConfig, step: Progress, workers: list[Worker]) -> 
     stories = name_segments(
         profiles, dictionary, keep_names=matching.kept_names if matching else None
     )
+    imports.wait_late()  # matplotlib, seaborn and WeasyPrint from here on
     palette = segment_palette(seg, previous)
     colors = tuple(palette[i] for i in seg.segment_ids)
     assignments = assignments_frame(prepared, seg, stories)
@@ -428,7 +474,7 @@ def _build_brief(config: BriefConfig, step: Progress, workers: list[Worker]) -> 
     with deliver.staged_outputs(config.out_dir, owned=(render.SEGMENT_FOLDER,)) as staging:
         with deliver.csv_in_background(staging, "assignments.csv", assignments) as csv_job:
             step("Drawing charts")
-            from . import charts  # see _import_in_background
+            from . import charts  # see _Imports
 
             images = charts.draw_all(
                 prepared,

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,34 @@ TRAIT = {
     "units": "customers",
 }
 HTML = "<html><body><h1>Segment brief</h1><p>Premium-savers: 53 % of customers.</p></body></html>"
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    """What every worker job of the test answered (None: the work was redone in process). A
+    test that means to exercise the worker asserts it really answered, not only that the
+    in-process fallback produced the same files."""
+    seen: dict = {}  # job -> its answer (close() asks every job again)
+    real = worker_mod.Job.result
+
+    def result(self, timeout=None):
+        got = real(self, timeout)
+        seen.setdefault(self, got)
+        return got
+
+    monkeypatch.setattr(worker_mod.Job, "result", result)
+
+    class Answers:
+        def __len__(self):
+            return len(seen)
+
+        def __getitem__(self, i):
+            return list(seen.values())[i]
+
+        def __iter__(self):
+            return iter(seen.values())
+
+    return Answers()
 
 
 @pytest.fixture
@@ -95,12 +125,15 @@ def test_a_dead_worker_means_the_work_is_done_here(tmp_path):
     assert "Brief for Seekers" in pdf_text(segments["segments/seekers.pdf"])[0]
 
 
-def test_a_live_worker_renders_the_segment_briefs_of_a_user_template_folder(worker, tmp_path):
+def test_a_live_worker_renders_the_segment_briefs_of_a_user_template_folder(
+    worker, tmp_path, answers
+):
     (tmp_path / "brief.html.j2").write_text("<h1>Main brief</h1>")
     (tmp_path / "segment_brief.html.j2").write_text("<h1>Brief for {{ seg.name }}</h1>")
     context = {"segments": [{"slug": "savers", "name": "Savers"}]}
     _, _, segments = render.render_all(context, tmp_path, worker=worker)
     assert "Brief for Savers" in pdf_text(segments["segments/savers.pdf"])[0]
+    assert len(answers) == 1 and answers[0] is not None  # the worker rendered it
 
 
 def test_close_stops_a_busy_worker_at_once():
@@ -131,9 +164,10 @@ def test_messages_cut_short_are_errors_not_results():
         worker_mod.read_message(io.BytesIO(whole[:3]))
 
 
-def test_a_brief_with_and_without_the_worker_is_the_same(tmp_path, monkeypatch):
+def test_a_brief_with_and_without_the_worker_is_the_same(tmp_path, monkeypatch, answers):
     data, dictionary = pipeline.example_data()
     with_worker = pipeline.build_brief(data, dictionary_path=dictionary, out_dir=tmp_path / "a")
+    assert len(answers) == 2 and all(a is not None for a in answers)  # charts, then PDFs
     monkeypatch.setattr(pipeline, "_start_worker", lambda workers: None)
     alone = pipeline.build_brief(data, dictionary_path=dictionary, out_dir=tmp_path / "b")
     assert pdf_text(with_worker.pdf) == pdf_text(alone.pdf)
@@ -170,7 +204,7 @@ def test_the_worker_process_loads_no_data_libraries():
 
 @pytest.mark.parametrize(("early_upto", "order"), [(10**9, "worker first"), (0, "prepare first")])
 def test_the_worker_starts_before_prepare_except_on_the_largest_tables(
-    tmp_path, monkeypatch, early_upto, order
+    tmp_path, monkeypatch, early_upto, order, answers
 ):
     # Above WORKER_EARLY_UPTO rows the worker is started once prepare (the memory peak) is over;
     # either way it is started once, draws and renders, and is closed at the end.
@@ -193,6 +227,7 @@ def test_the_worker_starts_before_prepare_except_on_the_largest_tables(
     assert calls.count("worker") == 1
     first = "worker first" if calls.index("worker") < calls.index("prepare") else "prepare first"
     assert first == order
+    assert len(answers) == 2 and all(a is not None for a in answers)
     assert "Premium-savers" in pdf_text(tmp_path / "segments" / "premium-savers.pdf")[0]
     assert result.pdf.startswith(b"%PDF")
 
@@ -211,3 +246,120 @@ def _loaded_after(imports: str, heavy: tuple[str, ...]) -> list[str]:
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+# ----------------------------------------------------------------- workers that misbehave
+# Stand-in child processes (real processes on real pipes) that break the protocol in one way
+# each: every case must end in None (the caller does the work), promptly, with nothing left.
+
+ANSWER_GARBAGE = (
+    "import sys; sys.stdout.write('not a length at all'); sys.stdout.flush(); sys.stdin.read()"
+)
+ANSWER_A_LIST = (
+    "import sys, json; sys.stdin.buffer.read(8); "
+    "d = json.dumps([1]).encode(); sys.stdout.buffer.write(len(d).to_bytes(8, 'big') + d); "
+    "sys.stdout.flush(); sys.stdin.read()"
+)
+NEVER_ANSWER = "import sys, time; sys.stdin.buffer.read(8); time.sleep(600)"
+DIE_MID_ANSWER = (
+    "import sys, json; sys.stdin.buffer.read(8); "
+    "d = json.dumps({'ok': True, 'count': 2}).encode(); "
+    "sys.stdout.buffer.write(len(d).to_bytes(8, 'big') + d + (5).to_bytes(8, 'big') + b'ab')"
+)
+
+
+@pytest.mark.parametrize("script", [ANSWER_GARBAGE, ANSWER_A_LIST, DIE_MID_ANSWER])
+def test_a_garbled_answer_means_the_work_is_done_here(script):
+    w = Worker(command=[sys.executable, "-c", script])
+    proc = w.proc
+    try:
+        assert w.submit("trait_bars", items=[TRAIT]).result() is None
+        assert w.broken
+        assert w.submit("trait_bars", items=[TRAIT]).result() is None  # not asked again
+    finally:
+        w.close()
+    assert proc.returncode is not None
+
+
+def test_a_worker_that_never_answers_is_given_up_on_and_killed():
+    w = Worker(command=[sys.executable, "-c", NEVER_ANSWER])
+    proc = w.proc
+    try:
+        assert w.submit("trait_bars", items=[TRAIT]).result(timeout=1.0) is None
+        assert w.broken and proc.poll() is not None
+    finally:
+        w.close()
+
+
+def test_a_worker_never_used_is_stopped_at_once():
+    # A run that fails before the charts (a bad dictionary, say) must not wait for the worker
+    # to finish importing matplotlib and WeasyPrint before it can exit.
+    w = Worker()
+    proc = w.proc
+    w.close()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_what_a_library_prints_in_the_worker_does_not_garble_its_answers():
+    root = str(Path(worker_mod.__file__).resolve().parents[1])
+    noisy = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import reportgen.charts as c; "
+        "real = c.trait_bars; "
+        "c.trait_bars = lambda **k: (print('a library says hello'), real(**k))[1]; "
+        "from reportgen.worker import main; sys.exit(main())"
+    )
+    w = Worker(command=[sys.executable, "-c", noisy, root])
+    try:
+        assert w.submit("trait_bars", items=[TRAIT]).result() == [charts.trait_bars(**TRAIT)]
+    finally:
+        w.close()
+
+
+def test_the_worker_runs_the_reportgen_this_process_runs(tmp_path, monkeypatch):
+    # Not whatever `python -m` would find first: another checkout or an older install.
+    other = tmp_path / "other" / "reportgen"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("raise SystemExit('the wrong reportgen')\n")
+    monkeypatch.setenv("PYTHONPATH", str(other.parent))
+    w = Worker()
+    try:
+        assert w.submit("trait_bars", items=[TRAIT]).result() == [charts.trait_bars(**TRAIT)]
+    finally:
+        w.close()
+
+
+@pytest.mark.parametrize("after", [0.8, 2.0])
+def test_ctrl_c_ends_a_run_at_once_and_leaves_no_process(tmp_path, after):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reportgen", "demo", "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own session: whatever it starts can be found afterwards
+    )
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode in (130, 0), err  # 0: it had finished before the signal
+    if proc.returncode == 130:
+        assert "interrupted" in err and "Traceback" not in err
+        assert not (tmp_path / "out" / "brief.pdf").exists()
+    deadline = time.monotonic() + 5
+    while _session_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _session_members(proc.pid) == []
+
+
+def _session_members(sid: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
