@@ -282,8 +282,10 @@ def _round(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(float(x), digits)
 
 
-# Rows up to which the worker starts before prepare (above, after it: ~100 MB off the peak).
-WORKER_EARLY_UPTO = 4_000_000
+# Rows up to which the brief uses the worker process. Above, the run's memory matters more than
+# its seconds: at 10M rows this process stays near its peak (2.9-3.0 GB) until the end, and the
+# worker's ~110 MB beside it took the two over 3.2 GB; it would save ~1.5 s of ~55.
+WORKER_UPTO = 4_000_000
 # scikit-learn, SciPy and kneed take about a second to import and are first needed after the
 # table is read and prepared; the chart and PDF libraries take ~1.5 s and are needed only at the
 # end of a run. Both groups are imported on one background thread while reading and preparing
@@ -392,9 +394,8 @@ def _build_brief(
     previous = load_previous(config.previous) if config.previous is not None else None
     step(f"Reading {config.data_path.name}")
     table = read_table(config.data_path)
-    # Started now, the worker imports its libraries while this process prepares the data; on
-    # the largest tables only after prepare, the run's memory peak, so as not to add to it.
-    worker = _start_worker(workers) if len(table.frame) <= WORKER_EARLY_UPTO else None
+    # Started now, the worker imports its libraries while this process prepares the data.
+    worker = _start_worker(workers) if len(table.frame) <= WORKER_UPTO else None
     declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
     dictionary = resolve_dictionary(
         table.frame,
@@ -434,7 +435,6 @@ def _build_brief(
             prepared = prepare(table.frame, dictionary)
     # After prepare, the run's memory peak on large tables: the libraries' ~100 MB come later.
     imports.start_late()
-    worker = worker or _start_worker(workers)
     if prepared.n_kept == prepared.n_read:
         # Every row kept: prepared.kept is the table with its numeric features as views of
         # prepared.values (equal values); keep that one, so the frame's own copies are freed.

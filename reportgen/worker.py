@@ -3,7 +3,7 @@
 Matplotlib's drawing and WeasyPrint's layout are pure Python and hold the GIL, so threads cannot
 do two of them at once: on a large table the brief spent about 1.3 s drawing charts and 2 s
 rendering PDFs on one core while the other waited. With a second core the pipeline starts this
-worker as soon as the data is read (above 4M rows after prepare, the memory peak); it imports
+worker as soon as the data is read (up to 4M rows; above, memory matters more); it imports
 matplotlib and WeasyPrint while this process prepares and clusters the data, later draws the
 segments' trait charts while this process draws the others, and lays out the segment briefs
 while this process lays out the main brief.
