@@ -444,7 +444,7 @@ def draw_all(
         for s, color in zip(profiles.segments, colors, strict=True)
         if s.features
     }
-    job = worker.submit("trait_bars", items=list(requests.values())) if worker else None
+    job = worker.submit("trait_bars", list(requests.values())) if worker else None
     names = [s.name for s in stories]
     m = map_axes(prepared, seg, profiles, dictionary)
     charts: dict[str, object] = {
@@ -486,7 +486,7 @@ def draw_all(
         kchoice.knee,
     )
     drawn = job.result() if job is not None else None
-    if drawn is None or len(drawn) != len(requests):
+    if drawn is None:
         drawn = [trait_bars(**item) for item in requests.values()]
     charts["traits"] = dict(zip(requests, drawn, strict=True))
     return charts

@@ -128,17 +128,6 @@ def segment_briefs_html(context: dict[str, Any], user_dir: Path | None = None) -
     }
 
 
-def render_segment_briefs(
-    context: dict[str, Any], user_dir: Path | None = None
-) -> dict[str, bytes]:
-    """One short PDF per segment for its owner: {'segments/<slug>.pdf': bytes}, one WeasyPrint
-    run per segment (a fifth of a second to a second each)."""
-    return {
-        name: html_to_pdf(html, user_dir)
-        for name, html in segment_briefs_html(context, user_dir).items()
-    }
-
-
 def render_all(
     context: dict[str, Any], user_dir: Path | None = None, worker: Worker | None = None
 ) -> tuple[str, bytes, dict[str, bytes]]:
@@ -151,9 +140,9 @@ def render_all(
     job = None
     if worker is not None and pieces:
         resolved = str(Path(user_dir).resolve()) if user_dir is not None else None
-        job = worker.submit("pdf", user_dir=resolved, html=list(pieces.values()))
+        job = worker.submit("pdf", list(pieces.values()), user_dir=resolved)
     pdf = html_to_pdf(html, user_dir)
     done = job.result() if job is not None else None
-    if done is None or len(done) != len(pieces):
+    if done is None:
         done = [html_to_pdf(piece, user_dir) for piece in pieces.values()]
     return html, pdf, dict(zip(pieces, done, strict=True))

@@ -9,9 +9,9 @@ segments' trait charts while this process draws the others, and lays out the seg
 while this process lays out the main brief.
 
 The pipes carry plain bytes, no pickles: every message is an 8-byte big-endian length and its
-bytes. A request is one JSON message naming an operation from `OPERATIONS`; the answer is a JSON
-header ({"ok": true, "count": n} or {"ok": false, "error": "..."}) and n result messages, in
-request order. End of input ends the worker.
+bytes. A request is one JSON message naming an operation from `OPERATIONS` and its items; the
+answer is a JSON header ({"ok": true, "count": n} or {"ok": false, "error": "..."}) and n
+result messages, one per item in request order. End of input ends the worker.
 
 The worker is an optimisation, never a second source of truth: it runs the same functions on the
 same JSON-exact inputs, and if it cannot start or fails for any reason `Job.result()` returns None
@@ -99,8 +99,10 @@ class Job:
                 raise ValueError("not a worker answer")
             if not header.get("ok"):
                 return  # the request failed there (an error it reported); the worker goes on
+            if int(header["count"]) != len(request["items"]):
+                raise ValueError("not one answer per item")
             out = []
-            for _ in range(int(header["count"])):
+            for _ in range(len(request["items"])):
                 data = read_message(proc.stdout)
                 if data is None:
                     raise EOFError("the worker ended mid-answer")
@@ -144,12 +146,13 @@ class Worker:
         except OSError:
             self.proc = None
 
-    def submit(self, op: str, **payload: Any) -> Job:
-        """Start `op` on the worker; `.result()` waits for it. Send the next request only after
-        the previous job's result was taken."""
+    def submit(self, op: str, items: list[Any], **options: Any) -> Job:
+        """Start `op` on each of `items` in the worker; `.result()` waits for one answer per item.
+        Send the next request only after the previous job's result was taken."""
         if op not in OPERATIONS:
             raise ValueError(f"unknown worker operation {op!r}")
-        job = Job(self, None if self.broken else {"op": op, **payload})
+        request = {"op": op, "items": list(items), **options}
+        job = Job(self, None if self.broken else request)
         self._jobs.append(job)
         return job
 
@@ -198,7 +201,7 @@ def handle(request: dict[str, Any]) -> list[bytes]:
         from . import render
 
         user_dir = Path(request["user_dir"]) if request["user_dir"] else None
-        return [render.html_to_pdf(html, user_dir) for html in request["html"]]
+        return [render.html_to_pdf(html, user_dir) for html in request["items"]]
     raise ValueError(f"unknown worker operation {op!r}")
 
 

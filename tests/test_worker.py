@@ -69,12 +69,12 @@ def worker():
 
 def test_trait_charts_from_the_worker_are_byte_for_byte_the_ones_drawn_here(worker):
     other = {**TRAIT, "z": [-0.3, 2.0, 0.0], "color": "#d55e00"}
-    got = worker.submit("trait_bars", items=[TRAIT, other]).result()
+    got = worker.submit("trait_bars", [TRAIT, other]).result()
     assert got == [charts.trait_bars(**TRAIT), charts.trait_bars(**other)]
 
 
 def test_pdfs_from_the_worker_read_as_the_ones_rendered_here(worker):
-    got = worker.submit("pdf", user_dir=None, html=[HTML, HTML.replace("53", "47")]).result()
+    got = worker.submit("pdf", [HTML, HTML.replace("53", "47")], user_dir=None).result()
     assert got is not None and len(got) == 2
     assert pdf_text(got[0]) == pdf_text(render.html_to_pdf(HTML))
     assert "47 %" in pdf_text(got[1])[0]
@@ -84,13 +84,13 @@ def test_a_failed_request_gives_none_and_the_worker_goes_on(worker, tmp_path):
     # A missing template folder is a RenderError in the worker: the caller redoes the work here
     # (and gets the real error message there).
     missing = str(tmp_path / "nope")
-    assert worker.submit("pdf", user_dir=missing, html=[HTML]).result() is None
-    assert worker.submit("trait_bars", items=[TRAIT]).result() == [charts.trait_bars(**TRAIT)]
+    assert worker.submit("pdf", [HTML], user_dir=missing).result() is None
+    assert worker.submit("trait_bars", [TRAIT]).result() == [charts.trait_bars(**TRAIT)]
 
 
 def test_unknown_operations_are_refused_before_anything_is_sent(worker):
     with pytest.raises(ValueError, match="unknown worker operation"):
-        worker.submit("exec", code="print(1)")
+        worker.submit("exec", ["print(1)"])
 
 
 def test_the_worker_refuses_unknown_operations_that_reach_it():
@@ -115,7 +115,7 @@ def test_a_dead_worker_means_the_work_is_done_here(tmp_path):
     w.proc.kill()
     w.proc.wait()
     try:
-        assert w.submit("trait_bars", items=[TRAIT]).result() is None
+        assert w.submit("trait_bars", [TRAIT]).result() is None
         html, pdf, segments = render.render_all(context, tmp_path, worker=w)
     finally:
         w.close()
@@ -139,7 +139,7 @@ def test_a_live_worker_renders_the_segment_briefs_of_a_user_template_folder(
 def test_close_stops_a_busy_worker_at_once():
     w = Worker()
     proc = w.proc
-    w.submit("pdf", user_dir=None, html=[HTML * 400] * 20)
+    w.submit("pdf", [HTML * 400] * 20, user_dir=None)
     started = time.perf_counter()
     w.close()
     assert time.perf_counter() - started < 10
@@ -149,7 +149,7 @@ def test_close_stops_a_busy_worker_at_once():
 def test_an_idle_worker_ends_when_its_input_ends():
     w = Worker()
     proc = w.proc
-    assert w.submit("trait_bars", items=[TRAIT]).result()
+    assert w.submit("trait_bars", [TRAIT]).result()
     w.close()
     assert proc.returncode == 0
 
@@ -189,7 +189,7 @@ def test_the_worker_never_imports_from_the_current_folder(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     w = Worker()
     try:
-        assert w.submit("trait_bars", items=[TRAIT]).result() == [charts.trait_bars(**TRAIT)]
+        assert w.submit("trait_bars", [TRAIT]).result() == [charts.trait_bars(**TRAIT)]
     finally:
         w.close()
 
@@ -263,19 +263,24 @@ ANSWER_A_LIST = (
 NEVER_ANSWER = "import sys, time; sys.stdin.buffer.read(8); time.sleep(600)"
 DIE_MID_ANSWER = (
     "import sys, json; sys.stdin.buffer.read(8); "
-    "d = json.dumps({'ok': True, 'count': 2}).encode(); "
+    "d = json.dumps({'ok': True, 'count': 1}).encode(); "
     "sys.stdout.buffer.write(len(d).to_bytes(8, 'big') + d + (5).to_bytes(8, 'big') + b'ab')"
+)
+WRONG_COUNT = (
+    "import sys, json; sys.stdin.buffer.read(8); "
+    "d = json.dumps({'ok': True, 'count': 2}).encode(); "
+    "sys.stdout.buffer.write(len(d).to_bytes(8, 'big') + d); sys.stdout.flush(); sys.stdin.read()"
 )
 
 
-@pytest.mark.parametrize("script", [ANSWER_GARBAGE, ANSWER_A_LIST, DIE_MID_ANSWER])
+@pytest.mark.parametrize("script", [ANSWER_GARBAGE, ANSWER_A_LIST, DIE_MID_ANSWER, WRONG_COUNT])
 def test_a_garbled_answer_means_the_work_is_done_here(script):
     w = Worker(command=[sys.executable, "-c", script])
     proc = w.proc
     try:
-        assert w.submit("trait_bars", items=[TRAIT]).result() is None
+        assert w.submit("trait_bars", [TRAIT]).result() is None
         assert w.broken
-        assert w.submit("trait_bars", items=[TRAIT]).result() is None  # not asked again
+        assert w.submit("trait_bars", [TRAIT]).result() is None  # not asked again
     finally:
         w.close()
     assert proc.returncode is not None
@@ -285,7 +290,7 @@ def test_a_worker_that_never_answers_is_given_up_on_and_killed():
     w = Worker(command=[sys.executable, "-c", NEVER_ANSWER])
     proc = w.proc
     try:
-        assert w.submit("trait_bars", items=[TRAIT]).result(timeout=1.0) is None
+        assert w.submit("trait_bars", [TRAIT]).result(timeout=1.0) is None
         assert w.broken and proc.poll() is not None
     finally:
         w.close()
@@ -310,7 +315,7 @@ def test_what_a_library_prints_in_the_worker_does_not_garble_its_answers():
     )
     w = Worker(command=[sys.executable, "-c", noisy, root])
     try:
-        assert w.submit("trait_bars", items=[TRAIT]).result() == [charts.trait_bars(**TRAIT)]
+        assert w.submit("trait_bars", [TRAIT]).result() == [charts.trait_bars(**TRAIT)]
     finally:
         w.close()
 
@@ -323,7 +328,7 @@ def test_the_worker_runs_the_reportgen_this_process_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(other.parent))
     w = Worker()
     try:
-        assert w.submit("trait_bars", items=[TRAIT]).result() == [charts.trait_bars(**TRAIT)]
+        assert w.submit("trait_bars", [TRAIT]).result() == [charts.trait_bars(**TRAIT)]
     finally:
         w.close()
 
