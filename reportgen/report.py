@@ -355,10 +355,19 @@ def _evidence_row(e, kchoice) -> dict[str, Any]:
         "ch": num(e.calinski_harabasz, 0),
         "db": num(e.davies_bouldin),
         "gap": num(e.gap),
-        "smallest": fmt.percent(e.min_share),
+        "smallest": _share_vs_rule(e.min_share, kchoice.min_share),
         "admissible": e.admissible,
         "chosen": e.k == kchoice.k,
     }
+
+
+def _share_vs_rule(share: float, rule: float) -> str:
+    """The share as a percentage; below the rule, with as many decimals (up to 2) as it takes to
+    print below it: not a red "5 %" next to a 5 % rule for 4.95 %."""
+    digits = 0
+    while share < rule and digits < 2 and round(100 * share, digits) >= round(100 * rule, digits):
+        digits += 1
+    return fmt.percent(share, digits)
 
 
 MAX_CATEGORY_ROWS = 12

@@ -98,3 +98,24 @@ def test_failed_run_keeps_the_earlier_segments(tmp_path):
         staging.write("segments/new-segment.pdf", b"%PDF")
         raise RuntimeError("render failed")
     assert [p.name for p in (tmp_path / "segments").iterdir()] == ["old-segment.pdf"]
+
+
+def test_a_smallest_segment_just_under_the_rule_is_not_shown_as_the_rule():
+    from types import SimpleNamespace
+
+    from reportgen import report
+
+    kchoice = SimpleNamespace(min_share=0.05, k=2)
+
+    def row(share):
+        e = SimpleNamespace(
+            k=3, inertia=1.0, silhouette=0.5, calinski_harabasz=10.0, davies_bouldin=1.0,
+            gap=0.1, min_share=share, admissible=share >= 0.05,
+        )  # fmt: skip
+        return report._evidence_row(e, kchoice)["smallest"]
+
+    assert row(0.0495) == "4.95 %"  # below 5 %: not a bare "5 %" in red next to the rule
+    assert row(0.048) == "4.8 %"
+    assert row(0.049999) == "5.00 %"  # two decimals at most
+    assert row(0.03) == "3 %"
+    assert row(0.2) == "20 %"
