@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reportgen import choose_k as ck  # noqa: E402
-from reportgen.dictionary import dictionary_from_mapping, resolve_dictionary  # noqa: E402
-from reportgen.prepare import prepare  # noqa: E402
+from reportgen.analysis import choose_k as ck  # noqa: E402
+from reportgen.analysis.prepare import prepare  # noqa: E402
+from reportgen.io.dictionary import dictionary_from_mapping, resolve_dictionary  # noqa: E402
 from tests.synthetic import DICTIONARY, SUITE_KS, make_table  # noqa: E402
 
 

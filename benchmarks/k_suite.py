@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from reportgen.choose_k import choose_k  # noqa: E402
-from reportgen.cluster import cluster  # noqa: E402
-from reportgen.dictionary import dictionary_from_mapping, resolve_dictionary  # noqa: E402
-from reportgen.prepare import prepare  # noqa: E402
-from reportgen.screen import screen_features  # noqa: E402
+from reportgen.analysis.choose_k import choose_k  # noqa: E402
+from reportgen.analysis.cluster import cluster  # noqa: E402
+from reportgen.analysis.prepare import prepare  # noqa: E402
+from reportgen.analysis.screen import screen_features  # noqa: E402
+from reportgen.io.dictionary import dictionary_from_mapping, resolve_dictionary  # noqa: E402
 from tests.synthetic import DICTIONARY, make_table  # noqa: E402
 
 

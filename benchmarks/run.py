@@ -34,9 +34,9 @@ DEMO_IMPORTS = (  # every library a demo run imports (pipeline.EARLY_IMPORTS, LA
 
 BASELINE = r"""
 import sys, time
-from reportgen.load import read_table
-from reportgen.dictionary import resolve_dictionary
-from reportgen.prepare import prepare
+from reportgen.io.load import read_table
+from reportgen.io.dictionary import resolve_dictionary
+from reportgen.analysis.prepare import prepare
 from sklearn.cluster import KMeans
 table = read_table(sys.argv[1])
 prepared = prepare(table.frame, resolve_dictionary(table.frame))

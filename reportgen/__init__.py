@@ -20,9 +20,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .config import BriefConfig
-    from .errors import ReportgenError
-    from .pipeline import BriefResult, build_brief, build_demo
+    from reportgen.config import BriefConfig
+    from reportgen.errors import ReportgenError
+    from reportgen.pipeline import BriefResult, build_brief, build_demo
 
 __all__ = [
     "BriefConfig",

@@ -16,10 +16,10 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from . import fmt
-from .config import DEFAULT_OUT, BriefConfig
-from .errors import ConfigError, ReportgenError
-from .progress import terminal_progress
+from reportgen import fmt
+from reportgen.config import DEFAULT_OUT, BriefConfig
+from reportgen.errors import ConfigError, ReportgenError
+from reportgen.progress import terminal_progress
 
 app = typer.Typer(
     name="reportgen",
@@ -127,7 +127,7 @@ def brief(
     ] = None,
 ) -> None:
     """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
-    from .pipeline import build_brief
+    from reportgen.pipeline import build_brief
 
     def action():
         config = BriefConfig(
@@ -161,7 +161,7 @@ def demo(
     quiet: QuietOpt = False,
 ) -> None:
     """Write the brief for the bundled example: a synthetic insurance customer survey."""
-    from .pipeline import build_demo
+    from reportgen.pipeline import build_demo
 
     def action():
         with terminal_progress(enabled=False if quiet else None) as progress:
@@ -219,7 +219,7 @@ def email(
     quiet: QuietOpt = False,
 ) -> None:
     """Email the overview brief and each segment's brief to their owners (see docs/email.md)."""
-    from . import mail
+    from reportgen.deliver import mail
 
     def action():
         if starttls and use_ssl:
@@ -285,10 +285,10 @@ def score(
     quiet: QuietOpt = False,
 ) -> None:
     """Assign each row of DATA to a saved brief's segments, without refitting."""
-    from .deliver import csv_bytes, write_outputs
-    from .load import read_table
-    from .model import load_model
-    from .score import score as score_rows
+    from reportgen.deliver.files import csv_bytes, write_outputs
+    from reportgen.io.load import read_table
+    from reportgen.runs.model import load_model
+    from reportgen.runs.score import score as score_rows
 
     def action():
         saved = load_model(model)
@@ -316,7 +316,7 @@ def history(
     reports: Annotated[Path, typer.Argument(help="Folder whose sub-folders are brief runs.")],
 ) -> None:
     """List past runs in REPORTS (date, input, k, segment sizes and names)."""
-    from .history import history_lines, read_history
+    from reportgen.runs.history import history_lines, read_history
 
     result = run_guarded(lambda: read_history(reports))
     for line in history_lines(result, reports):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from reportgen.errors import ConfigError
 
 DEFAULT_OUT = Path("reportgen-out")
 

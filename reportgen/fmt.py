@@ -8,7 +8,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: the chart worker formats without pandas
-    from .dictionary import ColumnSpec
+    from reportgen.io.dictionary import ColumnSpec
 
 PREFIX_UNITS = {"$", "€", "£", "EUR€"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")

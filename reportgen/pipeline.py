@@ -18,24 +18,27 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__, compare, deliver, render
-from .analysis import Analysis
-from .choose_k import KChoice, choose_k
-from .cluster import Segmentation, cluster
-from .config import BriefConfig
-from .dictionary import DataDictionary, read_dictionary, resolve_dictionary, with_roles
-from .errors import InputError
-from .load import LoadedTable, read_table
-from .model import MODEL_FILE, PreviousRun, build_model, load_previous, model_bytes
-from .naming import SegmentStory, name_segments
-from .prepare import PreparedData, prepare
-from .profile import Profiles, profile
-from .progress import Progress, silent
-from .report import RunInfo, build_context
-from .report_changes import changes_context
-from .screen import COPY_R, SCREEN_RULE, screen_features
-from .stability import QUALITY_RULE, STABILITY_RULE, Evaluation, evaluate
-from .worker import Worker
+from reportgen import __version__
+from reportgen.analysis.choose_k import KChoice, choose_k
+from reportgen.analysis.cluster import Segmentation, cluster
+from reportgen.analysis.naming import SegmentStory, name_segments
+from reportgen.analysis.prepare import PreparedData, prepare
+from reportgen.analysis.profile import Profiles, profile
+from reportgen.analysis.results import Analysis
+from reportgen.analysis.screen import COPY_R, SCREEN_RULE, screen_features
+from reportgen.analysis.stability import QUALITY_RULE, STABILITY_RULE, Evaluation, evaluate
+from reportgen.config import BriefConfig
+from reportgen.deliver import files as deliver
+from reportgen.engine.worker import Worker
+from reportgen.errors import InputError
+from reportgen.io.dictionary import DataDictionary, read_dictionary, resolve_dictionary, with_roles
+from reportgen.io.load import LoadedTable, read_table
+from reportgen.progress import Progress, silent
+from reportgen.report import render
+from reportgen.report.changes import changes_context
+from reportgen.report.context import RunInfo, build_context
+from reportgen.runs import compare
+from reportgen.runs.model import MODEL_FILE, PreviousRun, build_model, load_previous, model_bytes
 
 VERSIONED = (
     "pandas",
@@ -299,7 +302,12 @@ EARLY_IMPORTS = (
     "kneed",
     "threadpoolctl",
 )
-LATE_IMPORTS = ("reportgen.charts", "reportgen.change_charts", "seaborn", "weasyprint")
+LATE_IMPORTS = (
+    "reportgen.report.charts",
+    "reportgen.report.change_charts",
+    "seaborn",
+    "weasyprint",
+)
 
 
 class _Imports:
@@ -377,7 +385,7 @@ def build_brief(
 
 
 def _start_worker(workers: list[Worker]) -> Worker | None:
-    """A second process for the charts and PDFs (see reportgen.worker), when there is a second
+    """A second process for the charts and PDFs (see reportgen.engine.worker), when there is a second
     core. It pays on any table: 4.5 -> 4.0 s for the 150-row demo, 9.9 -> 8.5 s at 1M rows.
     Added to `workers`, which build_brief closes however the run ends."""
     if (os.cpu_count() or 1) < 2:
@@ -474,7 +482,7 @@ def _build_brief(
     with deliver.staged_outputs(config.out_dir, owned=(render.SEGMENT_FOLDER,)) as staging:
         with deliver.csv_in_background(staging, "assignments.csv", assignments) as csv_job:
             step("Drawing charts")
-            from . import charts  # see _Imports
+            from reportgen.report import charts  # see _Imports
 
             images = charts.draw_all(
                 prepared,
@@ -585,7 +593,7 @@ def segment_palette(seg: Segmentation, previous: PreviousRun | None) -> dict[int
     """Segment id -> colour; ids of the previous run included, so a vanished one has its colour."""
     ids = set(seg.segment_ids) | ({s.id for s in previous.model.segments} if previous else set())
     ordered = sorted(ids)
-    from . import change_charts
+    from reportgen.report import change_charts
 
     return dict(zip(ordered, change_charts.colors_by_id(ordered, max(ordered)), strict=True))
 

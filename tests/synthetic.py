@@ -73,11 +73,11 @@ def recover(k: int, seed: int) -> tuple[int, float, tuple[str, ...]]:
 
     from sklearn.metrics import adjusted_rand_score
 
-    from reportgen.choose_k import choose_k
-    from reportgen.cluster import cluster
-    from reportgen.dictionary import dictionary_from_mapping, resolve_dictionary
-    from reportgen.prepare import prepare
-    from reportgen.screen import screen_features
+    from reportgen.analysis.choose_k import choose_k
+    from reportgen.analysis.cluster import cluster
+    from reportgen.analysis.prepare import prepare
+    from reportgen.analysis.screen import screen_features
+    from reportgen.io.dictionary import dictionary_from_mapping, resolve_dictionary
 
     frame, truth = make_table(k, seed)
     dictionary = resolve_dictionary(frame, dictionary_from_mapping(DICTIONARY))

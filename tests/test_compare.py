@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen.compare import GONE_COL, NEW_ROW, psi, psi_level
 from reportgen.errors import InputError
-from reportgen.model import reference_bins
+from reportgen.runs.compare import GONE_COL, NEW_ROW, psi, psi_level
+from reportgen.runs.model import reference_bins
 from tests.conftest import MOVED, pdf_text
 
 

@@ -1,4 +1,4 @@
-"""The Arrow CSV writer (reportgen.csvtext) writes exactly the bytes of the pandas writer."""
+"""The Arrow CSV writer (reportgen.deliver.csvtext) writes exactly the bytes of the pandas writer."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen import csvtext, deliver
+from reportgen.deliver import csvtext
+from reportgen.deliver import files as deliver
 from reportgen.fmt import neutralise
 
 NASTY = [

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen.dictionary import (
+from reportgen.errors import InputError
+from reportgen.io.dictionary import (
     ROW_NUMBER_REASON,
     humanize,
     infer_column,
     read_dictionary,
     resolve_dictionary,
 )
-from reportgen.errors import InputError
 from tests.conftest import DATA
 
 

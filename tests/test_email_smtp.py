@@ -19,8 +19,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from reportgen import mail
 from reportgen.cli import app
+from reportgen.deliver import mail
 
 USER = "reporter"
 PASSWORD = "correct-horse-battery-staple-42"

@@ -8,7 +8,7 @@ import shutil
 from typer.testing import CliRunner
 
 from reportgen.cli import app
-from reportgen.history import read_history
+from reportgen.runs.history import read_history
 
 runner = CliRunner()
 

@@ -7,9 +7,9 @@ import gzip
 import pandas as pd
 import pytest
 
-from reportgen.dictionary import resolve_dictionary
 from reportgen.errors import InputError
-from reportgen.load import read_table
+from reportgen.io.dictionary import resolve_dictionary
+from reportgen.io.load import read_table
 
 
 def test_comma_csv_keeps_ids_as_text(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reportgen import mail
+from reportgen.deliver import mail
 from reportgen.errors import ConfigError
 
 SEGMENTS = (

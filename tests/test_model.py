@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from reportgen.cli import app
 from reportgen.errors import InputError
-from reportgen.model import checksum, load_model, model_bytes, parse_model
+from reportgen.runs.model import checksum, load_model, model_bytes, parse_model
 
 runner = CliRunner()
 
@@ -25,7 +25,7 @@ def run_copy(demo_run, tmp_path):
 
 def test_every_brief_saves_a_plain_json_model(demo_run):
     raw = json.loads(demo_run.files["model.json"].read_bytes())
-    assert raw["schema"] == "reportgen.model" and raw["schema_version"] == 1
+    assert raw["schema"] == "reportgen.runs.model" and raw["schema_version"] == 1
     assert raw["features"] == ["premium_importance", "agent_importance"]
     assert [s["name"] for s in raw["segments"]] == [s.name for s in demo_run.stories]
     first = raw["preprocess"]["steps"][0]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from reportgen import deliver, render
+from reportgen.deliver import files as deliver
 from reportgen.errors import RenderError
+from reportgen.report import render
 
 
 def test_autoescape_everywhere(tmp_path):
@@ -103,7 +104,7 @@ def test_failed_run_keeps_the_earlier_segments(tmp_path):
 def test_a_smallest_segment_just_under_the_rule_is_not_shown_as_the_rule():
     from types import SimpleNamespace
 
-    from reportgen import report
+    from reportgen.report import context as report
 
     kchoice = SimpleNamespace(min_share=0.05, k=2)
 

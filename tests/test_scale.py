@@ -10,10 +10,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from reportgen import cluster as cluster_mod
 from reportgen import progress as progress_mod
+from reportgen.analysis import cluster as cluster_mod
 from reportgen.cli import app
-from reportgen.load import read_table
+from reportgen.io.load import read_table
 from reportgen.pipeline import build_brief, example_data
 from tests.synthetic import make_table
 
@@ -102,7 +102,7 @@ def test_read_keeps_row_count_for_a_large_csv(tmp_path):
 def test_assignments_csv_streams_in_chunks_with_the_same_bytes_and_hash(tmp_path):
     import hashlib
 
-    from reportgen import deliver
+    from reportgen.deliver import files as deliver
 
     df = pd.DataFrame(
         {
@@ -124,7 +124,7 @@ def test_assignments_csv_streams_in_chunks_with_the_same_bytes_and_hash(tmp_path
 
 
 def test_staged_outputs_leave_nothing_when_the_run_fails_midway(tmp_path):
-    from reportgen import deliver
+    from reportgen.deliver import files as deliver
 
     out = tmp_path / "out"
     with pytest.raises(RuntimeError), deliver.staged_outputs(out) as staging:
@@ -143,7 +143,7 @@ def test_staged_outputs_leave_nothing_when_the_run_fails_midway(tmp_path):
 def test_profile_moments_and_large_kruskal_equal_the_per_segment_versions():
     from scipy import stats
 
-    from reportgen import profile as profile_mod
+    from reportgen.analysis import profile as profile_mod
 
     rng = np.random.default_rng(5)
     n = 250_000  # above KW_EXACT_MAX: the one-sort path

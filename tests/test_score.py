@@ -6,8 +6,8 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from reportgen.cli import app
-from reportgen.model import load_model
-from reportgen.score import score
+from reportgen.runs.model import load_model
+from reportgen.runs.score import score
 
 runner = CliRunner()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportgen import render
+from reportgen.report import render
 from tests.conftest import pdf_text
 
 

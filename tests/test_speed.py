@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen import dictionary, parallel, prepare, profile
+from reportgen.analysis import prepare, profile
+from reportgen.engine import parallel
 from reportgen.errors import ReportgenError
+from reportgen.io import dictionary
 
 
 def test_repeated_ids_equal_the_pandas_duplicate_rule():
@@ -133,7 +135,7 @@ def test_lean_median_absolute_deviation_equals_the_plain_one():
 def test_csv_in_background_writes_the_same_bytes_and_raises_its_errors(tmp_path, monkeypatch):
     import hashlib
 
-    from reportgen import deliver
+    from reportgen.deliver import files as deliver
 
     frame = pd.DataFrame({"id": ["=x", "a,b", "c"] * 1000, "v": np.arange(3000) / 7})
     with deliver.staged_outputs(tmp_path / "out") as staging:
@@ -170,7 +172,7 @@ def test_csv_in_background_writes_the_same_bytes_and_raises_its_errors(tmp_path,
 
 
 def test_threaded_csv_typing_reads_what_the_serial_one_read(tmp_path, monkeypatch):
-    from reportgen import load
+    from reportgen.io import load
 
     n = 250_000  # above parallel.PARALLEL_FROM: the columns are typed on threads
     rng = np.random.default_rng(7)

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen.choose_k import choose_k
-from reportgen.cluster import cluster
-from reportgen.dictionary import dictionary_from_mapping, resolve_dictionary
+from reportgen.analysis.choose_k import choose_k
+from reportgen.analysis.cluster import cluster
+from reportgen.analysis.naming import name_segments
+from reportgen.analysis.prepare import prepare
+from reportgen.analysis.profile import profile
 from reportgen.errors import InputError
-from reportgen.naming import name_segments
-from reportgen.prepare import prepare
-from reportgen.profile import profile
+from reportgen.io.dictionary import dictionary_from_mapping, resolve_dictionary
 
 
 def blobs(n_per=(40, 30, 20), seed=0):
@@ -192,7 +192,7 @@ def test_segments_on_one_feature_are_told_apart_by_their_average():
 
 def test_values_read_in_the_columns_terms():
     from reportgen import fmt
-    from reportgen.dictionary import ColumnSpec
+    from reportgen.io.dictionary import ColumnSpec
 
     born = ColumnSpec("Year_Birth", "segment", "numeric", "Year birth")
     assert fmt.value(born, 1967.4) == "1967"  # a year, not "1,967"
@@ -236,7 +236,7 @@ def test_values_read_in_the_columns_terms():
 def test_silhouette_from_distances_equals_scikit_learns():
     from sklearn.metrics import pairwise_distances, silhouette_score
 
-    from reportgen.cluster import silhouette
+    from reportgen.analysis.cluster import silhouette
 
     rng = np.random.default_rng(2)
     x = rng.normal(size=(400, 5))
@@ -254,7 +254,7 @@ def test_heatmap_runs_features_down_and_labels_stay_whole_or_say_so():
 
     from PIL import Image
 
-    from reportgen.charts import profile_heatmap, wrap_label
+    from reportgen.report.charts import profile_heatmap, wrap_label
 
     rng = np.random.default_rng(0)
     z = rng.normal(size=(2, 12))
@@ -274,7 +274,7 @@ def test_heatmap_runs_features_down_and_labels_stay_whole_or_say_so():
 def test_screening_keeps_a_column_that_alone_sets_a_group_apart():
     """Groups found on the other columns say nothing about 'tier' (they are noise), yet 'tier'
     splits the customers in two on its own: it is structure, not noise. The noise columns go."""
-    from reportgen.screen import screen_features
+    from reportgen.analysis.screen import screen_features
 
     rng = np.random.default_rng(8)
     n = 600
@@ -300,7 +300,7 @@ def test_screening_with_few_features_removes_every_noise_column(n_noise):
     """One real feature and a few normal noise columns: over-split k-means cuts the noise
     columns as readily as the real one (R² with them up to 0.6), but their values are one
     normal curve and unrelated to the rest, so they go and the two real groups are found."""
-    from reportgen.screen import screen_features
+    from reportgen.analysis.screen import screen_features
 
     rng = np.random.default_rng(7 + n_noise)
     g = rng.integers(0, 2, 600)
@@ -313,8 +313,14 @@ def test_screening_with_few_features_removes_every_noise_column(n_noise):
 
 
 def test_a_category_names_a_segment_only_when_most_of_it_has_that_category():
-    from reportgen.naming import _category_trait
-    from reportgen.profile import BLANK, OTHER, CategoryShare, DescribeField, SegmentProfile
+    from reportgen.analysis.naming import _category_trait
+    from reportgen.analysis.profile import (
+        BLANK,
+        OTHER,
+        CategoryShare,
+        DescribeField,
+        SegmentProfile,
+    )
 
     def trait(*shares):
         field = DescribeField("channel", "Channel", "categorical", tuple(shares))
@@ -334,7 +340,7 @@ def test_a_category_names_a_segment_only_when_most_of_it_has_that_category():
 def test_a_final_segment_under_the_minimum_share_is_said_not_hidden():
     from types import SimpleNamespace
 
-    from reportgen.report import _final_below_min
+    from reportgen.report.context import _final_below_min
 
     seg = SimpleNamespace(k=3, sizes=(600, 368, 32), labels=np.zeros(1000))
     voted = SimpleNamespace(method="vote", min_share=0.05)
@@ -352,7 +358,7 @@ def test_a_final_segment_under_the_minimum_share_is_said_not_hidden():
 def test_the_stability_line_names_each_shaky_segment_once_without_nested_brackets():
     from types import SimpleNamespace as NS
 
-    from reportgen.report import _stability_line
+    from reportgen.report.context import _stability_line
 
     ev = NS(
         resamples=20,
@@ -371,7 +377,7 @@ def test_the_stability_line_names_each_shaky_segment_once_without_nested_bracket
 def test_a_feature_that_repeats_another_counts_once():
     """'spend_usd' next to 'spend_eur' would count spend twice in the distances k-means uses:
     the repeat is left out (and said why), even with only two features."""
-    from reportgen.screen import screen_features
+    from reportgen.analysis.screen import screen_features
 
     rng = np.random.default_rng(3)
     eur = rng.gamma(2, 50, 500).round(2)
@@ -395,8 +401,8 @@ def test_a_feature_that_repeats_another_counts_once():
 def test_small_fits_on_threads_give_the_serial_results_and_restore_the_thread_pools():
     from threadpoolctl import threadpool_info
 
-    from reportgen.cluster import fit_kmeans
-    from reportgen.parallel import map_small_fits
+    from reportgen.analysis.cluster import fit_kmeans
+    from reportgen.engine.parallel import map_small_fits
 
     before = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
     x = np.random.default_rng(0).normal(size=(2000, 4))

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from reportgen import build_brief
-from reportgen.choose_k import choose_k
-from reportgen.cluster import cluster
-from reportgen.dictionary import dictionary_from_mapping, resolve_dictionary
-from reportgen.prepare import prepare
-from reportgen.profile import profile
-from reportgen.stability import evaluate, quality_verdict, stability_verdict
+from reportgen.analysis.choose_k import choose_k
+from reportgen.analysis.cluster import cluster
+from reportgen.analysis.prepare import prepare
+from reportgen.analysis.profile import profile
+from reportgen.analysis.stability import evaluate, quality_verdict, stability_verdict
+from reportgen.io.dictionary import dictionary_from_mapping, resolve_dictionary
 from tests.conftest import DATA, pdf_text, shared_dataset
 from tests.synthetic import SUITE_KS, recover
 

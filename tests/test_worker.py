@@ -1,4 +1,4 @@
-"""The second-core worker (reportgen.worker): a real child process, never a mock.
+"""The second-core worker (reportgen.engine.worker): a real child process, never a mock.
 
 It must give exactly what the pipeline would have made itself, fail over to in-process work when
 it breaks, and never outlive a run."""
@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import pdf_text
 
-from reportgen import charts, pipeline, render
-from reportgen import worker as worker_mod
-from reportgen.worker import Worker
-
-from .conftest import pdf_text
+from reportgen import pipeline
+from reportgen.engine import worker as worker_mod
+from reportgen.engine.worker import Worker
+from reportgen.report import charts, render
 
 TRAIT = {
     "z": [0.8, -1.25, 0.1],
@@ -95,7 +95,7 @@ def test_unknown_operations_are_refused_before_anything_is_sent(worker):
 
 def test_the_worker_refuses_unknown_operations_that_reach_it():
     proc = subprocess.run(
-        [sys.executable, "-P", "-m", "reportgen.worker"],
+        [sys.executable, "-P", "-m", "reportgen.engine.worker"],
         input=_message(json.dumps({"op": "exec"}).encode()),
         capture_output=True,
         timeout=60,
@@ -179,7 +179,7 @@ def test_a_brief_with_and_without_the_worker_is_the_same(tmp_path, monkeypatch, 
 def test_importing_the_pipeline_leaves_the_heavy_libraries_to_the_background():
     # They are imported on a thread while the table is read (pipeline.EARLY_IMPORTS); a module
     # that imported one at its top would put it back on the run's critical path.
-    imports = "reportgen.pipeline, reportgen.cli, reportgen.worker"
+    imports = "reportgen.pipeline, reportgen.cli, reportgen.engine.worker"
     heavy = ("sklearn", "scipy", "kneed", "matplotlib", "seaborn", "weasyprint")
     assert _loaded_after(imports, heavy) == []
 
@@ -195,9 +195,11 @@ def test_the_worker_never_imports_from_the_current_folder(tmp_path, monkeypatch)
 
 
 def test_the_worker_process_loads_no_data_libraries():
-    # What the worker imports (reportgen.worker.main) and no more: pandas, SciPy, seaborn and
+    # What the worker imports (reportgen.engine.worker.main) and no more: pandas, SciPy, seaborn and
     # scikit-learn would add ~130 MB to every run and ~0.3 s to the worker's start.
-    imports = "reportgen.worker, reportgen.charts, reportgen.render, weasyprint"
+    imports = (
+        "reportgen.engine.worker, reportgen.report.charts, reportgen.report.render, weasyprint"
+    )
     heavy = ("pandas", "pyarrow", "scipy", "seaborn", "sklearn")
     assert _loaded_after(imports, heavy) == []
 
@@ -308,10 +310,10 @@ def test_a_worker_never_used_is_stopped_at_once():
 def test_what_a_library_prints_in_the_worker_does_not_garble_its_answers():
     root = str(Path(worker_mod.__file__).resolve().parents[1])
     noisy = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import reportgen.charts as c; "
+        "import sys; sys.path.insert(0, sys.argv[1]); import reportgen.report.charts as c; "
         "real = c.trait_bars; "
         "c.trait_bars = lambda **k: (print('a library says hello'), real(**k))[1]; "
-        "from reportgen.worker import main; sys.exit(main())"
+        "from reportgen.engine.worker import main; sys.exit(main())"
     )
     w = Worker(command=[sys.executable, "-c", noisy, root])
     try:

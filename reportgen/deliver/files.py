@@ -24,9 +24,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from . import csvtext
-from .errors import ReportgenError
-from .fmt import neutralise
+from reportgen.deliver import csvtext
+from reportgen.errors import ReportgenError
+from reportgen.fmt import neutralise
 
 CSV_CHUNK_ROWS = 200_000
 

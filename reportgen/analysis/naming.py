@@ -17,9 +17,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import fmt
-from .dictionary import DataDictionary
-from .profile import BLANK, OTHER, DescribeField, FeatureStat, Profiles, SegmentProfile
+from reportgen import fmt
+from reportgen.analysis.profile import (
+    BLANK,
+    OTHER,
+    DescribeField,
+    FeatureStat,
+    Profiles,
+    SegmentProfile,
+)
+from reportgen.io.dictionary import DataDictionary
 
 STANDS_OUT = 0.5  # effect size (Cohen's d vs the other customers) that earns a "high" name
 NOTABLE = 0.3  # smallest effect size worth a sentence

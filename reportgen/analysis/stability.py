@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cluster import Segmentation, fit_kmeans
-from .parallel import map_small_fits
+from reportgen.analysis.cluster import Segmentation, fit_kmeans
+from reportgen.engine.parallel import map_small_fits
 
 STABILITY_SAMPLE = 5_000
 SILHOUETTE_SAMPLE = 3_000

@@ -42,9 +42,9 @@ from typing import Any, Literal
 
 import yaml
 
-from . import __version__
-from .errors import ConfigError, InputError, ReportgenError
-from .render import segment_brief_name
+from reportgen import __version__
+from reportgen.errors import ConfigError, InputError, ReportgenError
+from reportgen.report.render import segment_brief_name
 
 PASSWORD_ENV = "REPORTGEN_SMTP_PASSWORD"
 CAFILE_ENV = "REPORTGEN_SMTP_CAFILE"

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from .errors import RenderError
+from reportgen.errors import RenderError
 
 if TYPE_CHECKING:
-    from .worker import Worker
+    from reportgen.engine.worker import Worker
 
 MAIN_TEMPLATE = "brief.html.j2"
 SEGMENT_TEMPLATE = "segment_brief.html.j2"
@@ -133,7 +133,7 @@ def render_all(
 ) -> tuple[str, bytes, dict[str, bytes]]:
     """The main brief (HTML and PDF) and every segment's brief (PDF).
 
-    With a `worker` (see reportgen.worker) the segment briefs are laid out in that process while
+    With a `worker` (see reportgen.engine.worker) the segment briefs are laid out in that process while
     this one lays out the main brief; if the worker fails they are rendered here afterwards."""
     html = render_html(context, user_dir)
     pieces = segment_briefs_html(context, user_dir)

@@ -18,10 +18,10 @@ import numpy as np
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from . import fmt
+from reportgen import fmt
 
 if TYPE_CHECKING:
-    from .worker import Worker
+    from reportgen.engine.worker import Worker
 
 MAX_SCATTER_POINTS = 5000
 DPI = 150

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cluster import fit_kmeans, silhouette
-from .errors import InputError
-from .parallel import map_small_fits
+from reportgen.analysis.cluster import fit_kmeans, silhouette
+from reportgen.engine.parallel import map_small_fits
+from reportgen.errors import InputError
 
 FIT_SAMPLE = 20_000
 SILHOUETTE_SAMPLE = 3_000

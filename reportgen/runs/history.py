@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, ReportgenError
-from .model import MODEL_FILE, load_model
+from reportgen.errors import InputError, ReportgenError
+from reportgen.runs.model import MODEL_FILE, load_model
 
 
 @dataclass(frozen=True)

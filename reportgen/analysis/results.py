@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .choose_k import KChoice
-from .cluster import Segmentation
-from .dictionary import DataDictionary
-from .load import LoadedTable
-from .naming import SegmentStory
-from .prepare import PreparedData
-from .profile import Profiles
-from .screen import Screening
-from .stability import Evaluation
+from reportgen.analysis.choose_k import KChoice
+from reportgen.analysis.cluster import Segmentation
+from reportgen.analysis.naming import SegmentStory
+from reportgen.analysis.prepare import PreparedData
+from reportgen.analysis.profile import Profiles
+from reportgen.analysis.screen import Screening
+from reportgen.analysis.stability import Evaluation
+from reportgen.io.dictionary import DataDictionary
+from reportgen.io.load import LoadedTable
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .parallel import map_threads
-from .prepare import FeatureStep, apply_steps
+from reportgen.analysis.prepare import FeatureStep, apply_steps
+from reportgen.engine.parallel import map_threads
+from reportgen.errors import InputError
 
-SCHEMA = "reportgen.model"
+SCHEMA = "reportgen.runs.model"
 SCHEMA_VERSION = 1
 MODEL_FILE = "model.json"
 ASSIGNMENTS_FILE = "assignments.csv"
@@ -242,7 +242,7 @@ def parse_model(data: bytes, where: str = MODEL_FILE) -> SavedModel:
     if not isinstance(doc, dict):
         raise bad("not a reportgen model (expected a JSON object)")
     if doc.get("schema") != SCHEMA:
-        raise bad("not a reportgen model (no 'schema': \"reportgen.model\")")
+        raise bad("not a reportgen model (no 'schema': \"reportgen.runs.model\")")
     version = doc.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise bad("schema_version is missing or not a whole number")

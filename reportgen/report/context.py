@@ -9,13 +9,13 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from . import fmt
-from .analysis import Analysis
-from .choose_k import INDEX_NAMES, VOTE_RULE, KChoice
-from .cluster import Segmentation
-from .naming import NAMING_RULE
-from .prepare import AUTO_IMPUTE_ABOVE, OUTLIER_RSD, SKEW_LIMIT
-from .stability import QUALITY_RULE, STABILITY_RULE
+from reportgen import fmt
+from reportgen.analysis.choose_k import INDEX_NAMES, VOTE_RULE, KChoice
+from reportgen.analysis.cluster import Segmentation
+from reportgen.analysis.naming import NAMING_RULE
+from reportgen.analysis.prepare import AUTO_IMPUTE_ABOVE, OUTLIER_RSD, SKEW_LIMIT
+from reportgen.analysis.results import Analysis
+from reportgen.analysis.stability import QUALITY_RULE, STABILITY_RULE
 
 
 @dataclass(frozen=True)

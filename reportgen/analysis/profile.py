@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cluster import Segmentation
-from .dictionary import DataDictionary, numeric_values
-from .parallel import map_threads
-from .prepare import PreparedData
+from reportgen.analysis.cluster import Segmentation
+from reportgen.analysis.prepare import PreparedData
+from reportgen.engine.parallel import map_threads
+from reportgen.io.dictionary import DataDictionary, numeric_values
 
 MAX_SHOWN_CATEGORIES = 6
 BLANK = "(blank)"

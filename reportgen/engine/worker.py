@@ -41,7 +41,7 @@ JOB_TIMEOUT = 120.0
 # `python -m` would find), with -P: never from the current folder (a stray weasyprint.py there).
 BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from reportgen.worker import main; sys.exit(main())"
+    "from reportgen.engine.worker import main; sys.exit(main())"
 )
 
 
@@ -194,11 +194,11 @@ def handle(request: dict[str, Any]) -> list[bytes]:
     """Run one request here (in the worker process); the functions the pipeline itself uses."""
     op = request.get("op")
     if op == "trait_bars":
-        from . import charts
+        from reportgen.report import charts
 
         return [charts.trait_bars(**item) for item in request["items"]]
     if op == "pdf":
-        from . import render
+        from reportgen.report import render
 
         user_dir = Path(request["user_dir"]) if request["user_dir"] else None
         return [render.html_to_pdf(html, user_dir) for html in request["items"]]
@@ -212,7 +212,7 @@ def main() -> int:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     inp = sys.stdin.buffer
     # Import first: this is what the worker does while the parent prepares and clusters.
-    from . import charts, render  # noqa: F401
+    from reportgen.report import render  # noqa: F401
 
     render.preload()
     while True:

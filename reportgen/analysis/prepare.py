@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .dictionary import ColumnSpec, DataDictionary, numeric_values
-from .errors import InputError
+from reportgen.errors import InputError
+from reportgen.io.dictionary import ColumnSpec, DataDictionary, numeric_values
 
 AUTO_IMPUTE_ABOVE = 0.05
 SKEW_LIMIT = 1.0

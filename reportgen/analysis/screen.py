@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cluster import fit_kmeans, silhouette
-from .parallel import map_small_fits
-from .prepare import PreparedData
+from reportgen.analysis.cluster import fit_kmeans, silhouette
+from reportgen.analysis.prepare import PreparedData
+from reportgen.engine.parallel import map_small_fits
 
 MIN_R2 = 0.02
 COPY_R = 0.995  # correlation at which a feature repeats another

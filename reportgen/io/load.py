@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
-from .parallel import map_threads
+from reportgen.engine.parallel import map_threads
+from reportgen.errors import InputError
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".tab"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import fmt
-from .compare import GONE_COL, NEW_ROW, PSI_MAJOR, PSI_MODERATE, Changes
-from .dictionary import DataDictionary
-from .report import data_uri
+from reportgen import fmt
+from reportgen.io.dictionary import DataDictionary
+from reportgen.report.context import data_uri
+from reportgen.runs.compare import GONE_COL, NEW_ROW, PSI_MAJOR, PSI_MODERATE, Changes
 
 TOP_MOVES = 3  # features listed per segment under "how the segment moved"
 LEVEL_TEXT = {"stable": "stable", "moderate": "moderate shift", "major": "major shift"}
@@ -33,7 +33,9 @@ def changes_context(
     changes: Changes, dictionary: DataDictionary, colors: dict[int, str], units: str
 ) -> dict[str, Any]:
     """`colors`: segment id -> colour, for every id on the page (vanished ones included)."""
-    from . import change_charts  # matplotlib: imported when a run has a previous one to compare
+    from reportgen.report import (
+        change_charts,  # matplotlib: imported when a run has a previous one to compare
+    )
 
     names = {c.id: c.name for c in changes.segments}
     date = changes.previous_date

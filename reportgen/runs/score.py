@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .model import SavedModel
-from .prepare import DropReason, UnseenValues, id_text, unseen_categories
+from reportgen.analysis.prepare import DropReason, UnseenValues, id_text, unseen_categories
+from reportgen.errors import InputError
+from reportgen.runs.model import SavedModel
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .errors import InputError
+from reportgen.errors import InputError
 
 ROLES = ("segment", "describe", "id", "ignore")
 TYPES = ("numeric", "ordinal", "binary", "categorical", "date", "id", "text")

@@ -16,13 +16,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .cluster import Segmentation
-from .errors import InputError
-from .fmt import neutralise
-from .model import PreviousRun, SavedModel
-from .naming import SegmentStory
-from .prepare import PreparedData
-from .profile import Profiles
+from reportgen.analysis.cluster import Segmentation
+from reportgen.analysis.naming import SegmentStory
+from reportgen.analysis.prepare import PreparedData
+from reportgen.analysis.profile import Profiles
+from reportgen.errors import InputError
+from reportgen.fmt import neutralise
+from reportgen.runs.model import PreviousRun, SavedModel
 
 MATCH_THRESHOLD = 1.0  # largest centre distance (standard deviations, Euclidean) for a match
 PSI_MODERATE = 0.1  # population stability index: below = stable

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .charts import chart_style, png_bytes, segment_colors, wrap_label
+from reportgen.report.charts import chart_style, png_bytes, segment_colors, wrap_label
 
 GREY = "#9a9a9a"
 
