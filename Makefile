@@ -16,9 +16,12 @@ demo: system-deps $(STAMP)
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Style, the import contract of the layers (pyproject [tool.importlinter]) and types.
 lint: $(STAMP)
 	$(BIN)/ruff check reportgen tests benchmarks data
 	$(BIN)/ruff format --check reportgen tests benchmarks data
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 system-deps:
 	@PYTHON=$(PYTHON) ./scripts/install-system-deps.sh

@@ -41,7 +41,7 @@ def run_guarded(action: Callable[[], T]) -> T:
     try:
         return action()
     except ReportgenError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(_in_flags(exc), exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted; nothing was written", 130)
     except Exception as exc:  # a bug: still one line unless debugging
@@ -49,6 +49,15 @@ def run_guarded(action: Callable[[], T]) -> T:
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (set REPORTGEN_DEBUG=1 for details)", 1)
     raise AssertionError("unreachable")
+
+
+def _in_flags(exc: ReportgenError) -> str:
+    """The library names its settings (k_max); the command line knows them as flags (--k-max)."""
+    message = str(exc)
+    setting = getattr(exc, "setting", None) if isinstance(exc, ConfigError) else None
+    if setting and message.startswith(setting):
+        return "--" + setting.replace("_", "-") + message[len(setting) :]
+    return message
 
 
 def _report(result, quiet: bool) -> None:

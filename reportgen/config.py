@@ -43,23 +43,27 @@ class BriefConfig:
         if self.columns is not None:
             cols = tuple(c.strip() for c in self.columns if c and c.strip())
             if not cols:
-                raise ConfigError("--columns is empty: name at least one column to segment on")
+                raise ConfigError("columns is empty: name at least one column to segment on", "columns")
             object.__setattr__(self, "columns", cols)
         if self.k is not None and self.k < 2:
             raise ConfigError(
-                f"--k must be at least 2 (got {self.k}): one segment is no segmentation"
+                f"k must be at least 2 (got {self.k}): one segment is no segmentation", "k"
             )
         if self.k_max < 2:
-            raise ConfigError(f"--k-max must be at least 2 (got {self.k_max})")
+            raise ConfigError(f"k_max must be at least 2 (got {self.k_max})", "k_max")
         if self.k is not None and self.k > 50:
-            raise ConfigError(f"--k {self.k} is too many segments for a brief (at most 50)")
+            raise ConfigError(f"k {self.k} is too many segments for a brief (at most 50)", "k")
         if self.k_max > 50:
-            raise ConfigError(f"--k-max {self.k_max} is too large (at most 50)")
+            raise ConfigError(f"k_max {self.k_max} is too large (at most 50)", "k_max")
         if not 0 <= self.min_share < 0.5:
-            raise ConfigError(f"--min-share must be between 0 and 0.5 (got {self.min_share})")
+            raise ConfigError(
+                f"min_share must be between 0 and 0.5 (got {self.min_share})", "min_share"
+            )
         if not 0 <= self.resamples <= 500:
-            raise ConfigError(f"--resamples must be between 0 and 500 (got {self.resamples})")
+            raise ConfigError(
+                f"resamples must be between 0 and 500 (got {self.resamples})", "resamples"
+            )
         if self.n_init < 1:
-            raise ConfigError("n_init must be at least 1")
+            raise ConfigError("n_init must be at least 1", "n_init")
         if self.seed < 0 or self.seed > 2**32 - 1:
-            raise ConfigError(f"--seed must be between 0 and {2**32 - 1} (got {self.seed})")
+            raise ConfigError(f"seed must be between 0 and {2**32 - 1} (got {self.seed})", "seed")

@@ -14,7 +14,15 @@ class InputError(ReportgenError):
 
 
 class ConfigError(ReportgenError):
-    """An option or combination of options is invalid."""
+    """A setting or combination of settings is invalid.
+
+    `setting` names the BriefConfig field the message starts with ("k must be at least 2"), so
+    the CLI can name its own flag instead ("--k must be at least 2") and a Python caller is told
+    about the argument it passed, not an option it never used."""
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class RenderError(ReportgenError):

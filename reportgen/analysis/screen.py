@@ -77,6 +77,23 @@ class Screening:
             )
         return f"screened out as noise (R² = {self.r2[column]:.3f}); profiled only"
 
+    def note(self) -> str:
+        """What was left out and why, in one paragraph for the brief's column table."""
+        notes = []
+        if self.copies:
+            notes.append(
+                "Left out of the segmentation because they repeat another feature, which "
+                "would count twice in the distances: "
+                + ", ".join(f"{c} (repeats {f})" for c, (f, _) in self.copies.items())
+                + f" — correlation {COPY_R} or more."
+            )
+        if self.noise:
+            notes.append(
+                f"Screened out of the segmentation as noise: {', '.join(self.noise)} — "
+                f"{SCREEN_RULE}."
+            )
+        return " ".join(notes)
+
 
 def _quick_k(x: np.ndarray, k_max: int, seed: int, rng: np.random.Generator) -> int:
     from sklearn.metrics import pairwise_distances

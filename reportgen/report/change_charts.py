@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from reportgen.report.charts import chart_style, png_bytes, segment_colors, wrap_label
+from reportgen.report.charts import chart_style, png_bytes, wrap_label
 
 GREY = "#9a9a9a"
 
@@ -131,9 +131,3 @@ def migration_matrix(
         bar.set_label(f"Share of the row's {units}")
         bar.formatter.set_useOffset(False)
         return png_bytes(fig)
-
-
-def colors_by_id(ids: Sequence[int], largest_id: int) -> tuple[str, ...]:
-    """A segment's colour follows its id, so a segment keeps its colour from run to run."""
-    palette = segment_colors(max(largest_id, len(ids), 1))
-    return tuple(palette[i - 1] for i in ids)

@@ -1,7 +1,7 @@
 """Stage 7 — chart: PNG images for the brief, drawn with matplotlib's object API (no pyplot).
 
 Pure apart from CPU: every function takes plain data and returns PNG bytes. One colour per segment,
-chosen once by `segment_colors` and used in every chart and table. Every chart has axis labels with
+chosen once by `report.palette` and used in every chart and table. Every chart has axis labels with
 units. Dense layers are sampled and rasterised (see DESIGN.md: full-data vector scatters are slow).
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -20,19 +20,8 @@ from matplotlib.figure import Figure
 
 from reportgen import fmt
 
-if TYPE_CHECKING:
-    from reportgen.engine.worker import Worker
-
 MAX_SCATTER_POINTS = 5000
 DPI = 150
-
-
-def segment_colors(k: int) -> tuple[str, ...]:
-    """One colour per segment (colour-blind safe palette up to 10 segments)."""
-    import seaborn as sns  # here, not at the top: the worker process draws without it
-
-    palette = sns.color_palette("colorblind", k) if k <= 10 else sns.color_palette("husl", k)
-    return tuple(matplotlib.colors.to_hex(c) for c in palette)
 
 
 @lru_cache(maxsize=1)
@@ -423,12 +412,11 @@ def draw_all(
     colors,
     *,
     seed: int,
-    worker: Worker | None = None,
+    executor: Executor | None = None,
 ) -> dict:
     """Every chart of the brief as PNG bytes, keyed by name (per-segment ones by segment id)."""
-    # The trait charts (one per segment, the bulk of the drawing) go to the worker process when
-    # there is one, and the other charts are drawn here meanwhile; its PNGs are byte for byte
-    # the ones drawn here (same function, same inputs: JSON keeps floats exact).
+    # The trait charts (one per segment, the bulk of the drawing) go to the executor when there
+    # is one, and the other charts are drawn here meanwhile: same function, same inputs, same PNG.
     requests = {
         s.segment_id: {
             "z": [float(f.z) for f in s.features],
@@ -444,7 +432,8 @@ def draw_all(
         for s, color in zip(profiles.segments, colors, strict=True)
         if s.features
     }
-    job = worker.submit("trait_bars", list(requests.values())) if worker else None
+    items = list(requests.values())
+    pending = [executor.submit(trait_bars, **item) for item in items] if executor else []
     names = [s.name for s in stories]
     m = map_axes(prepared, seg, profiles, dictionary)
     charts: dict[str, object] = {
@@ -485,8 +474,6 @@ def draw_all(
         kchoice.k,
         kchoice.knee,
     )
-    drawn = job.result() if job is not None else None
-    if drawn is None:
-        drawn = [trait_bars(**item) for item in requests.values()]
+    drawn = [f.result() for f in pending] if executor else [trait_bars(**i) for i in items]
     charts["traits"] = dict(zip(requests, drawn, strict=True))
     return charts

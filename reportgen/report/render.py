@@ -9,25 +9,18 @@ folders, so a brief never fetches from the network or reads other local files.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
 from reportgen.errors import RenderError
-
-if TYPE_CHECKING:
-    from reportgen.engine.worker import Worker
+from reportgen.runs.folder import segment_brief_name
 
 MAIN_TEMPLATE = "brief.html.j2"
 SEGMENT_TEMPLATE = "segment_brief.html.j2"
-SEGMENT_FOLDER = "segments"
-
-
-def segment_brief_name(slug: str) -> str:
-    """Where a segment's own brief lives inside the run folder: 'segments/<slug>.pdf'."""
-    return f"{SEGMENT_FOLDER}/{slug}.pdf"
 
 
 def packaged_template_dir() -> Path:
@@ -129,20 +122,17 @@ def segment_briefs_html(context: dict[str, Any], user_dir: Path | None = None) -
 
 
 def render_all(
-    context: dict[str, Any], user_dir: Path | None = None, worker: Worker | None = None
+    context: dict[str, Any], user_dir: Path | None = None, executor: Executor | None = None
 ) -> tuple[str, bytes, dict[str, bytes]]:
     """The main brief (HTML and PDF) and every segment's brief (PDF).
 
-    With a `worker` (see reportgen.engine.worker) the segment briefs are laid out in that process while
-    this one lays out the main brief; if the worker fails they are rendered here afterwards."""
+    With an `executor` the segment briefs are laid out there while this thread lays out the
+    main brief."""
     html = render_html(context, user_dir)
     pieces = segment_briefs_html(context, user_dir)
-    job = None
-    if worker is not None and pieces:
-        resolved = str(Path(user_dir).resolve()) if user_dir is not None else None
-        job = worker.submit("pdf", list(pieces.values()), user_dir=resolved)
+    folder = Path(user_dir).resolve() if user_dir is not None else None
+    htmls = list(pieces.values())
+    pending = [executor.submit(html_to_pdf, h, folder) for h in htmls] if executor else []
     pdf = html_to_pdf(html, user_dir)
-    done = job.result() if job is not None else None
-    if done is None:
-        done = [html_to_pdf(piece, user_dir) for piece in pieces.values()]
+    done = [f.result() for f in pending] if executor else [html_to_pdf(h, folder) for h in htmls]
     return html, pdf, dict(zip(pieces, done, strict=True))

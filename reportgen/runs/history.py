@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.errors import InputError, ReportgenError
-from reportgen.runs.model import MODEL_FILE, load_model
+from reportgen.runs.folder import MODEL_FILE
+from reportgen.runs.model import load_model
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,10 @@ import pandas as pd
 from reportgen.analysis.prepare import FeatureStep, apply_steps
 from reportgen.engine.parallel import map_threads
 from reportgen.errors import InputError
+from reportgen.runs.folder import ASSIGNMENTS_FILE, MODEL_FILE
 
 SCHEMA = "reportgen.runs.model"
 SCHEMA_VERSION = 1
-MODEL_FILE = "model.json"
-ASSIGNMENTS_FILE = "assignments.csv"
 MAX_MODEL_BYTES = 20 * 1024 * 1024
 MAX_FEATURES = 1000
 MAX_SEGMENTS = 50

@@ -21,8 +21,8 @@ SEGMENTS = (
 )
 
 
-def run_briefs(segments=SEGMENTS, title="Insurance customers") -> mail.RunBriefs:
-    return mail.RunBriefs(
+def run_briefs(segments=SEGMENTS, title="Insurance customers") -> mail.RunSummary:
+    return mail.RunSummary(
         folder=Path("."),
         title=title,
         generated_at="2025-11-28T00:00:00Z",
