@@ -12,13 +12,19 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from reportgen import fmt
 from reportgen.config import DEFAULT_OUT, BriefConfig
 from reportgen.errors import ConfigError, ReportgenError
+
+if TYPE_CHECKING:
+    from reportgen.deliver.mail import EmailReport, Outcome
+    from reportgen.pipeline import BriefResult
+    from reportgen.runs.model import SavedModel
+    from reportgen.runs.score import Scored
 from reportgen.progress import terminal_progress
 
 app = typer.Typer(
@@ -54,13 +60,13 @@ def run_guarded(action: Callable[[], T]) -> T:
 def _in_flags(exc: ReportgenError) -> str:
     """The library names its settings (k_max); the command line knows them as flags (--k-max)."""
     message = str(exc)
-    setting = getattr(exc, "setting", None) if isinstance(exc, ConfigError) else None
+    setting = exc.setting if isinstance(exc, ConfigError) else None
     if setting and message.startswith(setting):
         return "--" + setting.replace("_", "-") + message[len(setting) :]
     return message
 
 
-def _report(result, quiet: bool) -> None:
+def _report(result: BriefResult, quiet: bool) -> None:
     if quiet:
         return
     typer.echo(f"Brief written to {result.pdf_path}")
@@ -138,7 +144,7 @@ def brief(
     """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
     from reportgen.pipeline import build_brief
 
-    def action():
+    def action() -> BriefResult:
         config = BriefConfig(
             data_path=data,
             dictionary_path=dictionary,
@@ -172,7 +178,7 @@ def demo(
     """Write the brief for the bundled example: a synthetic insurance customer survey."""
     from reportgen.pipeline import build_demo
 
-    def action():
+    def action() -> BriefResult:
         with terminal_progress(enabled=False if quiet else None) as progress:
             return build_demo(out, progress=progress, seed=seed, k=k, quiet=quiet)
 
@@ -230,7 +236,7 @@ def email(
     """Email the overview brief and each segment's brief to their owners (see docs/email.md)."""
     from reportgen.deliver import mail
 
-    def action():
+    def action() -> EmailReport:
         if starttls and use_ssl:
             raise ConfigError("choose one of --starttls and --ssl")
         config = mail.EmailConfig(
@@ -273,7 +279,7 @@ def email(
         raise typer.Exit(1)
 
 
-def _print_outcome(outcome) -> None:
+def _print_outcome(outcome: Outcome) -> None:
     line = f"{outcome.status:<8} {outcome.label} -> {', '.join(outcome.recipients)}"
     if outcome.path is not None:
         line += f"  [{outcome.path.name}]"
@@ -299,7 +305,7 @@ def score(
     from reportgen.runs.model import load_model
     from reportgen.runs.score import score as score_rows
 
-    def action():
+    def action() -> tuple[SavedModel, Scored, bytes]:
         saved = load_model(model)
         result = score_rows(saved, read_table(data).frame)
         payload = csv_bytes(result.assignments)

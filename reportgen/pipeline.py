@@ -338,7 +338,9 @@ def _run_info(config: BriefConfig, a: Analysis) -> RunInfo:
     )
 
 
-def _model(a: Analysis, continuity: _Continuity, run: RunInfo, csv_sha256: str) -> dict[str, Any]:
+def _model(
+    a: Analysis, continuity: _Continuity, run: RunInfo, csv_sha256: str | None
+) -> dict[str, Any]:
     previous, matching = continuity.previous, continuity.matching
     return build_model(
         run=run,

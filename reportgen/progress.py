@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
@@ -24,7 +24,7 @@ def silent(stage: str) -> None:
 
 
 @contextmanager
-def terminal_progress(enabled: bool | None = None) -> Iterator[Callable[[str], None]]:
+def terminal_progress(enabled: bool | None = None) -> Iterator[Progress]:
     """A progress callback that shows the current stage with a spinner and elapsed time on stderr.
 
     Enabled only when stderr is a terminal (pass `enabled` to override); otherwise yields `silent`.
@@ -36,7 +36,7 @@ def terminal_progress(enabled: bool | None = None) -> Iterator[Callable[[str], N
         return
     from rich.console import Console
     from rich.progress import Progress as RichProgress
-    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
     bar = RichProgress(
@@ -47,7 +47,7 @@ def terminal_progress(enabled: bool | None = None) -> Iterator[Callable[[str], N
         transient=True,
     )
     started = time.perf_counter()
-    state: dict[str, object] = {}
+    state: dict[str, TaskID] = {}
 
     def report(stage: str) -> None:
         task = state.get("task")

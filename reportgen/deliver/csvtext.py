@@ -31,7 +31,8 @@ def _product_error(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:
     """a * b - p exactly, for p = fl(a * b) (Dekker's two-product with Veltkamp splitting)."""
     a_hi, a_lo = _split(a)
     b_hi, b_lo = _split(b)
-    return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    error: np.ndarray = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    return error
 
 
 def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +46,8 @@ def _s(text: str) -> pa.Scalar:
 
 
 def _pow10(e: np.ndarray) -> np.ndarray:
-    return _POW10[e + 4]
+    powers: np.ndarray = _POW10[e + 4]
+    return powers
 
 
 def g6(x: np.ndarray) -> pa.Array:
@@ -165,4 +167,5 @@ def rows_text(columns: list[pa.Array]) -> bytes:
     lines = lines.cast(pa.large_string())
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
     start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
-    return lines.buffers()[2][start:end].to_pybytes()
+    text: bytes = lines.buffers()[2][start:end].to_pybytes()
+    return text
