@@ -14,7 +14,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import Any
 
 import pandas as pd
@@ -45,6 +44,8 @@ class LoadedTable:
     thousands_comma: tuple[str, ...] = ()
     # Columns whose values carried a currency or percent sign ("12,50 €"): column -> sign.
     units: dict[str, str] = field(default_factory=dict)
+    # How the file was read where it was not a plain CSV with a header (for the appendix).
+    notes: tuple[str, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -184,12 +185,18 @@ def _detect_encoding(sample: bytes) -> str:
     return best.encoding
 
 
+WHITESPACE = " "  # columns separated by runs of spaces or tabs (fixed-width exports)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+
+
 def _detect_delimiter(text: str, suffix: str) -> str:
     if suffix in {".tsv", ".tab"}:
         return "\t"
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
     if not lines:
         return ","
+    if not any(d in lines[0] for d in ",;\t|") and _whitespace_columns(lines):
+        return WHITESPACE
     try:
         return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
     except csv.Error:
@@ -199,37 +206,91 @@ def _detect_delimiter(text: str, suffix: str) -> str:
         return best if counts[best] > 0 else ","
 
 
-def _read_csv(path: Path, gz: bool) -> tuple[pd.DataFrame, str, str]:
+def _whitespace_columns(lines: list[str]) -> bool:
+    """Every line splits on runs of spaces into the same number (two or more) of fields."""
+    counts = {len(ln.split()) for ln in lines}
+    return len(counts) == 1 and counts.pop() >= 2
+
+
+def _sample(path: Path, gz: bool) -> bytes:
     opener = gzip.open if gz else open
     try:
         with opener(path, "rb") as fh:
-            sample = fh.read(SNIFF_BYTES)
+            sample: bytes = fh.read(SNIFF_BYTES)
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read {path.name}: {exc}") from exc
     if not sample.strip():
         raise InputError(f"{path.name} is empty")
     if b"\x00" in sample[:4096] and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(f"{path.name} looks like a binary file, not a CSV table")
-    encoding = _detect_encoding(sample)
-    text = sample.decode(encoding, errors="replace")
-    suffix = [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:] or [""]
-    delimiter = _detect_delimiter(text, suffix[0])
+    return sample
+
+
+def _cr_only_as_lines(path: Path, gz: bool) -> io.BytesIO:
+    """An old Mac export ends its lines with a carriage return alone, which the CSV readers take
+    for one endless line: the whole file with its line ends made ordinary."""
+    opener = gzip.open if gz else open
+    try:
+        with opener(path, "rb") as fh:
+            return io.BytesIO(fh.read().replace(b"\r", b"\n"))
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read {path.name}: {exc}") from exc
+
+
+def _header(text: str, delimiter: str, path: Path, given: tuple[str, ...] | None) -> list[str]:
+    """The column names: the first line's, or the ones given for a file without a header."""
+    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    if delimiter == WHITESPACE:
+        fields = first.split()
+    else:
+        fields = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+    if given is not None:
+        if len(given) != len(fields):
+            raise InputError(
+                f"{path.name} has {len(fields)} columns but {len(given)} names were given "
+                f"({', '.join(given)})"
+            )
+        return list(given)
+    names = [h.strip() for h in fields]
+    if len(names) > 1 and all(_NUMBER.fullmatch(n) for n in names):
+        raise InputError(
+            f"{path.name} has no header row (its first line holds only numbers): give the "
+            "column names in order with --names (e.g. --names customer,date,amount)"
+        )
     # pandas silently renames a repeated header ("a", "a.1"); a repeated name is a user error.
-    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter), [])
-    names = [h.strip() for h in header]
     dup = sorted({n for n in names if n and names.count(n) > 1})
     if dup:
         raise InputError(f"{path.name} has duplicate column names: {', '.join(dup)}")
-    if not gz and encoding in ("utf-8", "utf-8-sig"):
+    return names
+
+
+def _read_csv(
+    path: Path, gz: bool, given: tuple[str, ...] | None = None
+) -> tuple[pd.DataFrame, str, str, tuple[str, ...]]:
+    sample = _sample(path, gz)
+    encoding = _detect_encoding(sample)
+    cr_only = b"\r" in sample and b"\n" not in sample
+    text = sample.decode(encoding, errors="replace")
+    if cr_only:
+        text = text.replace("\r", "\n")
+    suffix = [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:] or [""]
+    delimiter = _detect_delimiter(text, suffix[0])
+    names = _header(text, delimiter, path, given)
+    notes = _reading_notes(cr_only, delimiter, given)
+    plain = not gz and not cr_only and given is None and delimiter != WHITESPACE
+    if plain and encoding in ("utf-8", "utf-8-sig"):
         frame = _read_csv_arrow(path, delimiter, names)
         if frame is not None:
-            return frame, encoding, delimiter
+            return frame, encoding, delimiter, notes
+    source: Path | io.BytesIO = _cr_only_as_lines(path, gz) if cr_only else path
     try:
         frame = pd.read_csv(
-            path,
-            sep=delimiter,
+            source,
+            sep=r"\s+" if delimiter == WHITESPACE else delimiter,
+            header=None if given is not None else "infer",
+            names=list(given) if given is not None else None,
             encoding=encoding,
-            compression="gzip" if gz else None,
+            compression="gzip" if gz and not cr_only else None,
             # Keep ids like "007" intact and let the prepare stage decide each column's type.
             dtype=str,
             keep_default_na=False,
@@ -239,10 +300,21 @@ def _read_csv(path: Path, gz: bool) -> tuple[pd.DataFrame, str, str]:
         )
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path.name} is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot parse {path.name} as a table: {first}") from exc
-    return frame, encoding, delimiter
+    return frame, encoding, delimiter, notes
+
+
+def _reading_notes(cr_only: bool, delimiter: str, given: tuple[str, ...] | None) -> tuple[str, ...]:
+    notes = []
+    if cr_only:
+        notes.append("its lines end with a carriage return alone (an old Mac export)")
+    if delimiter == WHITESPACE:
+        notes.append("its columns are separated by spaces")
+    if given is not None:
+        notes.append(f"it has no header row: the columns were named {', '.join(given)}")
+    return tuple(notes)
 
 
 def _read_csv_arrow(path: Path, delimiter: str, names: list[str]) -> pd.DataFrame | None:
@@ -302,8 +374,9 @@ def _typed(col: Any, pc: Any, pa: Any) -> pd.Series:
     return pd.Series(col.to_pandas())
 
 
-def read_table(path: Path | str) -> LoadedTable:
-    """Read a customer table. Raises InputError with a one-line message on any problem."""
+def read_table(path: Path | str, names: tuple[str, ...] | None = None) -> LoadedTable:
+    """Read a table. `names` names the columns of a CSV or text file that has no header row.
+    Raises InputError with a one-line message on any problem."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"data file not found: {path}")
@@ -321,8 +394,11 @@ def read_table(path: Path | str) -> LoadedTable:
     decimal_comma: tuple[str, ...] = ()
     thousands_comma: tuple[str, ...] = ()
     units: dict[str, str] = {}
+    notes: tuple[str, ...] = ()
+    if names is not None and fmt != "csv":
+        raise InputError(f"column names can be given only for a CSV or text file, not {path.name}")
     if fmt == "csv":
-        frame, encoding, delimiter = _read_csv(path, gz)
+        frame, encoding, delimiter, notes = _read_csv(path, gz, names)
         frame, decimal_comma, thousands_comma, units = _comma_numbers(frame, delimiter)
     elif fmt == "parquet":
         try:
@@ -352,6 +428,7 @@ def read_table(path: Path | str) -> LoadedTable:
         decimal_comma=decimal_comma,
         thousands_comma=thousands_comma,
         units=units,
+        notes=notes,
     )
 
 

@@ -220,3 +220,39 @@ def test_comma_files_keep_quoted_lists_as_text(tmp_path):
     assert t.thousands_comma == ("spend", "self")  # a column named 'self' is a column like any
     assert list(t.frame["spend"]) == [1234.0, 950.0, 12000.0]
     assert list(t.frame["self"]) == [2500.0, 1000.0, 7.0]
+
+
+# ----------------------------------------------------------------- files as old systems write them
+
+
+def test_cr_only_line_endings_are_read_as_lines(tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes("id,city,amount\r1,Montr\xe9al,3.5\r2,Qu\xe9bec,4\r".encode("cp1252"))
+    table = read_table(path)
+    assert list(table.frame["city"]) == ["Montréal", "Québec"]
+    assert table.frame["amount"].astype(float).tolist() == [3.5, 4.0]
+    assert any("carriage return" in n for n in table.notes)
+
+
+def test_a_headerless_whitespace_file_is_read_with_the_names_given(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_bytes(b" 00004 0001 19970101  2   29.33\r\n 00004 0001 19970118  2   29.73\r\n")
+    table = read_table(path, names=("cohort", "customer", "date", "cds", "amount"))
+    assert list(table.frame.columns) == ["cohort", "customer", "date", "cds", "amount"]
+    assert list(table.frame["customer"]) == ["0001", "0001"]  # ids keep their zeros
+    assert len(table.frame) == 2
+    assert any("spaces" in n for n in table.notes) and any("no header" in n for n in table.notes)
+
+
+def test_a_headerless_file_without_names_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text("1 19970101 2 29.33\n2 19970118 2 29.73\n")
+    with pytest.raises(InputError, match="no header row.*--names"):
+        read_table(path)
+
+
+def test_names_that_do_not_fit_the_columns_are_refused(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text("1 19970101 2 29.33\n")
+    with pytest.raises(InputError, match="has 4 columns but 2 names"):
+        read_table(path, names=("a", "b"))
