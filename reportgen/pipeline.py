@@ -314,13 +314,13 @@ def _present(
         executor=executor,
     )
     run = _run_info(config, a)
-    context = build_context(a, charts=images, colors=colors, run=run)
     changes = None
+    changes_view = None
     if previous is not None and matching is not None:
         prepared, seg, profiles, stories = a.prepared, a.segmentation, a.profiles, a.stories
         changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
-        units = a.dictionary.units
-        context["changes"] = changes_context(changes, a.dictionary, palette, units)
+        changes_view = changes_context(changes, a.dictionary, palette, a.dictionary.units)
+    context = build_context(a, charts=images, colors=colors, run=run, changes=changes_view)
     step("Rendering the PDF")
     html, pdf, segment_pdfs = render.render_all(context, config.template_dir, executor)
     return _Presentation(html, pdf, segment_pdfs, changes, run)

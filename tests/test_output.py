@@ -113,7 +113,7 @@ def test_a_smallest_segment_just_under_the_rule_is_not_shown_as_the_rule():
             k=3, inertia=1.0, silhouette=0.5, calinski_harabasz=10.0, davies_bouldin=1.0,
             gap=0.1, min_share=share, admissible=share >= 0.05,
         )  # fmt: skip
-        return report._evidence_row(e, kchoice)["smallest"]
+        return report._evidence_row(e, kchoice).smallest
 
     assert row(0.0495) == "4.95 %"  # below 5 %: not a bare "5 %" in red next to the rule
     assert row(0.048) == "4.8 %"

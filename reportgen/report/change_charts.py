@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from reportgen.report.charts import chart_style, png_bytes, wrap_label
 
@@ -53,29 +55,42 @@ def size_shift(
             label="now",
         )
         top = max(a + b + [10.0])
-        for yy, vb, va, pb, pa in zip(y, b, a, before, after, strict=True):
-            ax.text(
-                vb + top * 0.01,
-                yy + 0.19,
-                "–" if pb is None else f"{vb:.0f} %",
-                va="center",
-                fontsize=7,
-                color="#555555",
-            )
-            ax.text(
-                va + top * 0.01,
-                yy - 0.19,
-                "gone" if pa is None else f"{va:.0f} %",
-                va="center",
-                fontsize=7.5,
-                color="#111111",
-            )
+        _shift_labels(ax, y, b, a, before, after, top)
         ax.set_yticks(y, [wrap_label(nm, 28) for nm in names])
         ax.set_xlim(0, top * 1.18)
         ax.set_xlabel(f"Share of {units} (%) — pale bar: {previous_date}, full bar: now")
         ax.grid(True, axis="x", color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
         return png_bytes(fig)
+
+
+def _shift_labels(
+    ax: Axes,
+    y: np.ndarray,
+    b: Sequence[float],
+    a: Sequence[float],
+    before: Sequence[float | None],
+    after: Sequence[float | None],
+    top: float,
+) -> None:
+    """Each bar's share in %, or "–" / "gone" for a segment absent then / now."""
+    for yy, vb, va, pb, pa in zip(y, b, a, before, after, strict=True):
+        ax.text(
+            vb + top * 0.01,
+            yy + 0.19,
+            "–" if pb is None else f"{vb:.0f} %",
+            va="center",
+            fontsize=7,
+            color="#555555",
+        )
+        ax.text(
+            va + top * 0.01,
+            yy - 0.19,
+            "gone" if pa is None else f"{va:.0f} %",
+            va="center",
+            fontsize=7.5,
+            color="#111111",
+        )
 
 
 def migration_matrix(
@@ -129,5 +144,6 @@ def migration_matrix(
             ax.spines[side].set_visible(False)
         bar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.02)
         bar.set_label(f"Share of the row's {units}")
-        bar.formatter.set_useOffset(False)
+        if isinstance(bar.formatter, ScalarFormatter):  # a linear colour scale's formatter
+            bar.formatter.set_useOffset(False)
         return png_bytes(fig)

@@ -1,24 +1,39 @@
 """Stage 7 — chart: PNG images for the brief, drawn with matplotlib's object API (no pyplot).
 
-Pure apart from CPU: every function takes plain data and returns PNG bytes. One colour per segment,
-chosen once by `report.palette` and used in every chart and table. Every chart has axis labels with
-units. Dense layers are sampled and rasterised (see DESIGN.md: full-data vector scatters are slow).
+Pure apart from CPU: every chart function takes plain data and returns PNG bytes, and `draw_all`
+returns the brief's charts as one `Charts`. The segment map's projection is computed by
+`analysis.projection`; the words on its axes and under it are written here. One colour per
+segment, chosen once by `report.palette` and used in every chart and table. Every chart has axis
+labels with units. Dense layers are sampled and rasterised (full-data vector scatters are slow to
+lay out).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
 from matplotlib import font_manager
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from reportgen import fmt
+
+if TYPE_CHECKING:
+    from reportgen.analysis.choose_k import KChoice
+    from reportgen.analysis.cluster import Segmentation
+    from reportgen.analysis.naming import SegmentStory
+    from reportgen.analysis.prepare import FeatureStep, PreparedData
+    from reportgen.analysis.profile import Profiles
+    from reportgen.analysis.projection import Projection
+    from reportgen.io.dictionary import ColumnSpec, DataDictionary
 
 MAX_SCATTER_POINTS = 5000
 DPI = 150
@@ -31,21 +46,22 @@ def _font_family() -> list[str]:
 
 
 @contextmanager
-def chart_style():
-    rc = {
-        "font.family": _font_family(),
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": 10,
-        "axes.labelsize": 9,
-        "axes.edgecolor": "#555555",
-        "axes.labelcolor": "#222222",
-        "xtick.color": "#333333",
-        "ytick.color": "#333333",
-        "svg.hashsalt": "reportgen",
-    }
-    with matplotlib.rc_context(rc):
+def chart_style() -> Iterator[None]:
+    with matplotlib.rc_context(
+        {
+            "font.family": _font_family(),
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlesize": 10,
+            "axes.labelsize": 9,
+            "axes.edgecolor": "#555555",
+            "axes.labelcolor": "#222222",
+            "xtick.color": "#333333",
+            "ytick.color": "#333333",
+            "svg.hashsalt": "reportgen",
+        }
+    ):
         yield
 
 
@@ -82,7 +98,9 @@ def segment_map(
     y_ticks: Sequence[int] | None = None,
 ) -> bytes:
     """Scatter of customers on two axes, coloured by segment, centres marked and named.
-    `y_ticks`: segment numbers for rows 1..k when the y axis is the segment itself."""
+    At most MAX_SCATTER_POINTS rows are drawn (`sample_rows`: rows already sampled to that many
+    are drawn as given). `y_ticks`: segment numbers for rows 1..k when the y axis is the segment
+    itself."""
     ids = list(ids) if ids is not None else list(range(1, len(names) + 1))
     idx = sample_rows(len(xy), MAX_SCATTER_POINTS, seed)
     pts = xy[idx].astype(float)
@@ -90,47 +108,14 @@ def segment_map(
     rng = np.random.default_rng(seed)
     if any(jitter):
         pts = pts + rng.uniform(-1, 1, size=pts.shape) * np.asarray(jitter)
+    # Short names label their centre; long ones would overlap, so centres carry the segment's
+    # number and the legend pairs numbers with names.
+    by_number = len(names) > MAP_NAMED_CENTRES or max(map(len, names)) > MAP_NAME_CHARS
     with chart_style():
         fig = Figure(figsize=(6.6, 4.4))
         ax = fig.add_subplot()
-        # Short names label their centre; long ones would overlap, so centres carry the segment's
-        # number and the legend pairs numbers with names.
-        by_number = len(names) > MAP_NAMED_CENTRES or max(map(len, names)) > MAP_NAME_CHARS
-        for sid, name, color in zip(ids, names, colors, strict=True):
-            m = lab == sid
-            ax.scatter(
-                pts[m, 0],
-                pts[m, 1],
-                s=14 if len(pts) < 1000 else 4,
-                color=color,
-                alpha=0.55,
-                linewidths=0,
-                label=f"{sid} · {name}" if by_number else name,
-                rasterized=True,
-            )
-        for pos, (sid, name, color) in enumerate(zip(ids, names, colors, strict=True)):
-            cx, cy = centers_xy[pos]
-            ax.scatter(
-                [cx],
-                [cy],
-                marker="X",
-                s=160,
-                color=color,
-                edgecolors="black",
-                linewidths=1.2,
-                zorder=5,
-            )
-            ax.annotate(
-                str(sid) if by_number else name,
-                (cx, cy),
-                xytext=(8, 8),
-                textcoords="offset points",
-                fontsize=9,
-                fontweight="bold",
-                color="#111111",
-                zorder=6,
-                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": color, "alpha": 0.9},
-            )
+        _map_points(ax, pts, lab, ids, names, colors, by_number)
+        _map_centres(ax, centers_xy, ids, names, colors, by_number)
         if log[0]:
             ax.set_xscale("symlog", linthresh=1)
             x_label += " — log scale"
@@ -142,20 +127,80 @@ def segment_map(
         if y_ticks is not None:
             ax.set_yticks(range(1, len(y_ticks) + 1), [str(t) for t in y_ticks])
             ax.invert_yaxis()  # segment 1 on top, as in the tables
-        # Long names go below the map so that they do not squeeze it sideways.
-        place = (
-            {
-                "loc": "upper center",
-                "bbox_to_anchor": (0.5, -0.16),
-                "ncol": 2 if len(names) > 4 else 1,
-            }
-            if by_number
-            else {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
-        )
-        ax.legend(frameon=False, title="Segment", markerscale=1.5, **place)
+        _map_legend(ax, by_number, len(names))
         ax.grid(True, color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
         return png_bytes(fig)
+
+
+def _map_points(
+    ax: Axes,
+    pts: np.ndarray,
+    lab: np.ndarray,
+    ids: Sequence[int],
+    names: Sequence[str],
+    colors: Sequence[str],
+    by_number: bool,
+) -> None:
+    for sid, name, color in zip(ids, names, colors, strict=True):
+        m = lab == sid
+        ax.scatter(
+            pts[m, 0],
+            pts[m, 1],
+            s=14 if len(pts) < 1000 else 4,
+            color=color,
+            alpha=0.55,
+            linewidths=0,
+            label=f"{sid} · {name}" if by_number else name,
+            rasterized=True,
+        )
+
+
+def _map_centres(
+    ax: Axes,
+    centers_xy: np.ndarray,
+    ids: Sequence[int],
+    names: Sequence[str],
+    colors: Sequence[str],
+    by_number: bool,
+) -> None:
+    for pos, (sid, name, color) in enumerate(zip(ids, names, colors, strict=True)):
+        cx, cy = centers_xy[pos]
+        ax.scatter(
+            [cx], [cy], marker="X", s=160, color=color, edgecolors="black", linewidths=1.2, zorder=5
+        )
+        ax.annotate(
+            str(sid) if by_number else name,
+            (cx, cy),
+            xytext=(8, 8),
+            textcoords="offset points",
+            fontsize=9,
+            fontweight="bold",
+            color="#111111",
+            zorder=6,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": color, "alpha": 0.9},
+        )
+
+
+def _map_legend(ax: Axes, by_number: bool, n_segments: int) -> None:
+    # Long names go below the map so that they do not squeeze it sideways.
+    if by_number:
+        ax.legend(
+            frameon=False,
+            title="Segment",
+            markerscale=1.5,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.16),
+            ncol=2 if n_segments > 4 else 1,
+        )
+    else:
+        ax.legend(
+            frameon=False,
+            title="Segment",
+            markerscale=1.5,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )
 
 
 def profile_heatmap(
@@ -235,7 +280,7 @@ def trait_bars(
             # The value goes on the other side of the zero line, where there is always room.
             ax.text(
                 -0.03 * lim if v >= 0 else 0.03 * lim,
-                y,
+                float(y),
                 value_texts[i],
                 va="center",
                 ha="right" if v >= 0 else "left",
@@ -320,104 +365,219 @@ def wrap_label(text: str, width: int, max_lines: int = 3) -> str:
 # --------------------------------------------------------------------------- the brief's charts
 
 
-def map_axes(prepared, seg, profiles, dictionary) -> dict[str, object]:
-    """Coordinates for the segment map: the two features themselves, or a PCA projection."""
-    from sklearn.decomposition import PCA
+@dataclass(frozen=True)
+class Charts:
+    """Every chart of the brief as PNG bytes, and the segment map's caption."""
 
-    numeric_only = not prepared.categorical_features
+    segment_map: bytes
+    map_caption: str
+    heatmap: bytes | None  # None when no numeric feature segments
+    sizes: bytes
+    elbow: bytes
+    traits: dict[int, bytes]  # segment id -> its trait bars (segments with numeric features)
+
+
+@dataclass(frozen=True)
+class MapAxes:
+    """What the segment map draws: the sampled rows' coordinates and segments, each segment's
+    centre (in the order of the segment ids), and the words for the axes and the caption."""
+
+    xy: np.ndarray
+    labels: np.ndarray
+    centres: np.ndarray
+    x_label: str
+    y_label: str
+    caption: str
+    jitter: tuple[float, float] = (0.0, 0.0)
+    log: tuple[bool, bool] = (False, False)
+    y_ticks: tuple[int, ...] | None = None
+
+
+def map_axes(
+    prepared: PreparedData,
+    seg: Segmentation,
+    profiles: Profiles,
+    dictionary: DataDictionary,
+    rows: np.ndarray,
+    *,
+    seed: int = 0,
+) -> MapAxes:
+    """The segment map of the rows `rows` (those it draws): the two features themselves, one
+    feature with a row per segment, or (more features, or a categorical one) the scaled rows
+    projected on their two principal components (`analysis.projection`; `seed` draws the rows
+    the projection is fitted on when the table is large)."""
     means = np.array([[f.segment_mean for f in s.features] for s in profiles.segments])
-    if numeric_only and len(prepared.numeric_features) == 2:
+    if not prepared.categorical_features and len(prepared.numeric_features) == 2:
         a, b = (dictionary.column(f) for f in prepared.numeric_features)
-        jit = tuple(0.22 if s.type in ("ordinal", "binary") else 0.0 for s in (a, b))
-        return {
-            "xy": prepared.values,
-            "centers": means,
-            "x_label": _axis_label(a),
-            "y_label": _axis_label(b),
-            "jitter": jit,
-            "log": tuple(_log_axis(s, prepared) for s in prepared.steps),
-            "caption": (
+        return MapAxes(
+            xy=prepared.values[rows],
+            labels=seg.labels[rows],
+            centres=means,
+            x_label=_axis_label(a),
+            y_label=_axis_label(b),
+            caption=(
                 f"Each dot is a {dictionary.unit}, placed by the two segmentation features; "
                 "crosses mark each segment's average."
             ),
-        }
+            jitter=(_jitter(a), _jitter(b)),
+            log=(_log_axis(prepared.steps[0]), _log_axis(prepared.steps[1])),
+        )
     if prepared.scaled.shape[1] == 1:  # one numeric feature: a strip per segment
         spec = dictionary.column(prepared.numeric_features[0])
         row_of = np.zeros(max(seg.segment_ids) + 1)
         row_of[list(seg.segment_ids)] = np.arange(1, seg.k + 1)
-        return {
-            "xy": np.column_stack([prepared.values[:, 0], row_of[seg.labels]]),
-            "centers": np.column_stack([means[:, 0], np.arange(1, seg.k + 1)]),
-            "x_label": _axis_label(spec),
-            "y_label": "Segment",
-            "jitter": (0.22 if spec.type in ("ordinal", "binary") else 0.0, 0.25),
-            "log": (_log_axis(prepared.steps[0], prepared), False),
-            "y_ticks": tuple(seg.segment_ids),
-            "caption": (
+        return MapAxes(
+            xy=np.column_stack([prepared.values[rows, 0], row_of[seg.labels[rows]]]),
+            labels=seg.labels[rows],
+            centres=np.column_stack([means[:, 0], np.arange(1, seg.k + 1)]),
+            x_label=_axis_label(spec),
+            y_label="Segment",
+            caption=(
                 f"Each dot is a {dictionary.unit}, placed by the one segmentation feature and "
                 "drawn in its segment's row; crosses mark each segment's average."
             ),
-        }
-    x = prepared.scaled
-    pca = PCA(n_components=2, random_state=0).fit(x)
-    xy = pca.transform(x)
-    centers = np.array([xy[seg.labels == sid].mean(axis=0) for sid in seg.segment_ids])
-    labels = list(prepared.model_columns)
+            jitter=(_jitter(spec), 0.25),
+            log=(_log_axis(prepared.steps[0]), False),
+            y_ticks=tuple(seg.segment_ids),
+        )
+    return _pca_axes(prepared, seg, dictionary, rows, seed)
+
+
+def _pca_axes(
+    prepared: PreparedData,
+    seg: Segmentation,
+    dictionary: DataDictionary,
+    rows: np.ndarray,
+    seed: int,
+) -> MapAxes:
+    from reportgen.analysis.projection import project
+
+    p = project(prepared.scaled, seg.labels, seg.segment_ids, rows, seed=seed)
     names = {c: dictionary.column(c).label for c in prepared.features}
+    titles = [_pca_axis_title(p, i, prepared.model_columns, names) for i in (0, 1)]
+    return MapAxes(
+        xy=p.points,
+        labels=seg.labels[rows],
+        centres=p.centres,
+        x_label=wrap_label(titles[0], 70),
+        y_label=wrap_label(titles[1], 45),
+        caption=(
+            f"Each dot is a {dictionary.unit}. With {fmt.count(len(prepared.features), 'feature')}"
+            " the map shows the two directions along which customers differ most (principal "
+            "components of the scaled features); axis titles name the features that drive each "
+            "direction."
+        ),
+    )
+
+
+def _pca_axis_title(p: Projection, i: int, columns: Sequence[str], names: dict[str, str]) -> str:
+    """'Map axis 1 (34 % of spread): +Spend, −Visits': the two columns that weigh most."""
 
     def nice(col: str) -> str:
         base, _, level = col.partition("=")
         return f"{names.get(base, base)}: {level}" if level else names.get(col, col)
 
-    def axis(i: int) -> str:
-        comp = pca.components_[i]
-        top = np.argsort(-np.abs(comp), kind="stable")[:2]
-        words = ", ".join(f"{'+' if comp[j] >= 0 else '−'}{nice(labels[j])}" for j in top)
-        share = fmt.percent(pca.explained_variance_ratio_[i])
-        return f"Map axis {i + 1} ({share} of spread): {words}"
-
-    return {
-        "xy": xy,
-        "centers": centers,
-        "x_label": wrap_label(axis(0), 70),
-        "y_label": wrap_label(axis(1), 45),
-        "jitter": (0.0, 0.0),
-        "log": (False, False),
-        "caption": (
-            f"Each dot is a {dictionary.unit}. With {fmt.count(len(prepared.features), 'feature')}"
-            " the map "
-            "shows the two directions along which customers differ most (principal components "
-            "of the scaled features); axis titles name the features that drive each direction."
-        ),
-    }
+    comp = p.components[i]
+    top = np.argsort(-np.abs(comp), kind="stable")[:2]
+    words = ", ".join(f"{'+' if comp[j] >= 0 else '−'}{nice(columns[j])}" for j in top)
+    return f"Map axis {i + 1} ({fmt.percent(p.explained[i])} of spread): {words}"
 
 
-def _log_axis(step, prepared) -> bool:
+def _jitter(spec: ColumnSpec) -> float:
+    # Ratings and yes/no answers take few values: without jitter, identical answers hide each
+    # other behind a single dot.
+    return 0.22 if spec.type in ("ordinal", "binary") else 0.0
+
+
+def _log_axis(step: FeatureStep) -> bool:
     return step.transform == "log1p"
 
 
-def _axis_label(spec) -> str:
+def _axis_label(spec: ColumnSpec) -> str:
     if spec.is_scale and spec.type == "ordinal":
         return f"{spec.label} (rating {spec.scale_min:g}–{spec.scale_max:g})"
     return f"{spec.label} ({spec.unit})" if spec.unit else spec.label
 
 
 def draw_all(
-    prepared,
-    seg,
-    profiles,
-    stories,
-    kchoice,
-    dictionary,
-    colors,
+    prepared: PreparedData,
+    seg: Segmentation,
+    profiles: Profiles,
+    stories: Sequence[SegmentStory],
+    kchoice: KChoice,
+    dictionary: DataDictionary,
+    colors: Sequence[str],
     *,
     seed: int,
     executor: Executor | None = None,
-) -> dict:
-    """Every chart of the brief as PNG bytes, keyed by name (per-segment ones by segment id)."""
-    # The trait charts (one per segment, the bulk of the drawing) go to the executor when there
-    # is one, and the other charts are drawn here meanwhile: same function, same inputs, same PNG.
-    requests = {
+) -> Charts:
+    """Every chart of the brief. The trait charts (one per segment, the bulk of the drawing) go
+    to the executor when there is one, and the other charts are drawn here meanwhile: same
+    function, same inputs, same PNG."""
+    requests = _trait_requests(profiles, dictionary, colors)
+    items = list(requests.values())
+    pending = [executor.submit(trait_bars, **item) for item in items] if executor else []
+    names = [s.name for s in stories]
+    segment_png, caption = _segment_map(prepared, seg, profiles, dictionary, names, colors, seed)
+    heatmap = _heatmap(seg, profiles, dictionary, names)
+    sizes = size_bars(
+        names,
+        [s.share for s in profiles.segments],
+        [s.size for s in profiles.segments],
+        colors,
+        units=dictionary.units,
+    )
+    elbow_png = elbow(
+        [e.k for e in kchoice.evidence],
+        [e.inertia for e in kchoice.evidence],
+        kchoice.k,
+        kchoice.knee,
+    )
+    drawn = [f.result() for f in pending] if executor else [trait_bars(**i) for i in items]
+    return Charts(
+        segment_map=segment_png,
+        map_caption=caption,
+        heatmap=heatmap,
+        sizes=sizes,
+        elbow=elbow_png,
+        traits=dict(zip(requests, drawn, strict=True)),
+    )
+
+
+def _segment_map(
+    prepared: PreparedData,
+    seg: Segmentation,
+    profiles: Profiles,
+    dictionary: DataDictionary,
+    names: Sequence[str],
+    colors: Sequence[str],
+    seed: int,
+) -> tuple[bytes, str]:
+    """The segment map and its caption."""
+    rows = sample_rows(len(seg.labels), MAX_SCATTER_POINTS, seed)  # the dots the map draws
+    m = map_axes(prepared, seg, profiles, dictionary, rows, seed=seed)
+    png = segment_map(
+        m.xy,
+        m.labels,
+        m.centres,
+        names,
+        colors,
+        x_label=m.x_label,
+        y_label=m.y_label,
+        jitter=m.jitter,
+        log=m.log,
+        seed=seed,
+        ids=seg.segment_ids,
+        y_ticks=m.y_ticks,
+    )
+    return png, m.caption
+
+
+def _trait_requests(
+    profiles: Profiles, dictionary: DataDictionary, colors: Sequence[str]
+) -> dict[int, dict[str, Any]]:
+    """`trait_bars`' arguments per segment id (segments with numeric features only)."""
+    return {
         s.segment_id: {
             "z": [float(f.z) for f in s.features],
             "feature_labels": list(profiles.labels),
@@ -432,48 +592,16 @@ def draw_all(
         for s, color in zip(profiles.segments, colors, strict=True)
         if s.features
     }
-    items = list(requests.values())
-    pending = [executor.submit(trait_bars, **item) for item in items] if executor else []
-    names = [s.name for s in stories]
-    m = map_axes(prepared, seg, profiles, dictionary)
-    charts: dict[str, object] = {
-        "segment_map": segment_map(
-            m["xy"],
-            seg.labels,
-            m["centers"],
-            names,
-            colors,
-            x_label=m["x_label"],
-            y_label=m["y_label"],
-            jitter=m["jitter"],
-            log=m["log"],
-            seed=seed,
-            ids=seg.segment_ids,
-            y_ticks=m.get("y_ticks"),
-        ),
-        "map_caption": m["caption"],
-    }
+
+
+def _heatmap(
+    seg: Segmentation, profiles: Profiles, dictionary: DataDictionary, names: Sequence[str]
+) -> bytes | None:
     z = np.array([[f.z for f in s.features] for s in profiles.segments]).reshape(seg.k, -1)
+    if not z.size:
+        return None
     ann = [
         [fmt.value(dictionary.column(f.column), f.segment_mean) for f in s.features]
         for s in profiles.segments
     ]
-    charts["heatmap"] = (
-        profile_heatmap(z, ann, names, profiles.labels, seg.segment_ids) if z.size else None
-    )
-    charts["sizes"] = size_bars(
-        names,
-        [s.share for s in profiles.segments],
-        [s.size for s in profiles.segments],
-        colors,
-        units=dictionary.units,
-    )
-    charts["elbow"] = elbow(
-        [e.k for e in kchoice.evidence],
-        [e.inertia for e in kchoice.evidence],
-        kchoice.k,
-        kchoice.knee,
-    )
-    drawn = [f.result() for f in pending] if executor else [trait_bars(**i) for i in items]
-    charts["traits"] = dict(zip(requests, drawn, strict=True))
-    return charts
+    return profile_heatmap(z, ann, names, profiles.labels, seg.segment_ids)

@@ -1,5 +1,9 @@
 """Stage 8 — render: the report structure through Jinja templates into HTML, then PDF.
 
+The templates' variables are the fields of `context.BriefContext` (`doc`, `overview`, `segments`,
+...), read with Jinja's dot syntax; `changes` is defined only when the run has a previous one to
+compare with, and a segment's own brief also gets `seg`, that segment.
+
 Templates are looked up in a user folder first (to override any file), then in the packaged
 `reportgen.templates`. Autoescape is always on: column names, values and dictionary words are
 untrusted. WeasyPrint gets a URL fetcher that serves only data: URIs and files inside the template
@@ -9,15 +13,20 @@ folders, so a brief never fetches from the network or reads other local files.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from concurrent.futures import Executor
+from dataclasses import fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from reportgen.errors import RenderError
 from reportgen.runs.folder import segment_brief_name
+
+if TYPE_CHECKING:
+    from reportgen.report.context import BriefContext, SegmentView
 
 MAIN_TEMPLATE = "brief.html.j2"
 SEGMENT_TEMPLATE = "segment_brief.html.j2"
@@ -55,26 +64,39 @@ def environment(user_dir: Path | None = None) -> jinja2.Environment:
     return env
 
 
+def template_variables(context: BriefContext, seg: SegmentView | None = None) -> dict[str, Any]:
+    """The context's fields as template variables (the values themselves, not copies as dicts).
+    `changes` is left undefined without a previous run, as templates test `changes is defined`;
+    `seg` is set for a segment's own brief."""
+    variables = {f.name: getattr(context, f.name) for f in fields(context)}
+    if variables["changes"] is None:
+        del variables["changes"]
+    if seg is not None:
+        variables["seg"] = seg
+    return variables
+
+
 def render_html(
-    context: dict[str, Any], user_dir: Path | None = None, template: str = MAIN_TEMPLATE
+    variables: Mapping[str, Any], user_dir: Path | None = None, template: str = MAIN_TEMPLATE
 ) -> str:
+    """`template` rendered with `variables` (for the brief: `template_variables(context)`)."""
     try:
-        return environment(user_dir).get_template(template).render(**context)
+        return environment(user_dir).get_template(template).render(**variables)
     except jinja2.TemplateError as exc:
         raise RenderError(
             f"template error in {getattr(exc, 'name', None) or template}: {exc}"
         ) from exc
 
 
-def _safe_fetcher(allowed_dirs: list[Path]):
+def _safe_fetcher(allowed_dirs: list[Path]) -> Any:
     from weasyprint.urls import URLFetcher
 
     roots = [d.resolve() for d in allowed_dirs]
 
-    class AssetsOnlyFetcher(URLFetcher):
+    class AssetsOnlyFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no types
         """Serve data: URIs and files under the template folders; refuse everything else."""
 
-        def fetch(self, url, headers=None):
+        def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> Any:
             if url.startswith("data:"):
                 return super().fetch(url, headers)
             if url.startswith("file:"):
@@ -100,35 +122,36 @@ def html_to_pdf(html: str, user_dir: Path | None = None) -> bytes:
         document = weasyprint.HTML(
             string=html, base_url=dirs[0].as_uri() + "/", url_fetcher=_safe_fetcher(dirs)
         )
-        return document.write_pdf()
+        pdf: bytes = document.write_pdf()
+        return pdf
     except Exception as exc:  # WeasyPrint raises many internal types
         raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
 
 
 def preload() -> None:
-    """Import WeasyPrint now (about a second), so that the first PDF does not wait for it."""
+    """Import WeasyPrint now (a slow import), so that the first PDF does not wait for it."""
     import weasyprint  # noqa: F401
 
 
-def segment_briefs_html(context: dict[str, Any], user_dir: Path | None = None) -> dict[str, str]:
-    """Each segment's short brief as HTML: {'segments/<slug>.pdf': html}. The same context as
+def segment_briefs_html(context: BriefContext, user_dir: Path | None = None) -> dict[str, str]:
+    """Each segment's short brief as HTML: {'segments/<slug>.pdf': html}. The same variables as
     the main brief with `seg` set to one segment."""
     return {
-        segment_brief_name(seg["slug"]): render_html(
-            {**context, "seg": seg}, user_dir, template=SEGMENT_TEMPLATE
+        segment_brief_name(seg.slug): render_html(
+            template_variables(context, seg), user_dir, template=SEGMENT_TEMPLATE
         )
-        for seg in context["segments"]
+        for seg in context.segments
     }
 
 
 def render_all(
-    context: dict[str, Any], user_dir: Path | None = None, executor: Executor | None = None
+    context: BriefContext, user_dir: Path | None = None, executor: Executor | None = None
 ) -> tuple[str, bytes, dict[str, bytes]]:
     """The main brief (HTML and PDF) and every segment's brief (PDF).
 
     With an `executor` the segment briefs are laid out there while this thread lays out the
     main brief."""
-    html = render_html(context, user_dir)
+    html = render_html(template_variables(context), user_dir)
     pieces = segment_briefs_html(context, user_dir)
     folder = Path(user_dir).resolve() if user_dir is not None else None
     htmls = list(pieces.values())
