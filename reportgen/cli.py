@@ -66,6 +66,17 @@ def _in_flags(exc: ReportgenError) -> str:
     return message
 
 
+def _pairs(text: str, flag: str) -> tuple[tuple[str, str], ...]:
+    """'a=x,b=y' as (("a", "x"), ("b", "y"))."""
+    pairs = []
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} takes role=column pairs separated by commas (got {part!r})")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
 def _report(result: BriefResult, quiet: bool) -> None:
     if quiet:
         return
@@ -132,6 +143,40 @@ def brief(
     out: OutOpt = DEFAULT_OUT,
     templates: TemplatesOpt = None,
     quiet: QuietOpt = False,
+    names: Annotated[
+        str | None,
+        typer.Option(
+            "--names", help="Comma-separated column names for a file without a header row."
+        ),
+    ] = None,
+    input_kind: Annotated[
+        str,
+        typer.Option(
+            "--input-kind",
+            help="customers (one row each), transactions (an order log) or auto (detect).",
+        ),
+    ] = "auto",
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Order logs: the analysis date YYYY-MM-DD (default: day after last)."
+        ),
+    ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option("--date-format", help="Order logs: the dates' format, e.g. %d/%m/%Y."),
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option("--currency", help="Order logs: the one currency to keep from a mixed log."),
+    ] = None,
+    roles: Annotated[
+        str | None,
+        typer.Option(
+            "--roles",
+            help="Order logs: column roles, e.g. customer=cust_no,date=day,amount=total.",
+        ),
+    ] = None,
     previous: Annotated[
         Path | None,
         typer.Option(
@@ -161,6 +206,12 @@ def brief(
             quiet=quiet,
             template_dir=templates,
             previous=previous,
+            names=tuple(names.split(",")) if names is not None else None,
+            input_kind=input_kind,
+            as_of=as_of,
+            date_format=date_format,
+            currency=currency,
+            roles=_pairs(roles, "--roles") if roles is not None else None,
         )
         with terminal_progress(enabled=False if quiet else None) as progress:
             return build_brief(config, progress=progress)

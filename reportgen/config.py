@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from reportgen.errors import ConfigError
@@ -30,6 +31,14 @@ class BriefConfig:
     screen_features: bool = True  # move pure-noise features out of the segmentation
     template_dir: Path | None = None
     previous: Path | None = None  # a previous run's folder: keep its segment ids, report changes
+    # Reading the input: column names for a file without a header row, and how an order log
+    # (one row per order line) is recognised and turned into one row per customer.
+    names: tuple[str, ...] | None = None
+    input_kind: str = "auto"  # "auto", "customers" or "transactions"
+    as_of: str | None = None  # YYYY-MM-DD: recency and tenure are measured to this day
+    date_format: str | None = None  # strptime codes for the log's dates, e.g. "%d/%m/%Y"
+    currency: str | None = None  # the currency to keep from a log that mixes several
+    roles: tuple[tuple[str, str], ...] | None = None  # (role, column) overrides for a log
 
     def __post_init__(self) -> None:
         if self.previous is not None:
@@ -43,8 +52,11 @@ class BriefConfig:
         if self.columns is not None:
             cols = tuple(c.strip() for c in self.columns if c and c.strip())
             if not cols:
-                raise ConfigError("columns is empty: name at least one column to segment on", "columns")
+                raise ConfigError(
+                    "columns is empty: name at least one column to segment on", "columns"
+                )
             object.__setattr__(self, "columns", cols)
+        self._check_reading()
         if self.k is not None and self.k < 2:
             raise ConfigError(
                 f"k must be at least 2 (got {self.k}): one segment is no segmentation", "k"
@@ -67,3 +79,22 @@ class BriefConfig:
             raise ConfigError("n_init must be at least 1", "n_init")
         if self.seed < 0 or self.seed > 2**32 - 1:
             raise ConfigError(f"seed must be between 0 and {2**32 - 1} (got {self.seed})", "seed")
+
+    def _check_reading(self) -> None:
+        if self.names is not None:
+            names = tuple(n.strip() for n in self.names)
+            if not names or any(not n for n in names) or len(set(names)) != len(names):
+                raise ConfigError("names must be distinct, non-empty column names", "names")
+            object.__setattr__(self, "names", names)
+        if self.input_kind not in ("auto", "customers", "transactions"):
+            raise ConfigError(
+                f"input_kind must be auto, customers or transactions (got {self.input_kind!r})",
+                "input_kind",
+            )
+        if self.as_of is not None:
+            try:
+                date.fromisoformat(self.as_of)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"as_of must be a date YYYY-MM-DD (got {self.as_of!r})", "as_of"
+                ) from exc

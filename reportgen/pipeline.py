@@ -16,28 +16,30 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reportgen.analysis.choose_k import KChoice, choose_k
 from reportgen.analysis.cluster import Segmentation, cluster
-from reportgen.analysis.naming import name_segments
+from reportgen.analysis.naming import SegmentStory, name_segments
 from reportgen.analysis.prepare import PreparedData, prepare
-from reportgen.analysis.profile import profile
+from reportgen.analysis.profile import Profiles, profile
 from reportgen.analysis.results import Analysis
 from reportgen.analysis.screen import screen_features
 from reportgen.analysis.stability import Evaluation, evaluate
+from reportgen.analysis.value import ValueAnalysis, analyse_value, rfm_names
 from reportgen.config import BriefConfig
 from reportgen.deliver import files
 from reportgen.engine import offload
 from reportgen.errors import InputError
+from reportgen.io.customers import CustomerRows, OrderLogSettings, customer_rows
 from reportgen.io.dictionary import DataDictionary, read_dictionary, resolve_dictionary, with_roles
-from reportgen.io.load import LoadedTable
 from reportgen.io.sources import open_source
 from reportgen.progress import Progress, silent
 from reportgen.report import render
 from reportgen.report.changes import changes_context
 from reportgen.report.context import RunInfo, build_context
-from reportgen.report.exports import assignments_frame, profiles_frame
+from reportgen.report.exports import assignments_frame, customer_value_frame, profiles_frame
 from reportgen.report.palette import palette_by_id
 from reportgen.report.summary import summary_dict
 from reportgen.runs import compare
@@ -152,10 +154,11 @@ def build_brief(
         # Read the previous run first: a damaged model should stop the run before any work.
         previous = load_previous(config.previous) if config.previous is not None else None
         step(f"Reading {config.data_path.name}")
-        table = open_source(config.data_path).read()
+        table = open_source(config.data_path, config.names).read()
+        intake = customer_rows(table, _log_settings(config))
         # Started now, the second process imports its libraries while this one works.
-        helper = offload.second_process(len(table.frame))
-        analysis, continuity = _analyse(config, table, previous, imports, step)
+        helper = offload.second_process(len(intake.table.frame))
+        analysis, continuity = _analyse(config, intake, previous, imports, step)
         imports.wait_late()  # matplotlib, seaborn and WeasyPrint from here on
         return _present_and_publish(config, analysis, continuity, helper, step)
     finally:
@@ -164,15 +167,26 @@ def build_brief(
             helper.shutdown()
 
 
+def _log_settings(config: BriefConfig) -> OrderLogSettings:
+    return OrderLogSettings(
+        kind=config.input_kind,  # type: ignore[arg-type]  # checked by BriefConfig
+        as_of=config.as_of,
+        date_format=config.date_format,
+        currency=config.currency,
+        roles=dict(config.roles) if config.roles else None,
+    )
+
+
 def _analyse(
     config: BriefConfig,
-    table: LoadedTable,
+    intake: CustomerRows,
     previous: PreviousRun | None,
     imports: offload.BackgroundImports,
     step: Progress,
 ) -> tuple[Analysis, _Continuity]:
     """Stages 2-6: prepare, choose k, cluster, check stability, profile and name."""
-    dictionary = _dictionary(config, table)
+    table = intake.table
+    dictionary = _dictionary(config, intake)
     offload.release_arrow_memory()
     step(f"Preparing {len(table.frame):,} rows")
     prepared = prepare(table.frame, dictionary)
@@ -201,24 +215,61 @@ def _analyse(
     kchoice, seg, continuity, evaluation = _segment(config, prepared, previous, step)
     step("Profiling segments")
     profiles = profile(prepared, seg, dictionary)
-    matching = continuity.matching
-    stories = name_segments(
-        profiles, dictionary, keep_names=matching.kept_names if matching else None
-    )
+    value = _value(intake, prepared, seg) if intake.all_customers is not None else None
+    stories = _names(profiles, dictionary, continuity, value)
     analysis = Analysis(
         table, dictionary, prepared, kchoice, seg, evaluation, profiles, stories, screening
     )
-    return analysis, continuity
+    return replace(analysis, intake=intake, value=value), continuity
 
 
-def _dictionary(config: BriefConfig, table: LoadedTable) -> DataDictionary:
-    declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
+def _dictionary(config: BriefConfig, intake: CustomerRows) -> DataDictionary:
+    table = intake.table
+    declared: DataDictionary | None
+    if intake.dictionary is not None:  # an order log: the derived features' own dictionary
+        declared, id_column = intake.dictionary, intake.dictionary.id_column
+    else:
+        declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
+        id_column = config.id_column
     return resolve_dictionary(
         table.frame,
         declared,
         columns=config.columns,
-        id_column=config.id_column,
+        id_column=id_column,
         units=table.units,
+    )
+
+
+def _value(intake: CustomerRows, prepared: PreparedData, seg: Segmentation) -> ValueAnalysis:
+    """RFM and predicted value for every customer of an order log, with each one's segment
+    (-1 for a customer who was not segmented)."""
+    assert intake.all_customers is not None
+    everyone = intake.all_customers
+    ids = everyone[prepared.id_name].astype(str)
+    position = pd.Index(prepared.ids.astype(str)).get_indexer(pd.Index(ids))
+    labels = np.where(position >= 0, seg.labels[np.maximum(position, 0)], -1).astype(np.int64)
+    return analyse_value(everyone, labels, seg.segment_ids)
+
+
+def _names(
+    profiles: Profiles,
+    dictionary: DataDictionary,
+    continuity: _Continuity,
+    value: ValueAnalysis | None,
+) -> tuple[SegmentStory, ...]:
+    """Segment names: a previous run's names first, then (for order logs) the RFM group that
+    dominates a segment, then names from the segments' traits."""
+    matching = continuity.matching
+    kept = dict(matching.kept_names) if matching else {}
+    groups = rfm_names(value) if value is not None else {}
+    preferred = {**{i: g for i, g in groups.items() if g not in kept.values()}, **kept}
+    stories = name_segments(profiles, dictionary, keep_names=preferred or None)
+    if not groups:
+        return stories
+    actions = {g.name: g.action for g in value.grid.groups} if value else {}
+    return tuple(
+        replace(s, angle=actions[s.name]) if groups.get(s.segment_id) == s.name else s
+        for s in stories
     )
 
 
@@ -254,7 +305,10 @@ def _present_and_publish(
     step: Progress,
 ) -> BriefResult:
     """Stages 7-9: charts, HTML and PDFs, then every file staged and published together."""
-    assignments = assignments_frame(a.prepared, a.segmentation, a.stories)
+    if a.value is not None:
+        assignments = customer_value_frame(a)
+    else:
+        assignments = assignments_frame(a.prepared, a.segmentation, a.stories)
     # assignments.csv is streamed into the staging folder in chunks by a background thread while
     # the charts and PDFs are drawn (its kernels run without the GIL, the drawing is pure
     # Python); its SHA-256 goes into model.json.

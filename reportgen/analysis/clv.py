@@ -57,6 +57,9 @@ class BGNBDParams:
     b: float
     log_likelihood: float
     n_customers: int
+    # False when the fit ran to a -> 0 or b -> infinity: the log shows (almost) no customer
+    # dropping out, and the model is in effect the NBD (everyone still active).
+    dropout_identified: bool = True
 
 
 @dataclass(frozen=True)
@@ -168,10 +171,17 @@ def _bgnbd_objective(
     return objective
 
 
-def _fit_log_params(model: str, names: tuple[str, ...], objective: ObjectiveFn) -> FloatArray:
+def _fit_log_params(
+    model: str,
+    names: tuple[str, ...],
+    objective: ObjectiveFn,
+    may_vanish: dict[str, float] | None = None,
+) -> FloatArray:
     """Minimise ``objective`` over log-parameters, from 0 (all parameters 1); InputError if stuck.
 
     Callers rescale their data to order 1 first, so that this one start and box suit any unit.
+    ``may_vanish`` names parameters allowed to run to an edge of the box in one direction
+    (-1: towards 0, +1: towards infinity), where the model has a meaningful limit.
     """
     start = np.zeros(len(names))
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(names)
@@ -187,7 +197,12 @@ def _fit_log_params(model: str, names: tuple[str, ...], objective: ObjectiveFn) 
     theta = np.asarray(res.x, dtype=np.float64)
     if not np.isfinite(res.fun) or not np.all(np.isfinite(theta)):
         raise InputError(f"{model} fit failed: the likelihood is not finite for this data")
-    at_edge = [n for n, t in zip(names, theta, strict=True) if abs(t) > _LOG_IDENTIFIED]
+    vanish = may_vanish or {}
+    at_edge = [
+        n
+        for n, t in zip(names, theta, strict=True)
+        if abs(t) > _LOG_IDENTIFIED and np.sign(t) != vanish.get(n)
+    ]
     if at_edge:
         raise InputError(
             f"{model} fit did not converge: {', '.join(at_edge)} ran off towards 0 or infinity "
@@ -221,11 +236,14 @@ def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> BGNBDPa
     scale = float(np.median(big_t)) or float(np.max(big_t)) or 1.0
     x_g, tx_g, t_g, counts = _group_triples(x, tx, big_t)
     scaled = _bgnbd_objective(x_g, tx_g / scale, t_g / scale, counts)
-    theta = _fit_log_params("BG/NBD", ("r", "alpha", "a", "b"), scaled)
+    # a -> 0 or b -> infinity is the limit where nobody drops out (the NBD model): a log that
+    # short or that loyal cannot show drop-out, which is a finding, not a failure.
+    theta = _fit_log_params("BG/NBD", ("r", "alpha", "a", "b"), scaled, {"a": -1.0, "b": 1.0})
     theta[1] += math.log(scale)
+    identified = bool(theta[2] > -_LOG_IDENTIFIED and theta[3] < _LOG_IDENTIFIED)
     r, alpha, a, b = (float(v) for v in np.exp(theta))
     mean_nll, _ = _bgnbd_objective(x_g, tx_g, t_g, counts)(theta)
-    return BGNBDParams(r, alpha, a, b, -mean_nll * len(x), len(x))
+    return BGNBDParams(r, alpha, a, b, -mean_nll * len(x), len(x), identified)
 
 
 def _log_dropout_odds(

@@ -12,6 +12,8 @@ from reportgen.analysis.prepare import PreparedData
 from reportgen.analysis.profile import Profiles
 from reportgen.analysis.screen import Screening
 from reportgen.analysis.stability import Evaluation
+from reportgen.analysis.value import ValueAnalysis
+from reportgen.io.customers import CustomerRows
 from reportgen.io.dictionary import DataDictionary
 from reportgen.io.load import LoadedTable
 
@@ -27,3 +29,5 @@ class Analysis:
     profiles: Profiles
     stories: tuple[SegmentStory, ...]
     screening: Screening | None = None
+    intake: CustomerRows | None = None  # how the input became one row per customer
+    value: ValueAnalysis | None = None  # RFM and predicted value, for order logs

@@ -9,13 +9,17 @@ T_weeks, repeat_mean_spend).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from reportgen.analysis import clv, rfm
+from reportgen.analysis import rfm
 from reportgen.errors import InputError
+
+if TYPE_CHECKING:
+    from reportgen.analysis import clv
 
 WEEKS_PER_YEAR = 52.18
 PURCHASE_HORIZON_DAYS = 90  # "expected purchases in the next 90 days"
@@ -115,8 +119,10 @@ def analyse_value(
         customers=per_customer,
         model=model,
         groups=rfm.group_table(group, spend, recency, orders, grid),
+        # Shares are of the segmented customers and their revenue, as every other share in the
+        # brief is; customers without a segment are in the RFM view and the totals.
         segments=tuple(
-            _segment_value(sid, labels == sid, customers, per_customer, total)
+            _segment_value(sid, labels == sid, customers, per_customer, labels >= 0)
             for sid in segment_ids
         ),
         total_revenue=total,
@@ -133,9 +139,13 @@ Predictions = tuple[
 def fit_value_model(customers: pd.DataFrame) -> tuple[ValueModel, Predictions]:
     """BG/NBD on every customer, Gamma-Gamma on the repeat buyers; predictions per customer.
     A log the models cannot be fitted to gives no predictions and the reason, not an error."""
+    from reportgen.analysis import clv  # SciPy: imported only when an order log is analysed
+
     freq = customers["repeat_days_frequency"].to_numpy(dtype=float)
-    rec = customers["recency_weeks"].to_numpy(dtype=float)
     age = customers["T_weeks"].to_numpy(dtype=float)
+    # The models' recency is the time of the last *repeat* purchase: 0 without one (a customer
+    # whose other days held only returns), and never past the end of the log.
+    rec = np.where(freq > 0, np.minimum(customers["recency_weeks"].to_numpy(dtype=float), age), 0)
     money = customers["repeat_mean_spend"].to_numpy(dtype=float)
     # Gamma-Gamma needs a positive spend per repeat purchase day.
     repeat = (freq > 0) & (money > 0)
@@ -166,6 +176,12 @@ def fit_value_model(customers: pd.DataFrame) -> tuple[ValueModel, Predictions]:
             "repeat buyers, against the spend model's assumption: treat the predicted values "
             "as rough.",
         )
+    if not bg.dropout_identified:
+        warnings += (
+            "The log shows almost no customer dropping out, so the model treats every customer "
+            "as still active: the probability of being active is near 100 % for all and does "
+            "not rank them; expected purchases and value still do.",
+        )
     model = ValueModel(bg, gg, float(r) if np.isfinite(r) else None, None, warnings)
     return model, (buys, alive, value)
 
@@ -175,11 +191,13 @@ def _segment_value(
     member: NDArray[np.bool_],
     customers: pd.DataFrame,
     value: CustomerValue,
-    total_revenue: float,
+    segmented: NDArray[np.bool_],
 ) -> SegmentValue:
     n = int(member.sum())
-    spend = customers["net_spend"].to_numpy(dtype=float)[member]
+    all_spend = customers["net_spend"].to_numpy(dtype=float)
+    spend = all_spend[member]
     revenue = float(spend.sum())
+    total_revenue = float(all_spend[segmented].sum())
     names, counts = np.unique(value.group[member], return_counts=True)
     groups = {str(g): int(c) for g, c in zip(names, counts, strict=True)}
     top = max(groups, key=lambda g: (groups[g], g)) if groups else None
@@ -187,7 +205,7 @@ def _segment_value(
     return SegmentValue(
         segment_id=segment_id,
         customers=n,
-        customer_share=n / max(len(member), 1),
+        customer_share=n / max(int(segmented.sum()), 1),
         revenue=revenue,
         revenue_share=revenue / total_revenue if total_revenue > 0 else None,
         median_recency_days=_median(customers["recency_days"], member),
@@ -215,6 +233,18 @@ def _mean(values: NDArray[np.float64] | None, member: NDArray[np.bool_]) -> floa
     if values is None or not member.any():
         return None
     return float(values[member].mean())
+
+
+def rfm_names(result: ValueAnalysis) -> dict[int, str]:
+    """Segment id -> the RFM group that dominates it. When one group dominates several segments,
+    the segment with most of its customers in it takes the name; the others keep their traits."""
+    best: dict[str, tuple[float, int]] = {}
+    for s in result.segments:
+        if s.dominant_group is not None:
+            share = s.groups[s.dominant_group] / s.customers
+            if share > best.get(s.dominant_group, (-1.0, 0))[0]:
+                best[s.dominant_group] = (share, s.segment_id)
+    return {segment: group for group, (_, segment) in best.items()}
 
 
 def pareto_curve(spend: NDArray[np.float64]) -> tuple[tuple[float, float], ...]:

@@ -33,15 +33,16 @@ class FileSource:
     """A CSV, TSV, Parquet or Excel file (see io.load)."""
 
     path: Path
+    names: tuple[str, ...] | None = None  # column names for a file without a header row
 
     @property
     def name(self) -> str:
         return self.path.name
 
     def read(self) -> LoadedTable:
-        return read_table(self.path)
+        return read_table(self.path, names=self.names)
 
 
-def open_source(location: str | Path) -> Source:
+def open_source(location: str | Path, names: tuple[str, ...] | None = None) -> Source:
     """The source for a location given on the command line or to `build_brief`."""
-    return FileSource(Path(location))
+    return FileSource(Path(location), names)

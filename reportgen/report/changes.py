@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from reportgen import fmt
 from reportgen.io.dictionary import ColumnSpec, DataDictionary
-from reportgen.report.context import data_uri
+from reportgen.report.images import data_uri
 from reportgen.runs.compare import (
     GONE_COL,
     NEW_ROW,

@@ -9,7 +9,6 @@ and the templates read the values with Jinja's dot syntax (`overview.lead`, `seg
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +27,8 @@ from reportgen.analysis.stability import (
     SegmentStability,
 )
 from reportgen.io.dictionary import ColumnSpec, DataDictionary
+from reportgen.report.images import data_uri
+from reportgen.report.value_context import ValueView, value_context
 
 if TYPE_CHECKING:
     from reportgen.report.changes import ChangesView
@@ -318,13 +319,10 @@ class BriefContext:
     profile_table: ProfileTable
     method: MethodView  # the appendix
     changes: ChangesView | None = None  # "what changed", when the run has a previous one
+    value: ValueView | None = None  # what customers are worth, when the input is an order log
 
 
 # --------------------------------------------------------------------------- building it
-
-
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def build_context(
@@ -350,6 +348,7 @@ def build_context(
         profile_table=_profile_table(analysis.profiles, analysis.stories, colors, specs),
         method=_method(analysis, run, specs),
         changes=changes,
+        value=value_context(analysis, colors),
     )
 
 

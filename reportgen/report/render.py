@@ -69,8 +69,9 @@ def template_variables(context: BriefContext, seg: SegmentView | None = None) ->
     `changes` is left undefined without a previous run, as templates test `changes is defined`;
     `seg` is set for a segment's own brief."""
     variables = {f.name: getattr(context, f.name) for f in fields(context)}
-    if variables["changes"] is None:
-        del variables["changes"]
+    for optional in ("changes", "value"):  # templates test `... is defined`
+        if variables[optional] is None:
+            del variables[optional]
     if seg is not None:
         variables["seg"] = seg
     return variables

@@ -83,6 +83,8 @@ def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, An
         "preprocessing": [asdict(step) for step in prepared.steps],
         "settings": _settings(config),
         "versions": dict(run.versions),
+        "input_kind": a.intake.kind if a.intake is not None else "customers",
+        "order_log": _order_log(a),
     }
 
 
@@ -168,6 +170,52 @@ def _segments(a: Analysis) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _order_log(a: Analysis) -> dict[str, Any] | None:
+    """An order log's totals, ledger, RFM groups and value per segment (None for a table)."""
+    if a.intake is None or a.intake.log is None or a.value is None:
+        return None
+    log, value = a.intake.log, a.value
+    model = value.model
+    return {
+        "reason": a.intake.reason,
+        "roles": {k: v for k, v in vars(log.roles).items() if v is not None},
+        "lines_read": log.lines_read,
+        "lines_used": log.lines_used,
+        "customers": log.customers,
+        "orders": log.orders,
+        "gross_revenue": round(log.gross_revenue, 2),
+        "returned_revenue": round(log.returned_revenue, 2),
+        "net_revenue": round(log.net_revenue, 2),
+        "as_of": f"{log.as_of:%Y-%m-%d}",
+        "currency": log.currency,
+        "set_aside": [
+            {"reason": x.reason, "lines": x.lines, "customers": x.customers, "action": x.action}
+            for x in log.set_aside
+        ],
+        "not_segmented": 0 if a.intake.excluded is None else len(a.intake.excluded),
+        "bgnbd": vars(model.bgnbd) if model.bgnbd else None,
+        "gamma_gamma": vars(model.gamma_gamma) if model.gamma_gamma else None,
+        "model_problem": model.problem,
+        "model_warnings": list(model.warnings),
+        "rfm_groups": {
+            str(name): {k: _round(float(v)) for k, v in row.items()}
+            for name, row in value.groups.to_dict(orient="index").items()
+        },
+        "segments": [
+            {
+                "id": sv.segment_id,
+                "customers": sv.customers,
+                "revenue": round(sv.revenue, 2),
+                "revenue_share": _round(sv.revenue_share),
+                "value_12m": _round(sv.value_12m, 2),
+                "rfm_groups": sv.groups,
+                "dominant_rfm_group": sv.dominant_group,
+            }
+            for sv in value.segments
+        ],
+    }
 
 
 def _settings(config: BriefConfig) -> dict[str, Any]:

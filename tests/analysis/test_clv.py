@@ -249,14 +249,24 @@ def test_too_little_data_raises_input_error():
         clv.expected_purchases(PUBLISHED, -1.0, [1], [1], [2])
 
 
-def test_unidentified_bgnbd_raises_input_error():
+def test_cdnow_shows_drop_out(cdnow_bg: clv.BGNBDParams) -> None:
+    assert cdnow_bg.dropout_identified
+
+
+def test_a_log_without_drop_out_is_fitted_as_the_no_drop_out_limit():
     # Everyone is still buying at the end of calibration: nothing shows drop-out, so the
-    # likelihood improves without end as the drop-out probability goes to 0.
+    # likelihood improves without end as the drop-out probability goes to 0. That limit (the NBD
+    # model: everyone active) is the answer, flagged, not a failure.
     rng = np.random.default_rng(0)
     T = rng.uniform(20, 52, 500)
     x = rng.poisson(5, 500).astype(float)
-    with pytest.raises(InputError, match="did not converge"):
-        clv.fit_bgnbd(x, np.where(x > 0, T, 0.0), T)
+    fit = clv.fit_bgnbd(x, np.where(x > 0, T, 0.0), T)
+    assert not fit.dropout_identified
+    assert fit.a / (fit.a + fit.b) < 1e-3  # the drop-out probability after a purchase
+    alive = clv.prob_alive(fit, x, np.where(x > 0, T, 0.0), T)
+    assert alive.min() > 0.99
+    rate = (x / T).mean()  # purchases per week, as the model's r / alpha
+    assert fit.r / fit.alpha == pytest.approx(rate, rel=0.1)
 
 
 # --- Gamma-Gamma --------------------------------------------------------------------------
