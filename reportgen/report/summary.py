@@ -248,6 +248,7 @@ class RunSegment:
     share: float
     headline: str
     angle: str
+    revenue_share: float | None = None  # order logs: the segment's share of net revenue
 
     @property
     def brief(self) -> str:
@@ -288,7 +289,11 @@ def read_summary(run_dir: Path | str) -> RunSummary:
     try:
         data = json.loads(raw)
         version = int(data.get("schema_version", 1))
-        segments = tuple(_run_segment(s) for s in data["segments"])
+        revenue = {
+            int(s["id"]): s.get("revenue_share")
+            for s in (data.get("order_log") or {}).get("segments", [])
+        }
+        segments = tuple(_run_segment(s, revenue.get(int(s["id"]))) for s in data["segments"])
         title, generated_at = str(data["title"]), str(data["generated_at"])
         n_kept = int(data["rows"]["kept"])
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -303,7 +308,7 @@ def read_summary(run_dir: Path | str) -> RunSummary:
     return RunSummary(folder, title, generated_at, n_kept, run_hash, segments)
 
 
-def _run_segment(s: dict[str, Any]) -> RunSegment:
+def _run_segment(s: dict[str, Any], revenue_share: Any = None) -> RunSegment:
     return RunSegment(
         id=int(s["id"]),
         name=str(s["name"]),
@@ -312,4 +317,5 @@ def _run_segment(s: dict[str, Any]) -> RunSegment:
         share=float(s["share"]),
         headline=str(s["headline"]),
         angle=str(s["angle"]),
+        revenue_share=float(revenue_share) if revenue_share is not None else None,
     )

@@ -336,3 +336,14 @@ def test_a_read_only_run_folder_is_refused_before_sending(tmp_path):
     log = mail.SendLog(tmp_path / "missing-folder" / mail.SEND_LOG)
     with pytest.raises(mail.MailError, match="cannot write the send log"), log.locked():
         pass
+
+
+def test_an_order_log_runs_mail_carries_each_segments_revenue_share():
+    from dataclasses import replace
+
+    segments = (replace(SEGMENTS[0], revenue_share=0.81), replace(SEGMENTS[1], revenue_share=0.19))
+    run = run_briefs(segments)
+    body = mail.text_body(delivery(), run)
+    assert "81 % of net revenue" in body and "19 % of net revenue" in body
+    assert "81 % of net revenue" in mail.text_body(delivery(segments[0]), run)
+    assert "of net revenue" not in mail.text_body(delivery(), run_briefs())

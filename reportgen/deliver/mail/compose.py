@@ -114,6 +114,8 @@ def _environment(autoescape: bool) -> jinja2.Environment:
 
 def _segment_view(seg: RunSegment, run: RunSummary) -> dict[str, str]:
     size_line = f"{seg.size:,} of {run.n_kept:,} ({100 * seg.share:.0f} %)"
+    if seg.revenue_share is not None:
+        size_line += f", {100 * seg.revenue_share:.0f} % of net revenue"
     return {"name": seg.name, "size_line": size_line, "headline": seg.headline, "angle": seg.angle}
 
 
