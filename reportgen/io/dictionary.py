@@ -125,7 +125,22 @@ _ABBREVIATIONS = {
     "cust": "customer",
     "acct": "account",
     "yrs": "years",
+    "yr": "year",
+    "trx": "transactions",
+    "txn": "transactions",
+    "txns": "transactions",
+    "prc": "percent",
+    "perc": "percent",
+    "freq": "frequency",
+    "oneoff": "one-off",
+    "dt": "date",
+    "cmp": "campaign",
+    "tot": "total",
+    "bal": "balance",
+    "no": "number",
 }
+# Acronyms that stay in capitals in a label made from a name in capitals (CASH_ADVANCE_TRX).
+_ACRONYMS = frozenset({"ID", "VIP", "SMS", "URL", "CRM", "GDP", "ATM", "POS", "USD", "EUR", "GBP"})
 
 
 _PERIODS = {"day", "week", "month", "quarter", "year"}
@@ -134,13 +149,19 @@ _PERIODS = {"day", "week", "month", "quarter", "year"}
 def humanize(name: str) -> str:
     """'MntWines' -> 'Spend on wines', 'NumWebPurchases' -> 'Number of web purchases',
     'Detergents_Paper' -> 'Detergents paper'."""
-    text = re.sub(r"[_\-.]+", " ", str(name)).strip()
+    raw = re.sub(r"(?<=\d)-(?=\d)", "\u2013", str(name))  # a range keeps its dash: (1–100)
+    text = re.sub(r"[_\-.]+", " ", raw).strip()
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text)
+    text = re.sub(r"(?<=[A-Za-z]{2})(?=\d)", " ", text)  # "Cmp3": campaign 3
     text = re.sub(r"\s+", " ", text)
     if not text:
         return str(name)
     words = text.split(" ")
-    words = [w if (w.isupper() and len(w) > 1) else w.lower() for w in words]
+    shouting = not any(c.islower() for c in text)  # PURCHASES_FREQUENCY: no word is an acronym
+    words = [
+        w if w.isupper() and len(w) > 1 and (not shouting or w in _ACRONYMS) else w.lower()
+        for w in words
+    ]
     if len(words) > 1 and words[0] in _LEAD_ABBREVIATIONS:
         words[0] = _LEAD_ABBREVIATIONS[words[0]]
     words = [_ABBREVIATIONS.get(w, w) for w in words]

@@ -178,3 +178,25 @@ def test_a_named_id_beats_a_row_number_as_the_id_column():
     assert d.id_column == "CustomerId"
     assert d.column("Unnamed: 0").role == "ignore"
     assert d.column("Balance").role == "segment"
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("PURCHASES_FREQUENCY", "Purchases frequency"),
+        ("CASH_ADVANCE_TRX", "Cash advance transactions"),
+        ("PRC_FULL_PAYMENT", "Percent full payment"),
+        ("ONEOFF_PURCHASES", "One-off purchases"),
+        ("Spending Score (1-100)", "Spending score (1–100)"),
+        ("MntWines", "Spend on wines"),
+        ("NumWebVisitsMonth", "Number of web visits per month"),
+        ("AcceptedCmp3", "Accepted campaign 3"),
+        ("CustomerID", "Customer ID"),
+        ("CUST_ID", "Customer ID"),
+        ("Detergents_Paper", "Detergents paper"),
+    ],
+)
+def test_labels_are_readable_without_a_dictionary(name, label):
+    from reportgen.io.dictionary import humanize
+
+    assert humanize(name) == label
