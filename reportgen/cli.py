@@ -378,6 +378,31 @@ def score(
 
 
 @app.command()
+def init(
+    data: Annotated[Path, typer.Argument(help="Customer table or order log to describe.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Dictionary file to write (default: DATA's name.yaml)."),
+    ] = None,
+    names: Annotated[
+        str | None,
+        typer.Option("--names", help="Comma-separated column names for a file without a header."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write a starter data dictionary for DATA: every column with its inferred role, type and
+    label, and slots for the words that name segments. Unchanged, it gives the same brief."""
+    from reportgen.pipeline import write_starter_dictionary
+
+    listed = tuple(names.split(",")) if names is not None else None
+    path = run_guarded(lambda: write_starter_dictionary(data, out, listed, force))
+    typer.echo(
+        f"Starter dictionary written to {path}; edit it, then: reportgen brief "
+        f"{data} --dictionary {path}"
+    )
+
+
+@app.command()
 def history(
     reports: Annotated[Path, typer.Argument(help="Folder whose sub-folders are brief runs.")],
 ) -> None:

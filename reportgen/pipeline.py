@@ -32,9 +32,15 @@ from reportgen.config import BriefConfig
 from reportgen.deliver import files
 from reportgen.engine import offload
 from reportgen.errors import InputError
-from reportgen.io.customers import CustomerRows, OrderLogSettings, customer_rows
+from reportgen.io.customers import (
+    CustomerRows,
+    OrderLogSettings,
+    customer_rows,
+    features_mapping,
+)
 from reportgen.io.dictionary import DataDictionary, read_dictionary, resolve_dictionary, with_roles
 from reportgen.io.sources import open_source
+from reportgen.io.starter import starter_dictionary, starter_for_log
 from reportgen.progress import Progress, silent
 from reportgen.report import render
 from reportgen.report.changes import changes_context
@@ -225,12 +231,11 @@ def _analyse(
 
 def _dictionary(config: BriefConfig, intake: CustomerRows) -> DataDictionary:
     table = intake.table
-    declared: DataDictionary | None
-    if intake.dictionary is not None:  # an order log: the derived features' own dictionary
-        declared, id_column = intake.dictionary, intake.dictionary.id_column
-    else:
-        declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
-        id_column = config.id_column
+    declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
+    id_column = config.id_column
+    if intake.dictionary is not None:  # an order log: a dictionary describes its features
+        declared = declared or intake.dictionary
+        id_column = intake.dictionary.id_column
     return resolve_dictionary(
         table.frame,
         declared,
@@ -408,6 +413,32 @@ def _model(
         next_segment_id=matching.next_segment_id if matching else None,
         previous=previous.model if previous else None,
     )
+
+
+def write_starter_dictionary(
+    data: Path | str,
+    out: Path | str | None = None,
+    names: tuple[str, ...] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a starter data dictionary for DATA (see io.starter): `out`, or DATA's name with
+    .yaml in the current folder. An existing file is kept unless `overwrite`."""
+    table = open_source(data, names).read()
+    intake = customer_rows(table)
+    target = Path(out) if out is not None else Path(Path(data).name.split(".")[0] + ".yaml")
+    if target.exists() and not overwrite:
+        raise InputError(f"{target} exists: choose another --out, or --force to replace it")
+    if intake.log is not None:
+        features = tuple(intake.table.frame.columns)
+        mapping = features_mapping(intake.log.roles.customer, intake.log.currency, features)
+        text = starter_for_log(mapping, table.path.name)
+    else:
+        dictionary = resolve_dictionary(intake.table.frame, units=table.units)
+        text = starter_dictionary(dictionary, table.path.name)
+    files.write_outputs(
+        target.parent if str(target.parent) else Path("."), {target.name: text.encode()}
+    )
+    return target
 
 
 def build_demo(

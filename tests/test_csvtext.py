@@ -1,4 +1,4 @@
-"""The Arrow CSV writer (reportgen.deliver.csvtext) writes exactly the bytes of the pandas writer."""
+"""The Arrow CSV writer (deliver.csvtext) writes exactly the bytes of the pandas writer."""
 
 from __future__ import annotations
 

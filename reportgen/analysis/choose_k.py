@@ -22,8 +22,10 @@ candidate fits use a random sample (the brief states its size); the final model 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from reportgen.analysis.cluster import fit_kmeans, silhouette
 from reportgen.engine.parallel import map_small_fits
@@ -90,13 +92,18 @@ def max_k_for(n_rows: int, n_distinct: int, k_max: int) -> int:
     return max(1, min(k_max, n_rows - 1, n_distinct, by_rows))
 
 
-def _sample(x: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+Matrix = NDArray[np.float64]
+
+
+def _sample(x: Matrix, size: int, rng: np.random.Generator) -> Matrix:
     if len(x) <= size:
         return x
     return x[np.sort(rng.choice(len(x), size=size, replace=False))]
 
 
-def _gap(x: np.ndarray, ks: list[int], log_w: dict[int, float], seed: int) -> dict[int, tuple]:
+def _gap(
+    x: Matrix, ks: list[int], log_w: dict[int, float], seed: int
+) -> dict[int, tuple[float, float]]:
     rng = np.random.default_rng(seed)
     centred = x - x.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
@@ -105,11 +112,12 @@ def _gap(x: np.ndarray, ks: list[int], log_w: dict[int, float], seed: int) -> di
     refs = [rng.uniform(lo, hi, size=rotated.shape) @ vt for _ in range(GAP_REFERENCES)]
     jobs = [(b, k) for b in range(GAP_REFERENCES) for k in ks]
     inertias = map_small_fits(
-        lambda job: fit_kmeans(refs[job[0]], job[1], seed + job[0], n_init=1).inertia_, jobs
+        lambda job: float(fit_kmeans(refs[job[0]], job[1], seed + job[0], n_init=1).inertia_),
+        jobs,
     )
-    ref_logs = {k: [] for k in ks}
+    ref_logs: dict[int, list[float]] = {k: [] for k in ks}
     for (_, k), inertia in zip(jobs, inertias, strict=True):
-        ref_logs[k].append(np.log(max(inertia, 1e-12)))
+        ref_logs[k].append(float(np.log(max(inertia, 1e-12))))
     out = {}
     for k in ks:
         logs = np.asarray(ref_logs[k])
@@ -120,8 +128,89 @@ def _gap(x: np.ndarray, ks: list[int], log_w: dict[int, float], seed: int) -> di
     return out
 
 
+@dataclass(frozen=True)
+class _Samples:
+    """The rows the evidence is computed on: the fit sample, its silhouette subsample (with their
+    distances, computed once for every k) and the gap statistic's sample."""
+
+    fit: Matrix
+    silhouette_idx: NDArray[np.intp]
+    silhouette_distances: Matrix | None
+    gap: Matrix
+
+
+def _evidence_samples(sample: Matrix, upper: int, rng: np.random.Generator) -> _Samples:
+    from sklearn.metrics import pairwise_distances
+
+    sil_idx = (
+        np.sort(rng.choice(len(sample), size=SILHOUETTE_SAMPLE, replace=False))
+        if len(sample) > SILHOUETTE_SAMPLE
+        else np.arange(len(sample))
+    )
+    gap_x = _sample(sample, GAP_SAMPLE, rng)
+    distances = pairwise_distances(sample[sil_idx]) if upper >= 2 else None
+    return _Samples(sample, sil_idx, distances, gap_x)
+
+
+def _indices(samples: _Samples, cand: int, seed: int, n_init: int) -> tuple[dict[str, Any], float]:
+    """One candidate k's indices on the sample, and log W_k for the gap statistic."""
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+    sample = samples.fit
+    model = fit_kmeans(sample, cand, seed, min(n_init, EVIDENCE_N_INIT))
+    labels = model.labels_
+    entry: dict[str, Any] = {"inertia": float(model.inertia_), "min_share": 1.0}
+    if cand >= 2 and len(np.unique(labels)) >= 2:
+        entry["min_share"] = float(np.bincount(labels, minlength=cand).min() / len(labels))
+        sl = labels[samples.silhouette_idx]
+        if len(np.unique(sl)) >= 2 and samples.silhouette_distances is not None:
+            entry["silhouette"] = silhouette(samples.silhouette_distances, sl)
+        entry["calinski_harabasz"] = float(calinski_harabasz_score(sample, labels))
+        entry["davies_bouldin"] = float(davies_bouldin_score(sample, labels))
+    gap_model = model if samples.gap is sample else fit_kmeans(samples.gap, cand, seed, n_init=2)
+    return entry, float(np.log(max(gap_model.inertia_, 1e-12)))
+
+
+def _evidence(
+    samples: _Samples, ks: list[int], seed: int, n_init: int, min_share: float
+) -> tuple[KEvidence, ...]:
+    results = dict(
+        zip(ks, map_small_fits(lambda c: _indices(samples, c, seed, n_init), ks), strict=True)
+    )
+    raw = {c: entry for c, (entry, _) in results.items()}
+    gap_log_w = {c: log_w for c, (_, log_w) in results.items()}
+    gaps = _gap(samples.gap, ks, gap_log_w, seed) if len(samples.gap) >= 3 else {}
+    return tuple(
+        KEvidence(
+            k=c,
+            inertia=raw[c]["inertia"],
+            silhouette=raw[c].get("silhouette"),
+            calinski_harabasz=raw[c].get("calinski_harabasz"),
+            davies_bouldin=raw[c].get("davies_bouldin"),
+            gap=gaps[c][0] if c in gaps else None,
+            gap_se=gaps[c][1] if c in gaps else None,
+            min_share=raw[c]["min_share"],
+            admissible=c >= 2 and raw[c]["min_share"] >= min_share,
+        )
+        for c in ks
+    )
+
+
+def _check_k(k: int | None, n_rows: int, n_distinct: int, upper: int) -> None:
+    if k is not None and k > n_rows:
+        raise InputError(f"only {n_rows} usable rows: fewer than the {k} segments asked for")
+    if k is not None and n_rows <= FIT_SAMPLE and k > n_distinct:
+        raise InputError(
+            f"only {n_distinct} distinct customer profiles in the data: cannot make {k} segments"
+        )
+    if k is None and upper < 2:
+        raise InputError(
+            f"only {n_rows} usable rows with {n_distinct} distinct profiles: too few to segment"
+        )
+
+
 def choose_k(
-    scaled: np.ndarray,
+    scaled: Matrix,
     *,
     k: int | None,
     k_max: int,
@@ -129,67 +218,14 @@ def choose_k(
     n_init: int = 10,
     min_share: float = 0.05,
 ) -> KChoice:
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, pairwise_distances
-
     n_rows = scaled.shape[0]
     rng = np.random.default_rng(seed)
     sample = _sample(scaled, FIT_SAMPLE, rng)
     n_distinct = len(np.unique(sample, axis=0)) if len(sample) <= 200_000 else len(sample)
-    if k is not None and k > n_rows:
-        raise InputError(f"only {n_rows} usable rows: fewer than the {k} segments asked for")
-    if k is not None and n_rows <= FIT_SAMPLE and k > n_distinct:
-        raise InputError(
-            f"only {n_distinct} distinct customer profiles in the data: cannot make {k} segments"
-        )
     upper = max_k_for(len(sample), n_distinct, k_max)
-    if k is None and upper < 2:
-        raise InputError(
-            f"only {n_rows} usable rows with {n_distinct} distinct profiles: too few to segment"
-        )
-
+    _check_k(k, n_rows, n_distinct, upper)
     ks = list(range(1, upper + 1))
-    sil_sample_idx = (
-        np.sort(rng.choice(len(sample), size=SILHOUETTE_SAMPLE, replace=False))
-        if len(sample) > SILHOUETTE_SAMPLE
-        else np.arange(len(sample))
-    )
-    gap_x = _sample(sample, GAP_SAMPLE, rng)
-    # Computed once, shared by every candidate k.
-    sil_distances = pairwise_distances(sample[sil_sample_idx]) if upper >= 2 else None
-
-    def evaluate(cand: int) -> tuple[dict, float]:
-        model = fit_kmeans(sample, cand, seed, min(n_init, EVIDENCE_N_INIT))
-        labels = model.labels_
-        entry = {"inertia": float(model.inertia_), "min_share": 1.0}
-        if cand >= 2 and len(np.unique(labels)) >= 2:
-            entry["min_share"] = float(np.bincount(labels, minlength=cand).min() / len(labels))
-            sl = labels[sil_sample_idx]
-            if len(np.unique(sl)) >= 2:
-                entry["silhouette"] = silhouette(sil_distances, sl)
-            entry["calinski_harabasz"] = float(calinski_harabasz_score(sample, labels))
-            entry["davies_bouldin"] = float(davies_bouldin_score(sample, labels))
-        gap_model = model if gap_x is sample else fit_kmeans(gap_x, cand, seed, n_init=2)
-        return entry, float(np.log(max(gap_model.inertia_, 1e-12)))
-
-    results = dict(zip(ks, map_small_fits(evaluate, ks), strict=True))
-    raw = {c: entry for c, (entry, _) in results.items()}
-    gap_log_w = {c: log_w for c, (_, log_w) in results.items()}
-    gaps = _gap(gap_x, ks, gap_log_w, seed) if len(gap_x) >= 3 else {}
-
-    evidence = tuple(
-        KEvidence(
-            k=c,
-            inertia=raw[c]["inertia"],
-            silhouette=raw[c].get("silhouette"),
-            calinski_harabasz=raw[c].get("calinski_harabasz"),
-            davies_bouldin=raw[c].get("davies_bouldin"),
-            gap=gaps.get(c, (None, None))[0],
-            gap_se=gaps.get(c, (None, None))[1],
-            min_share=raw[c]["min_share"],
-            admissible=c >= 2 and raw[c]["min_share"] >= min_share,
-        )
-        for c in ks
-    )
+    evidence = _evidence(_evidence_samples(sample, upper, rng), ks, seed, n_init, min_share)
     knee = _knee([e.k for e in evidence], [e.inertia for e in evidence])
     votes = _votes(evidence, knee)
     chosen, why = _decide(evidence, votes, upper, min_share)
@@ -203,8 +239,10 @@ def choose_k(
 def _votes(evidence: tuple[KEvidence, ...], knee: int | None) -> dict[str, int | None]:
     ok = [e for e in evidence if e.admissible]
 
-    def best(key, sign):
-        vals = [(getattr(e, key), e.k) for e in ok if getattr(e, key) is not None]
+    def best(key: str, sign: int) -> int | None:
+        vals: list[tuple[float, int]] = [
+            (getattr(e, key), e.k) for e in ok if getattr(e, key) is not None
+        ]
         if not vals:
             return None
         return max(vals, key=lambda v: (sign * v[0], -v[1]))[1]
@@ -219,7 +257,7 @@ def _votes(evidence: tuple[KEvidence, ...], knee: int | None) -> dict[str, int |
     by_k = {e.k: e for e in evidence}
     for e in evidence:
         nxt = by_k.get(e.k + 1)
-        if e.gap is None or nxt is None or nxt.gap is None:
+        if e.gap is None or nxt is None or nxt.gap is None or nxt.gap_se is None:
             continue
         if e.gap >= nxt.gap - nxt.gap_se:
             gap_k = e.k
@@ -228,8 +266,10 @@ def _votes(evidence: tuple[KEvidence, ...], knee: int | None) -> dict[str, int |
     return votes
 
 
-def _decide(evidence, votes, upper, min_share) -> tuple[int, str]:
-    counted = [votes[name] for name in VOTERS if votes.get(name) is not None]
+def _decide(
+    evidence: tuple[KEvidence, ...], votes: dict[str, int | None], upper: int, min_share: float
+) -> tuple[int, str]:
+    counted = [v for name in VOTERS if (v := votes.get(name)) is not None]
     ch = {e.k: (e.calinski_harabasz if e.calinski_harabasz is not None else -1.0) for e in evidence}
     if not counted:
         ok = [e for e in evidence if e.admissible]

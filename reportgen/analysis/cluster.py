@@ -10,28 +10,32 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from sklearn.cluster import KMeans
 
+Matrix = NDArray[np.float64]
+
 # Below this many rows a k-means fit runs on one thread (OpenMP and BLAS): on small samples the
-# thread start-up and spin-waiting cost more than the work, and on a busy 2-core laptop they made
-# a 20k-row fit 15x slower (0.5 s -> 15 s measured). Large fits keep every core.
+# thread start-up and spin-waiting cost more than the work, and on a busy machine with few cores
+# they made small fits many times slower. Large fits keep every core.
 SINGLE_THREAD_BELOW = 200_000
 # The final model: n_init k-means++ starts on a random sample of this many rows, then Lloyd on
 # every row from the best start's centres (k-means' answer on all rows, at the cost of ~one fit).
 FINAL_FIT_SAMPLE = 50_000
+ASSIGN_BLOCK = 4_096  # rows per block when rows are assigned to their nearest centre
 
 
 @dataclass(frozen=True)
 class Segmentation:
     k: int
-    labels: np.ndarray  # segment id (1..k) per kept row
-    distances: np.ndarray  # Euclidean distance to own centre, scaled units
-    centers_scaled: np.ndarray  # k x model columns, row i = segment i+1
+    labels: NDArray[np.intp]  # segment id (1..k) per kept row
+    distances: Matrix  # Euclidean distance to own centre, scaled units
+    centers_scaled: Matrix  # k x model columns, row i = segment i+1
     sizes: tuple[int, ...]
     inertia: float
     n_init: int
@@ -48,7 +52,9 @@ class Segmentation:
         return self.ids or tuple(range(1, self.k + 1))
 
 
-def fit_kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10, init=None) -> KMeans:
+def fit_kmeans(
+    x: Matrix, k: int, seed: int, n_init: int = 10, init: Matrix | None = None
+) -> KMeans:
     # scikit-learn is imported where it is used (here and in the other stages), so that the
     # pipeline can import it on a thread while the table is read (see pipeline.EARLY_IMPORTS).
     from sklearn.cluster import KMeans
@@ -57,9 +63,9 @@ def fit_kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10, init=None) ->
 
     small = len(x) < SINGLE_THREAD_BELOW
     # On large data scikit-learn centres the matrix in place and restores it (copy_x=False)
-    # rather than holding a second copy: 800 MB less at 10M x 10. The matrix is standardised, so
-    # the mean it subtracts and adds back is ~1e-16.
-    opts = {"random_state": seed, "copy_x": small}
+    # rather than holding a second copy of the matrix at the memory peak. The matrix is
+    # standardised, so the mean it subtracts and adds back is ~1e-16.
+    opts: dict[str, Any] = {"random_state": seed, "copy_x": small}
     if init is not None:
         model = KMeans(n_clusters=k, init=init, n_init=1, **opts)
     else:
@@ -75,27 +81,36 @@ def fit_kmeans(x: np.ndarray, k: int, seed: int, n_init: int = 10, init=None) ->
         return model.fit(x)
 
 
-def nearest(x: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the nearest centre per row and the distance to it (ties: lowest index)."""
-    d2 = (x**2).sum(axis=1)[:, None] - 2 * x @ centers.T + (centers**2).sum(axis=1)[None, :]
-    idx = d2.argmin(axis=1)
-    return idx, np.sqrt(np.maximum(d2[np.arange(len(x)), idx], 0))
+def nearest(x: Matrix, centers: Matrix) -> tuple[NDArray[np.intp], Matrix]:
+    """The model's assignment rule: the position of the nearest centre per row (Euclidean; ties
+    go to the lower position) and the distance to it. The final segmentation and the scoring of
+    new rows both use it, so a run's own rows score to their own segments.
+
+    By blocks of rows small enough to stay in the processor's cache, one centre at a time, into
+    reused scratch arrays: no temporary the size of the matrix."""
+    positions = np.empty(len(x), dtype=np.intp)
+    distances = np.empty(len(x))
+    rows = min(ASSIGN_BLOCK, len(x))
+    diff = np.empty((rows, x.shape[1]))
+    squared = np.empty((rows, len(centers)))
+    for lo in range(0, len(x), ASSIGN_BLOCK):
+        part = x[lo : lo + ASSIGN_BLOCK]
+        d, sq = diff[: len(part)], squared[: len(part)]
+        for j, centre in enumerate(centers):
+            np.subtract(part, centre, out=d)
+            np.einsum("ij,ij->i", d, d, out=sq[:, j])
+        chosen = sq.argmin(axis=1)
+        np.subtract(part, centers[chosen], out=d)  # the distance as its own difference vector
+        positions[lo : lo + ASSIGN_BLOCK] = chosen
+        distances[lo : lo + ASSIGN_BLOCK] = np.sqrt(np.einsum("ij,ij->i", d, d))
+    return positions, distances
 
 
-def _distances(x: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Distance of each row to its own centre, in blocks so the temporaries stay small."""
-    out = np.empty(len(x))
-    step = 262_144
-    for lo in range(0, len(x), step):
-        diff = x[lo : lo + step] - centers[labels[lo : lo + step]]
-        out[lo : lo + step] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-    return out
-
-
-def cluster(scaled: np.ndarray, *, k: int, seed: int, n_init: int = 10) -> Segmentation:
+def cluster(scaled: Matrix, *, k: int, seed: int, n_init: int = 10) -> Segmentation:
     """k-means on every row. On large data the n_init restarts (which only pick a good start) run
     on a random sample of FINAL_FIT_SAMPLE rows; the winner's centres then start one Lloyd run on
-    all rows, so labels, centres and inertia are k-means' own on the full data."""
+    all rows, so centres and inertia are k-means' own on the full data. Each row then goes to
+    its nearest centre by `nearest`, the rule scoring uses."""
     if len(scaled) > FINAL_FIT_SAMPLE:
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(len(scaled), size=FINAL_FIT_SAMPLE, replace=False))
@@ -105,24 +120,19 @@ def cluster(scaled: np.ndarray, *, k: int, seed: int, n_init: int = 10) -> Segme
     else:
         model = fit_kmeans(scaled, k, seed, n_init)
         fit_sample = len(scaled)
-    raw_labels = model.labels_
-    counts = np.bincount(raw_labels, minlength=k)
+    centers: Matrix = model.cluster_centers_
+    counts = np.bincount(model.labels_, minlength=k)
     # Largest first; ties broken by the centre's coordinates so the order is fully determined.
-    order = sorted(
-        range(k), key=lambda j: (-counts[j], tuple(np.round(model.cluster_centers_[j], 9)))
-    )
-    remap = np.empty(k, dtype=int)
-    for new, old in enumerate(order):
-        remap[old] = new
-    labels0 = remap[raw_labels]
-    centers_scaled = model.cluster_centers_[order]
-    distances = _distances(scaled, centers_scaled, labels0)
+    order = sorted(range(k), key=lambda j: (-counts[j], tuple(np.round(centers[j], 9))))
+    centers_scaled = centers[order]
+    positions, distances = nearest(scaled, centers_scaled)
+    sizes = np.bincount(positions, minlength=k)
     return Segmentation(
         k=k,
-        labels=labels0 + 1,
+        labels=positions + 1,
         distances=distances,
         centers_scaled=centers_scaled,
-        sizes=tuple(int(counts[j]) for j in order),
+        sizes=tuple(int(s) for s in sizes),
         inertia=float(model.inertia_),
         n_init=n_init,
         n_iter=int(model.n_iter_),
@@ -131,7 +141,7 @@ def cluster(scaled: np.ndarray, *, k: int, seed: int, n_init: int = 10) -> Segme
     )
 
 
-def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+def silhouette(distances: Matrix, labels: NDArray[np.integer[Any]]) -> float:
     """Average silhouette from a precomputed distance matrix (Rousseeuw 1987; as scikit-learn's
     `silhouette_score`). Per row, its summed distance to each segment is one matrix product, so
     each candidate k costs O(n²·k) arithmetic instead of recomputing the n² distances."""

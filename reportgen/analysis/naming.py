@@ -52,6 +52,10 @@ class Trait:
     category: str | None = None  # the over-represented value of a categorical feature
 
 
+# A segment on its way to a name: its profile, its traits (the naming one first) and a first name.
+Draft = tuple[SegmentProfile, tuple[Trait, ...], str]
+
+
 @dataclass(frozen=True)
 class SegmentStory:
     segment_id: int
@@ -69,7 +73,7 @@ def name_segments(
 ) -> tuple[SegmentStory, ...]:
     """One story per segment. `keep_names` (segment id -> name) carries names over from a
     previous run; the other segments get new names that differ from the kept ones."""
-    drafts = []
+    drafts: list[Draft] = []
     for seg in profiles.segments:
         traits = _traits(seg, dictionary)
         name, lead = _base_name(seg, traits, dictionary)
@@ -107,7 +111,7 @@ def _traits(seg: SegmentProfile, dictionary: DataDictionary) -> tuple[Trait, ...
     candidates = [_trait(f, dictionary) for f in seg.ranked()]
     candidates += [t for field in seg.categories if (t := _category_trait(seg, field))]
     candidates.sort(key=lambda t: (-abs(t.effect), t.column))
-    out = []
+    out: list[Trait] = []
     for t in candidates:
         if abs(t.effect) < NOTABLE and out:
             break
@@ -188,7 +192,7 @@ def _base_name(
 
 
 def _words_name(traits: tuple[Trait, ...], count: int = 2) -> str:
-    parts = []
+    parts: list[str] = []
     for t in traits[:count]:
         if abs(t.effect) < NOTABLE and parts:
             break
@@ -202,7 +206,7 @@ def _plain_name(t: Trait) -> str:
     return t.phrase if t.category is not None else f"{t.direction} {fmt.lower_first(t.label)}"
 
 
-def _unique_names(drafts, dictionary: DataDictionary) -> list[str]:
+def _unique_names(drafts: list[Draft], dictionary: DataDictionary) -> list[str]:
     names = [name for _, _, name in drafts]
     for _ in range(2):
         dupes = {n for n in names if names.count(n) > 1}
@@ -249,7 +253,7 @@ def _value_suffixes(group: list[tuple[Trait, ...]]) -> list[str] | None:
     return None
 
 
-def _carry_names(drafts, names: list[str], keep: dict[int, str]) -> list[str]:
+def _carry_names(drafts: list[Draft], names: list[str], keep: dict[int, str]) -> list[str]:
     """Kept names win; a new segment whose name is already taken is marked as new."""
     out = [keep.get(seg.segment_id, name) for (seg, _, _), name in zip(drafts, names, strict=True)]
     taken = {n.lower() for n in keep.values()}

@@ -3,6 +3,12 @@
 Pure: takes the raw frame and the resolved data dictionary, returns `PreparedData`. Every row that
 is dropped is counted under the first reason that applies, so the brief can explain each one.
 
+Two halves, one path: `fit_steps` decides each column's `FeatureStep` from the data (transform,
+fill-in value, caps, scale) and the rules that leave rows out; `apply_steps` is the one place
+that applies them (drops, fill-in, log, caps, one-hot, scaling). `prepare` is the fit followed by
+the apply, and scoring a saved model (`runs.score`) runs the same apply, so a run's own input
+scores to its own segments.
+
 Policies (each overridable per column in the data dictionary, each counted in the brief):
 - **Duplicate ids**: the first row of an id is kept, later rows with the same id are dropped.
 - **Missing values** in a segmentation column: when at most 5 % of rows lack a value those rows
@@ -30,10 +36,12 @@ Policies (each overridable per column in the data dictionary, each counted in th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from reportgen.errors import InputError
 from reportgen.io.dictionary import ColumnSpec, DataDictionary, numeric_values
@@ -47,6 +55,9 @@ CATEGORY_SPREAD = 0.5  # square root of a categorical column's one-hot block var
 MISSING_LEVEL = "(missing)"
 OTHER_LEVEL = "Other"
 YES_WORDS = {"1", "yes", "y", "true", "t"}
+
+Matrix = NDArray[np.float64]
+Mask = NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -84,16 +95,38 @@ class FeatureStep:
 
 
 @dataclass(frozen=True)
+class RowRule:
+    """What leaves a row out on one segmentation column (besides a value that cannot be read or
+    is infinite, which always does)."""
+
+    column: str
+    kind: str
+    drop_blank: bool = False  # a row without a value is left out (else the fit fills it in)
+    scale: tuple[float, float] | None = None  # rating-scale bounds: a value outside leaves it out
+
+
+@dataclass(frozen=True)
+class FittedSteps:
+    """What `fit_steps` decided: the steps of the columns that segment, and the row rules of every
+    segmentation column (a column left out as constant still left its unreadable rows out)."""
+
+    steps: tuple[FeatureStep, ...]
+    rules: tuple[RowRule, ...]
+    constant: tuple[str, ...]  # left out: the same value in every kept row
+    blank: tuple[str, ...]  # left out: blank in every kept row
+
+
+@dataclass(frozen=True)
 class PreparedData:
     features: tuple[str, ...]  # input columns that segment
     numeric_features: tuple[str, ...]  # of those, the ones profiled as numbers
-    values: np.ndarray  # kept rows x numeric_features, real units (imputed filled in)
-    scaled: np.ndarray  # kept rows x model columns: what k-means sees
+    values: Matrix  # kept rows x numeric_features, real units (imputed filled in)
+    scaled: Matrix  # kept rows x model columns: what k-means sees
     steps: tuple[FeatureStep, ...]
     # kept rows, every input column as read, index = input position; when no row is dropped the
     # float columns that `values` holds unchanged are views of `values` (one copy in memory)
     kept: pd.DataFrame
-    row_numbers: np.ndarray  # 1-based data-row numbers in the input file of the kept rows
+    row_numbers: NDArray[np.intp]  # 1-based data-row numbers in the input file of the kept rows
     ids: pd.Series  # customer id of each kept row (or the row number when there is no id column)
     id_name: str  # name of the id column in outputs ("row" when the input has none)
     n_read: int
@@ -118,48 +151,55 @@ class PreparedData:
 # --------------------------------------------------------------------------- raw column parsing
 
 
+class ParsedColumn(NamedTuple):
+    values: pd.Series  # floats (labels for a categorical column); NaN where blank or unreadable
+    present: Mask  # a value was given
+    invalid: Mask  # a value was given but is not a number (or not a date)
+    reference: pd.Timestamp | None = None  # date: the day tenure was counted back from
+
+
 def _binary_positive(values: pd.Series) -> str:
-    levels = sorted(values.dropna().astype(str).str.strip().unique())
+    levels = sorted(str(v) for v in values.dropna().astype(str).str.strip().unique())
     for level in levels:
         if level.lower() in YES_WORDS:
             return level
     return levels[-1]
 
 
-def parse_column(series: pd.Series, kind: str, step: FeatureStep | None = None):
-    """Return (numbers or labels, present mask, invalid mask) for one segmentation column of the
-    given kind ("numeric", "binary", "date", "categorical"); a fitted step fixes the binary
-    positive value and the date of reference."""
+def parse_column(series: pd.Series, kind: str, step: FeatureStep | None = None) -> ParsedColumn:
+    """One segmentation column of the given kind ("numeric", "binary", "date", "categorical") as
+    numbers (or labels); a fitted step fixes the binary positive value and the date of
+    reference, without one they come from the column."""
     if kind == "numeric" and pd.api.types.is_numeric_dtype(series) and series.dtype != bool:
         # Already numbers (Parquet, typed CSV columns): no round trip through text.
         nums = series.astype(float)
         present = nums.notna().to_numpy()
-        return nums, present, np.zeros_like(present)
+        return ParsedColumn(nums, present, np.zeros_like(present))
     text = series.astype("string").str.strip()
     present = (text.notna() & (text != "")).to_numpy()
     if kind == "categorical":
-        return (
-            text.fillna(MISSING_LEVEL).replace("", MISSING_LEVEL),
-            present,
-            np.zeros_like(present),
-        )
+        labels = text.fillna(MISSING_LEVEL).replace("", MISSING_LEVEL)
+        return ParsedColumn(labels, present, np.zeros_like(present))
     if kind == "binary":
         positive = step.positive if step else _binary_positive(text[present])
         nums = pd.Series(np.where(text == positive, 1.0, 0.0), index=series.index)
         nums[~present] = np.nan
-        return nums, present, np.zeros_like(present)
+        return ParsedColumn(nums, present, np.zeros_like(present))
     if kind == "date":
-        dates = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=True)
-        invalid = present & dates.isna().to_numpy()
-        if step is not None and step.reference_date:
-            ref = pd.Timestamp(step.reference_date)
-        else:
-            ref = dates.max()
-        days = (ref - dates).dt.days.astype(float)
-        return days, present, invalid
+        return _parse_dates(text, present, step)
     nums = numeric_values(series)
-    invalid = present & nums.isna().to_numpy()
-    return nums, present, invalid
+    return ParsedColumn(nums, present, present & nums.isna().to_numpy())
+
+
+def _parse_dates(text: pd.Series, present: Mask, step: FeatureStep | None) -> ParsedColumn:
+    dates = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=True)
+    invalid = present & dates.isna().to_numpy()
+    if step is not None and step.reference_date:
+        ref = pd.Timestamp(step.reference_date)
+    else:
+        ref = dates.max()
+    days = (ref - dates).dt.days.astype(float)
+    return ParsedColumn(days, present, invalid, ref)
 
 
 def _kind(spec: ColumnSpec) -> str:
@@ -172,17 +212,236 @@ def _kind(spec: ColumnSpec) -> str:
     return "numeric"
 
 
-def _skewness(x: np.ndarray) -> float:
-    """Sample skewness. d * d * d is ten times faster than d ** 3 (numpy's general power) but may
-    differ in the last bits; the skewness is only compared with SKEW_LIMIT and printed with one
-    decimal, so next to either boundary the value is recomputed exactly as before."""
+def _parse_for_fit(frame: pd.DataFrame, dictionary: DataDictionary) -> dict[str, ParsedColumn]:
+    columns = {}
+    for name in dictionary.segment_columns:
+        spec = dictionary.column(name)
+        parsed = parse_column(frame[name], _kind(spec))
+        if _kind(spec) != "categorical" and parsed.values.notna().sum() == 0:
+            raise InputError(
+                f"column '{name}' has no numeric values and cannot segment "
+                f"(its type is {spec.type or 'text'}); describe it instead"
+            )
+        columns[name] = parsed
+    return columns
+
+
+# --------------------------------------------------------------------------- which rows
+
+
+class RowFilter:
+    """The rows still usable and, for the rows left out, the first reason that applied."""
+
+    def __init__(self, n: int) -> None:
+        self.usable: Mask = np.ones(n, dtype=bool)
+        self.drops: list[DropReason] = []
+
+    def drop(self, mask: Mask, reason: str) -> None:
+        hit = np.asarray(mask, dtype=bool) & self.usable
+        count = int(hit.sum())
+        if count:
+            self.drops.append(DropReason(reason, count))
+            self.usable[hit] = False
+
+
+def row_rules(
+    steps: tuple[FeatureStep, ...], scale_rules: dict[str, tuple[float, float]] | None = None
+) -> tuple[RowRule, ...]:
+    """The row rules of fitted steps: blanks leave a row out where the fit filled nothing in."""
+    scale_rules = scale_rules or {}
+    return tuple(
+        RowRule(
+            s.column,
+            s.kind,
+            drop_blank=s.kind != "categorical" and s.impute is None,
+            scale=scale_rules.get(s.column),
+        )
+        for s in steps
+    )
+
+
+def _drop_rows(
+    columns: dict[str, ParsedColumn],
+    rules: tuple[RowRule, ...],
+    steps: tuple[FeatureStep, ...],
+    rows: RowFilter,
+) -> None:
+    """Leave out the rows the rules exclude, counted in this order: a value that is not a number
+    (or date); infinite; outside its rating scale; blank where nothing is filled in; negative
+    in a column the fit log-transformed."""
+    for rule in rules:
+        what = "not a date" if rule.kind == "date" else "not a number"
+        rows.drop(columns[rule.column].invalid, f"'{rule.column}' is {what}")
+    for rule in rules:
+        if rule.kind == "categorical":
+            continue
+        parsed = columns[rule.column]
+        v = parsed.values.to_numpy(dtype=float)
+        rows.drop(parsed.present & np.isinf(v), f"'{rule.column}' is infinite")
+        if rule.scale is not None:
+            lo, hi = rule.scale
+            outside = parsed.present & ((v < lo) | (v > hi))
+            rows.drop(outside, f"'{rule.column}' outside its {lo:g}–{hi:g} scale")
+    for rule in rules:
+        if rule.drop_blank:
+            rows.drop(~columns[rule.column].present, f"no value for '{rule.column}'")
+    for step in steps:
+        if step.transform == "log1p":
+            v = columns[step.column].values.to_numpy(dtype=float)
+            negative = v < 0
+            if step.impute is not None and step.impute < 0:  # blanks are filled in negative
+                negative |= np.isnan(v)
+            rows.drop(negative, f"'{step.column}' is negative (log-transformed when fitted)")
+
+
+def _start_rows(n: int, repeats: Mask | None, id_column: str | None) -> RowFilter:
+    rows = RowFilter(n)
+    if repeats is not None:
+        rows.drop(repeats, f"duplicate id in '{id_column}' (first row kept)")
+    return rows
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def fit_steps(frame: pd.DataFrame, dictionary: DataDictionary) -> FittedSteps:
+    """Decide from the data how each segmentation column becomes model columns and which rows
+    are left out. `prepare` applies the decisions to the table they were fitted on; the steps
+    alone are what `apply_steps` applies to new rows."""
+    _check_segment_columns(dictionary)
+    repeats = _repeats(frame, dictionary)
+    return _fit(dictionary, _parse_for_fit(frame, dictionary), repeats, frame)
+
+
+def _check_segment_columns(dictionary: DataDictionary) -> None:
+    if not dictionary.segment_columns:
+        raise InputError(
+            "no usable numeric column to segment on: add a data dictionary or name columns "
+            "with --columns"
+        )
+
+
+def _repeats(frame: pd.DataFrame, dictionary: DataDictionary) -> Mask | None:
+    return repeated_ids(frame[dictionary.id_column]) if dictionary.id_column else None
+
+
+def _fit(
+    dictionary: DataDictionary,
+    columns: dict[str, ParsedColumn],
+    repeats: Mask | None,
+    frame: pd.DataFrame,
+) -> FittedSteps:
+    """The row rules first (the blank policy depends on the rows the other rules leave), then a
+    step per column fitted on the rows they keep."""
+    rules = tuple(_read_rule(dictionary.column(name)) for name in columns)
+    rows = _start_rows(len(frame), repeats, dictionary.id_column)
+    _drop_rows(columns, rules, (), rows)
+    drop_blank = _blank_policy(dictionary, columns, rows.usable)
+    rules = tuple(replace(r, drop_blank=drop_blank.get(r.column, False)) for r in rules)
+    # The rows the steps are fitted on: the ones apply_steps keeps.
+    rows = _start_rows(len(frame), repeats, dictionary.id_column)
+    _drop_rows(columns, rules, (), rows)
+    if not rows.usable.any():
+        raise InputError(
+            f"no usable rows: all {len(frame)} rows were dropped "
+            f"({'; '.join(f'{d.reason}: {d.rows}' for d in rows.drops)})"
+        )
+    steps, constant, blank = _fit_columns(dictionary, columns, rules, rows.usable, frame)
+    if not steps:
+        if blank and not constant:
+            raise InputError(
+                f"every segmentation column is blank ({', '.join(blank)}): nothing to segment on"
+            )
+        raise InputError("every segmentation column is constant: nothing to segment on")
+    return FittedSteps(tuple(steps), rules, tuple(constant), tuple(blank))
+
+
+def _read_rule(spec: ColumnSpec) -> RowRule:
+    """A column's rules before the blank policy is decided; rating-scale bounds for numbers."""
+    kind = _kind(spec)
+    scale = None
+    if kind == "numeric" and spec.scale_min is not None and spec.scale_max is not None:
+        scale = (spec.scale_min, spec.scale_max)
+    return RowRule(spec.name, kind, scale=scale)
+
+
+def _blank_policy(
+    dictionary: DataDictionary, columns: dict[str, ParsedColumn], usable: Mask
+) -> dict[str, bool]:
+    """Per non-categorical column: are rows without a value left out (True) or filled in?
+
+    Decided in column order on the rows still usable, each column after the rows the earlier
+    ones leave out (as `_drop_rows` counts them): left out when at most AUTO_IMPUTE_ABOVE of
+    those rows lack a value, unless the data dictionary says."""
+    usable = usable.copy()
+    out = {}
+    for name, parsed in columns.items():
+        spec = dictionary.column(name)
+        if _kind(spec) == "categorical":
+            continue
+        share_missing = float((~parsed.present & usable).sum()) / max(int(usable.sum()), 1)
+        policy = spec.missing or ("impute" if share_missing > AUTO_IMPUTE_ABOVE else "drop")
+        out[name] = policy == "drop"
+        if out[name]:
+            usable &= parsed.present
+    return out
+
+
+def _fit_columns(
+    dictionary: DataDictionary,
+    columns: dict[str, ParsedColumn],
+    rules: tuple[RowRule, ...],
+    usable: Mask,
+    frame: pd.DataFrame,
+) -> tuple[list[FeatureStep], list[str], list[str]]:
+    """One step per column on the usable rows, in input order; the constant and the blank
+    columns get none."""
+    drop_blank = {r.column: r.drop_blank for r in rules}
+    rows = None if usable.all() else usable  # all rows: no copy of each column
+    steps: list[FeatureStep] = []
+    constant: list[str] = []
+    blank: list[str] = []
+    for name, parsed in columns.items():
+        spec = dictionary.column(name)
+        if _kind(spec) == "categorical":
+            labels = parsed.values if rows is None else parsed.values[rows]
+            step = _fit_categorical(name, labels)
+            if step is None:
+                (blank if labels.eq(MISSING_LEVEL).all() else constant).append(name)
+                continue
+        else:
+            fitted = _fit_number(spec, parsed, rows, drop_blank=drop_blank[name])
+            if fitted is None:
+                constant.append(name)
+                continue
+            step = _fit_anchor(fitted, frame[name], parsed, usable)
+        steps.append(step)
+    return steps, constant, blank
+
+
+def _fit_anchor(
+    step: FeatureStep, column: pd.Series, parsed: ParsedColumn, usable: Mask
+) -> FeatureStep:
+    """A binary step's value that counts as 1 (among the kept rows), a date step's reference."""
+    if step.kind == "binary":
+        text = column.astype("string").str.strip()
+        return replace(step, positive=_binary_positive(text[usable & parsed.present]))
+    if step.kind == "date" and parsed.reference is not None:
+        return replace(step, reference_date=parsed.reference.date().isoformat())
+    return step
+
+
+def _skewness(x: Matrix) -> float:
+    """Sample skewness. d * d * d avoids numpy's general power function (d ** 3) but may differ
+    in the last bits; the skewness is only compared with SKEW_LIMIT and printed with one decimal,
+    so next to either boundary the value is recomputed exactly as before."""
     sd = x.std()
     if not sd > 0:
         return 0.0
     mean = x.mean()
-    # The mean of cubed deviations by blocks of rows (two 0.5 MB scratch arrays instead of two
-    # copies of the column: 160 MB at 10M rows); it differs from the one-pass mean by rounding
-    # only, which the boundary check below covers.
+    # The mean of cubed deviations by blocks of rows (two small scratch arrays instead of two
+    # copies of the column); it differs from the one-pass mean by rounding only, which the
+    # boundary check below covers.
     total, block = 0.0, 65_536
     for start in range(0, len(x), block):
         d = x[start : start + block] - mean
@@ -192,182 +451,282 @@ def _skewness(x: np.ndarray) -> float:
     fast = total / len(x) / sd**3
     tenths = fast * 10 - np.floor(fast * 10)
     if abs(fast - SKEW_LIMIT) > 1e-6 and abs(tenths - 0.5) > 1e-6:
-        return fast
+        return float(fast)
     return float(((x - mean) ** 3).mean() / sd**3)
 
 
-# --------------------------------------------------------------------------- fit
+def _fill_value(raw: Matrix, missing: Mask, kind: str) -> float:
+    """What a blank becomes: the median (the most common value for a yes/no column)."""
+    if not missing.any():
+        return float(np.median(raw))
+    observed = raw[~missing]
+    if kind == "binary":
+        return float(np.round(observed.mean()))
+    return float(np.median(observed))
+
+
+def _fit_number(
+    spec: ColumnSpec, parsed: ParsedColumn, rows: Mask | None, *, drop_blank: bool
+) -> FeatureStep | None:
+    """The step of a numeric, binary or date column on the fit rows; None when it is constant."""
+    kind = _kind(spec)
+    raw = parsed.values.to_numpy(dtype=float)
+    if rows is not None:
+        raw = raw[rows]
+    missing = np.isnan(raw)
+    n_missing = int(missing.sum())
+    impute_value = None
+    if not drop_blank:
+        impute_value = _fill_value(raw, missing, kind)
+        if n_missing:
+            raw = np.where(missing, impute_value, raw)
+    del missing
+    if raw.std() == 0:
+        return None
+    transform, reason = _transform(spec, kind, raw)
+    x = np.log1p(raw) if transform == "log1p" else raw
+    del raw
+    lo, hi, capped = _caps(x) if kind == "numeric" else (None, None, 0)
+    if lo is not None and hi is not None:
+        x = np.clip(x, lo, hi)
+    mean, scale = float(x.mean()), float(x.std())
+    return FeatureStep(
+        column=spec.name,
+        kind=kind,
+        transform=transform,
+        impute=impute_value,
+        clip_low=lo,
+        clip_high=hi,
+        mean=mean,
+        scale=scale if scale != 0 else 1.0,
+        imputed=n_missing,  # none when blanks drop: those rows are gone
+        capped=capped,
+        reason=reason,
+    )
+
+
+def _transform(spec: ColumnSpec, kind: str, raw: Matrix) -> tuple[str, str]:
+    """log(1 + x) for a skewed amount or where the data dictionary asks; the reason in words."""
+    if kind != "numeric" or spec.is_scale or spec.type == "ordinal":
+        return "none", ""
+    wanted = spec.transform
+    # The skewness decides only for non-negative amounts without a declared transform.
+    skew = _skewness(raw) if wanted is None and raw.min() >= 0 else 0.0
+    if not (wanted == "log" or (wanted is None and raw.min() >= 0 and skew > SKEW_LIMIT)):
+        return "none", ""
+    if raw.min() < 0:
+        raise InputError(f"column '{spec.name}' has negative values and cannot be log-transformed")
+    if wanted is not None:
+        return "log1p", "log-transformed as the data dictionary asks"
+    return "log1p", (
+        f"log-transformed (log(1 + x)) because its skewness is {skew:.1f} (rule: "
+        f"non-negative amounts with skewness above {SKEW_LIMIT:g})"
+    )
+
+
+def _caps(x: Matrix) -> tuple[float | None, float | None, int]:
+    """Bounds OUTLIER_RSD robust SDs from the median, and how many values lie beyond them; no
+    bounds when there are none, or more than MAX_OUTLIER_SHARE (a group, not outliers)."""
+    med = float(np.median(x))
+    # The same median of |x - med|, computed in one scratch array (np.median(np.abs(x - med))
+    # holds three copies of the column).
+    scratch = np.subtract(x, med)
+    np.abs(scratch, out=scratch)
+    mad = float(np.median(scratch, overwrite_input=True)) * 1.4826
+    del scratch
+    if not mad > 0:
+        return None, None, 0
+    lo, hi = med - OUTLIER_RSD * mad, med + OUTLIER_RSD * mad
+    capped = int(((x < lo) | (x > hi)).sum())
+    if not capped or capped > MAX_OUTLIER_SHARE * len(x):
+        return None, None, 0
+    return lo, hi, capped
+
+
+def _fit_categorical(name: str, labels: pd.Series) -> FeatureStep | None:
+    """The levels (the most common first, the rarest pooled as 'Other'), their shares and the
+    block weight; None for fewer than two levels."""
+    counts = labels.value_counts()
+    counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+    levels = [str(v) for v in counts.index[:MAX_LEVELS]]
+    if len(counts) > MAX_LEVELS:
+        levels = levels[: MAX_LEVELS - 1] + [OTHER_LEVEL]
+    if len(levels) < 2:
+        return None
+    onehot = _onehot(labels, levels)
+    means = onehot.mean(axis=0)
+    variance = float(onehot.var(axis=0).sum())
+    del onehot
+    weight = CATEGORY_SPREAD / np.sqrt(variance) if variance > 0 else 1.0
+    return FeatureStep(
+        column=name,
+        kind="categorical",
+        categories=tuple(levels),
+        category_means=tuple(float(m) for m in means),
+        weight=float(weight),
+        reason=f"one-hot over {len(levels)} categories, at half a numeric feature's spread",
+    )
+
+
+def _onehot(labels: pd.Series, levels: list[str]) -> Matrix:
+    values = labels.astype(str).to_numpy()
+    known = set(levels)
+    if OTHER_LEVEL in known:
+        values = np.where(np.isin(values, list(known)), values, OTHER_LEVEL)
+    return np.column_stack([(values == lvl).astype(float) for lvl in levels])
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def apply_steps(
+    frame: pd.DataFrame,
+    steps: tuple[FeatureStep, ...],
+    scale_rules: dict[str, tuple[float, float]] | None = None,
+) -> tuple[Matrix, Mask, tuple[DropReason, ...]]:
+    """New rows through fitted steps: (model matrix, usable-row mask, reasons for the rest).
+
+    The same parsing, rules and arithmetic as `prepare`: a row is unusable when a value is not a
+    number (or date), infinite, outside its rating scale, or missing where the fit dropped
+    missing rows instead of imputing. The matrix has a row for every input row; the unusable
+    ones hold finite numbers that mean nothing: use the mask.
+    """
+    columns = {s.column: parse_column(frame[s.column], s.kind, s) for s in steps}
+    rows = RowFilter(len(frame))
+    matrix, _ = _apply(columns, steps, row_rules(steps, scale_rules), rows, usable_only=False)
+    return matrix, rows.usable, tuple(rows.drops)
+
+
+_NO_MASK: Mask = np.zeros(0, dtype=bool)
+
+
+def _apply(
+    columns: dict[str, ParsedColumn],
+    steps: tuple[FeatureStep, ...],
+    rules: tuple[RowRule, ...],
+    rows: RowFilter,
+    *,
+    usable_only: bool,
+) -> tuple[Matrix, Matrix | None]:
+    """Leave rows out by the rules, then build the model matrix (for the usable rows only, with
+    their values in the data's units beside it; or for every row). Consumes `columns`."""
+    _drop_rows(columns, rules, steps, rows)
+    for name, parsed in columns.items():  # the masks are used: free them before the matrices
+        columns[name] = parsed._replace(present=_NO_MASK, invalid=_NO_MASK)
+    take = rows.usable if usable_only and not rows.usable.all() else None
+    n = len(rows.usable) if take is None else int(take.sum())
+    return _model_matrix(columns, steps, take, n, usable_only=usable_only)
+
+
+def _model_matrix(
+    columns: dict[str, ParsedColumn],
+    steps: tuple[FeatureStep, ...],
+    take: Mask | None,
+    n: int,
+    *,
+    usable_only: bool,
+) -> tuple[Matrix, Matrix | None]:
+    """Each step's model columns for the rows in `take` (None: every row), and with
+    `usable_only` the numeric steps' values in units. The matrices are filled column by column
+    into preallocated arrays: no list of columns and no stacked copy of the whole matrix; each
+    parsed column is freed once used."""
+    scaled = np.empty((n, sum(len(s.model_columns) for s in steps)))
+    units = np.empty((n, sum(s.kind != "categorical" for s in steps))) if usable_only else None
+    at = j = 0
+    for step in steps:
+        values = columns.pop(step.column).values
+        if take is not None:
+            values = values[take]
+        if step.kind == "categorical":
+            width = len(step.categories)
+            onehot = _onehot(values, list(step.categories))
+            del values
+            scaled[:, at : at + width] = (onehot - np.asarray(step.category_means)) * step.weight
+            at += width
+            continue
+        raw = values.to_numpy(dtype=float)
+        del values
+        if step.impute is not None:
+            raw = np.where(np.isnan(raw), step.impute, raw)
+        if units is not None:
+            units[:, j] = raw
+            j += 1
+        _scale_into(scaled[:, at], raw, step, clean=not usable_only)
+        at += 1
+    return scaled, units
+
+
+def _scale_into(out: Matrix, raw: Matrix, step: FeatureStep, *, clean: bool) -> None:
+    """A numeric step's model column: log, caps, then (x - mean) / scale. `clean`: rows that are
+    left out may hold anything, so they are made harmless finite numbers first."""
+    x = raw
+    if clean:
+        x = np.where(np.isfinite(x), x, 0.0)
+        if step.transform == "log1p":
+            x = np.maximum(x, 0)
+    if step.transform == "log1p":
+        x = np.log1p(x)
+    if step.clip_low is not None:
+        x = np.clip(x, step.clip_low, step.clip_high)
+    np.subtract(x, step.mean, out=out)
+    np.divide(out, step.scale, out=out)
+
+
+# --------------------------------------------------------------------------- prepare = fit + apply
 
 
 def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
-    n_read = len(frame)
-    features = list(dictionary.segment_columns)
-    if not features:
-        raise InputError(
-            "no usable numeric column to segment on: add a data dictionary or name columns "
-            "with --columns"
-        )
-    notes: list[str] = []
-    alive = np.ones(n_read, dtype=bool)
-    drops: list[DropReason] = []
-
-    def drop(mask: np.ndarray, reason: str) -> None:
-        hit = np.asarray(mask, dtype=bool) & alive
-        count = int(hit.sum())
-        if count:
-            drops.append(DropReason(reason, count))
-            alive[hit] = False
-
-    duplicate_ids = 0
+    """Fit the steps on the table, then apply them to it: the kept rows, their model matrix and
+    their values in units, with every row left out counted under its reason."""
+    _check_segment_columns(dictionary)
+    repeats = _repeats(frame, dictionary)
+    # Each column is parsed once, for the fit and the apply: without a step a binary column's
+    # positive value and a date column's reference come from the column, and they parse the
+    # kept rows to the same numbers as the fitted step does.
+    columns = _parse_for_fit(frame, dictionary)
+    fitted = _fit(dictionary, columns, repeats, frame)
+    rows = _start_rows(len(frame), repeats, dictionary.id_column)
+    scaled, values = _apply(columns, fitted.steps, fitted.rules, rows, usable_only=True)
+    assert values is not None  # usable_only: the values in units come with the matrix
+    usable = rows.usable
+    numeric = [s.column for s in fitted.steps if s.kind != "categorical"]
+    kept = _kept_rows(frame, usable, values, numeric, fitted.steps)
+    row_numbers = np.flatnonzero(usable)
+    row_numbers += 1  # in place: no second array of row numbers
     if dictionary.id_column:
-        dup = repeated_ids(frame[dictionary.id_column])
-        duplicate_ids = int(dup.sum())
-        drop(dup, f"duplicate id in '{dictionary.id_column}' (first row kept)")
-
-    parsed = {}
-    for name in features:
-        spec = dictionary.column(name)
-        values, present, invalid = parse_column(frame[name], _kind(spec))
-        if _kind(spec) != "categorical" and values.notna().sum() == 0:
-            raise InputError(
-                f"column '{name}' has no numeric values and cannot segment "
-                f"(its type is {spec.type or 'text'}); describe it instead"
-            )
-        parsed[name] = (spec, values, present, invalid)
-
-    for name, (spec, values, present, invalid) in parsed.items():
-        what = "not a date" if _kind(spec) == "date" else "not a number"
-        drop(invalid, f"'{name}' is {what}")
-        parsed[name] = (spec, values, present, None)  # used: free it (10 MB a column at 10M)
-    for name, (spec, values, present, _) in parsed.items():
-        if _kind(spec) == "numeric":
-            v = values.to_numpy(dtype=float)
-            drop(present & np.isinf(v), f"'{name}' is infinite")
-            if spec.is_scale:
-                outside = present & ((v < spec.scale_min) | (v > spec.scale_max))
-                drop(outside, f"'{name}' outside its {spec.scale_min:g}–{spec.scale_max:g} scale")
-
-    # Missing values: drop when rare, impute when common (or as the dictionary says).
-    impute_cols = []
-    for name, (spec, _, present, _) in parsed.items():
-        if _kind(spec) == "categorical":
-            continue
-        share_missing = float((~present & alive).sum()) / max(int(alive.sum()), 1)
-        policy = spec.missing or ("impute" if share_missing > AUTO_IMPUTE_ABOVE else "drop")
-        if policy == "drop":
-            drop(~present, f"no value for '{name}'")
-        else:
-            impute_cols.append(name)
-        if _kind(spec) == "numeric":  # only binary columns need `present` again
-            parsed[name] = (spec, parsed[name][1], None, None)
-
-    n_kept = int(alive.sum())
-    all_alive = n_kept == n_read
-    if n_kept == 0:
-        raise InputError(
-            f"no usable rows: all {n_read} rows were dropped "
-            f"({'; '.join(f'{d.reason}: {d.rows}' for d in drops)})"
-        )
-
-    # The matrices are filled column by column into preallocated arrays: no list of columns and
-    # no column_stack/hstack copy of the whole matrix (each one 0.8 GB at 10M x 10). Categorical
-    # columns are fitted first only to know their width; their steps keep the input order.
-    categorical_fits = {
-        name: _fit_categorical(name, values if all_alive else values[alive])
-        for name, (spec, values, _, _) in parsed.items()
-        if _kind(spec) == "categorical"
-    }
-    n_numeric_max = sum(1 for spec, *_ in parsed.values() if _kind(spec) != "categorical")
-    width_max = n_numeric_max + sum(
-        len(step.categories) for step, _ in categorical_fits.values() if step is not None
+        ids, id_name = id_text(kept[dictionary.id_column]), dictionary.id_column
+    else:
+        ids, id_name = pd.Series(row_numbers, index=kept.index, name="row"), "row"
+    duplicate_ids = int(repeats.sum()) if repeats is not None else 0
+    return PreparedData(
+        features=tuple(s.column for s in fitted.steps),
+        numeric_features=tuple(numeric),
+        values=values,
+        scaled=scaled,
+        steps=fitted.steps,
+        kept=kept,
+        row_numbers=row_numbers,
+        ids=ids,
+        id_name=id_name,
+        n_read=len(frame),
+        drops=tuple(rows.drops),
+        notes=_notes(fitted, duplicate_ids),
+        duplicate_ids=duplicate_ids,
+        categorical_features=tuple(s.column for s in fitted.steps if s.kind == "categorical"),
     )
-    values_matrix = np.empty((n_kept, n_numeric_max))
-    scaled = np.empty((n_kept, width_max))
-    steps: list[FeatureStep] = []
-    numeric_features: list[str] = []
-    categorical_features: list[str] = []
-    constant: list[str] = []
-    empty: list[str] = []
-    as_read: set[str] = set()
-    col_at = 0
-    for name in list(parsed):
-        spec, values, present, _ = parsed.pop(name)  # the parsed column is freed once used
-        kind = _kind(spec)
-        if kind == "categorical":
-            step, block = categorical_fits.pop(name)
-            if step is None:
-                blank = (values if all_alive else values[alive]).eq(MISSING_LEVEL).all()
-                (empty if blank else constant).append(name)
-                continue
-            steps.append(step)
-            scaled[:, col_at : col_at + block.shape[1]] = block
-            col_at += block.shape[1]
-            del block
-            categorical_features.append(name)
-            continue
-        raw = values.to_numpy(dtype=float)
-        if not all_alive:
-            raw = raw[alive]
-        del values
-        missing = np.isnan(raw)
-        impute_value = None
-        if name in impute_cols and missing.any():
-            observed = raw[~missing]
-            if kind == "binary":
-                impute_value = float(np.round(observed.mean()))
-            else:
-                impute_value = float(np.median(observed))
-            del observed
-            raw = np.where(missing, impute_value, raw)
-        elif name in impute_cols:
-            impute_value = float(np.median(raw))
-        if raw.std() == 0:
-            constant.append(name)
-            continue
-        step, x = _fit_numeric(name, spec, kind, raw, impute_value, int(missing.sum()))
-        read_as_float = frame[name].dtype == np.float64
-        if all_alive and kind == "numeric" and read_as_float and not missing.any():
-            as_read.add(name)  # the values column is the frame's column, value for value
-        del missing
-        if kind == "binary":
-            positive = _binary_positive(frame[name].astype("string").str.strip()[alive & present])
-            step = _replace(step, positive=positive)
-        if kind == "date":
-            dates = pd.to_datetime(
-                frame[name].astype("string").str.strip(),
-                errors="coerce",
-                format="mixed",
-                dayfirst=True,
-            )
-            step = _replace(step, reference_date=dates.max().date().isoformat())
-        steps.append(step)
-        column = scaled[:, col_at]
-        np.subtract(x, step.mean, out=column)
-        np.divide(column, step.scale, out=column)
-        del x
-        values_matrix[:, len(numeric_features)] = raw
-        del raw
-        col_at += 1
-        numeric_features.append(name)
-    # Only when a column turned out constant is there a narrower copy (rare; same as before).
-    if len(numeric_features) < n_numeric_max:
-        values_matrix = np.ascontiguousarray(values_matrix[:, : len(numeric_features)])
-    if col_at < width_max:
-        scaled = np.ascontiguousarray(scaled[:, :col_at])
 
-    if constant:
+
+def _notes(fitted: FittedSteps, duplicate_ids: int) -> tuple[str, ...]:
+    notes = []
+    if fitted.constant:
         notes.append(
-            "Left out because every kept row has the same value: " + ", ".join(constant) + "."
+            "Left out because every kept row has the same value: "
+            + ", ".join(fitted.constant)
+            + "."
         )
-    if empty:
-        notes.append("Left out because every kept row is blank: " + ", ".join(empty) + ".")
-    if not steps:
-        if empty and not constant:
-            raise InputError(
-                f"every segmentation column is blank ({', '.join(empty)}): nothing to segment on"
-            )
-        raise InputError("every segmentation column is constant: nothing to segment on")
-    for s in steps:
+    if fitted.blank:
+        notes.append("Left out because every kept row is blank: " + ", ".join(fitted.blank) + ".")
+    for s in fitted.steps:
         if s.imputed:
             notes.append(
                 f"'{s.column}': {s.imputed:,} missing values filled in with "
@@ -381,47 +740,38 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
                 f"'{s.column}': {s.capped:,} extreme values (more than {OUTLIER_RSD:g} robust SD "
                 "from the median) capped for clustering; profiles use the real values."
             )
-
-    # No copy of every column when no row was dropped (1 GB at 10M rows); then the columns that
-    # `values` holds exactly as read are views of `values`, so the caller can let the frame's
-    # own copies go (0.8 GB at 10M x 10).
-    if alive.all():
-        kept = _sharing_values(frame, values_matrix, numeric_features, as_read)
-    else:
-        kept = frame.loc[alive]
-    row_numbers = np.flatnonzero(alive)
-    row_numbers += 1  # in place: no second 80 MB array at 10M rows
-    if dictionary.id_column:
-        ids = id_text(kept[dictionary.id_column])
-        id_name = dictionary.id_column
-    else:
-        ids = pd.Series(row_numbers, index=kept.index, name="row")
-        id_name = "row"
     if duplicate_ids:
         notes.append(
             f"{duplicate_ids:,} rows repeat an id seen earlier in the file; the first row of each "
             "id was kept and the repeats left out."
         )
-    return PreparedData(
-        features=tuple(s.column for s in steps),
-        numeric_features=tuple(numeric_features),
-        values=values_matrix,
-        scaled=scaled,
-        steps=tuple(steps),
-        kept=kept,
-        row_numbers=row_numbers,
-        ids=ids,
-        id_name=id_name,
-        n_read=n_read,
-        drops=tuple(drops),
-        notes=tuple(notes),
-        duplicate_ids=duplicate_ids,
-        categorical_features=tuple(categorical_features),
-    )
+    return tuple(notes)
+
+
+def _kept_rows(
+    frame: pd.DataFrame,
+    usable: Mask,
+    values: Matrix,
+    numeric: list[str],
+    steps: tuple[FeatureStep, ...],
+) -> pd.DataFrame:
+    """The kept rows as read. No copy of every column when no row was dropped; then the columns
+    that `values` holds exactly as read are views of `values`, so the caller can let the frame's
+    own copies go."""
+    if not usable.all():
+        return frame.loc[usable]
+    as_read = {
+        s.column
+        for s in steps
+        if s.kind == "numeric"
+        and frame[s.column].dtype == np.float64
+        and not frame[s.column].hasnans  # nothing filled in: value for value the frame's column
+    }
+    return _sharing_values(frame, values, numeric, as_read)
 
 
 def _sharing_values(
-    frame: pd.DataFrame, values: np.ndarray, numeric: list[str], as_read: set[str]
+    frame: pd.DataFrame, values: Matrix, numeric: list[str], as_read: set[str]
 ) -> pd.DataFrame:
     """The frame with each column in `as_read` replaced by its (equal) column of `values`."""
     if not as_read:
@@ -436,12 +786,12 @@ def _sharing_values(
     return pd.DataFrame(columns, index=frame.index, copy=False)
 
 
-def repeated_ids(column: pd.Series) -> np.ndarray:
+def repeated_ids(column: pd.Series) -> Mask:
     """Rows whose id (trimmed; blank ids never count) appeared in an earlier row.
 
     Arrow's dictionary encoding numbers distinct ids in order of first appearance, so a row is
     a repeat exactly when its code is not above every code before it: no Python strings and no
-    pandas hash table (2 GB at 10M rows)."""
+    pandas hash table."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -458,10 +808,11 @@ def repeated_ids(column: pd.Series) -> np.ndarray:
         repeat[0] = False
         repeat[1:] = codes[1:] <= seen_max[:-1]
     del codes, seen_max
-    # The trimmed text and the hash table (1.2 GB at 10M rows) are freed, but Arrow's allocator
-    # keeps freed memory until asked: give it back before prepare allocates its matrices.
+    # The trimmed text and the hash table are freed, but Arrow's allocator keeps freed memory
+    # until asked: give it back before prepare allocates its matrices.
     pa.default_memory_pool().release_unused()
-    return repeat & ~blank
+    result: Mask = repeat & ~blank
+    return result
 
 
 def id_text(column: pd.Series) -> pd.Series:
@@ -474,101 +825,7 @@ def id_text(column: pd.Series) -> pd.Series:
     return column.astype("string").fillna("")
 
 
-def _replace(step: FeatureStep, **changes) -> FeatureStep:
-    from dataclasses import replace
-
-    return replace(step, **changes)
-
-
-def _fit_numeric(name, spec, kind, raw, impute_value, n_imputed):
-    transform = "none"
-    reason = ""
-    if kind == "numeric" and not spec.is_scale and spec.type != "ordinal":
-        wanted = spec.transform
-        # The skewness decides only for non-negative amounts without a declared transform.
-        skew = _skewness(raw) if wanted is None and raw.min() >= 0 else 0.0
-        if wanted == "log" or (wanted is None and raw.min() >= 0 and skew > SKEW_LIMIT):
-            if raw.min() < 0:
-                raise InputError(
-                    f"column '{name}' has negative values and cannot be log-transformed"
-                )
-            transform = "log1p"
-            reason = (
-                f"log-transformed (log(1 + x)) because its skewness is {skew:.1f} (rule: "
-                f"non-negative amounts with skewness above {SKEW_LIMIT:g})"
-                if wanted is None
-                else "log-transformed as the data dictionary asks"
-            )
-    x = np.log1p(raw) if transform == "log1p" else raw
-    med = float(np.median(x))
-    # The same median of |x - med|, computed in one scratch array (np.median(np.abs(x - med))
-    # held three copies of the column: 0.24 GB at 10M rows).
-    scratch = np.subtract(x, med)
-    np.abs(scratch, out=scratch)
-    mad = float(np.median(scratch, overwrite_input=True)) * 1.4826
-    del scratch
-    lo = hi = None
-    capped = 0
-    if mad > 0 and kind == "numeric":
-        lo, hi = med - OUTLIER_RSD * mad, med + OUTLIER_RSD * mad
-        capped = int(((x < lo) | (x > hi)).sum())
-        if capped > MAX_OUTLIER_SHARE * len(x):
-            capped = 0  # that many far values are a group of customers, not outliers
-        if capped:
-            x = np.clip(x, lo, hi)
-        else:
-            lo = hi = None
-    mean, scale = float(x.mean()), float(x.std())
-    if scale == 0:
-        scale = 1.0
-    step = FeatureStep(
-        column=name,
-        kind=kind,
-        transform=transform,
-        impute=impute_value,
-        clip_low=lo,
-        clip_high=hi,
-        mean=mean,
-        scale=scale,
-        imputed=n_imputed,
-        capped=capped,
-        reason=reason,
-    )
-    return step, x  # transformed and capped; the caller scales it: (x - mean) / scale
-
-
-def _fit_categorical(name: str, labels: pd.Series):
-    counts = labels.value_counts()
-    counts = counts.sort_index().sort_values(ascending=False, kind="stable")
-    levels = list(counts.index[:MAX_LEVELS])
-    if len(counts) > MAX_LEVELS:
-        levels = levels[: MAX_LEVELS - 1] + [OTHER_LEVEL]
-    if len(levels) < 2:
-        return None, None
-    onehot = _onehot(labels, levels)
-    means = onehot.mean(axis=0)
-    variance = float(onehot.var(axis=0).sum())
-    weight = CATEGORY_SPREAD / np.sqrt(variance) if variance > 0 else 1.0
-    step = FeatureStep(
-        column=name,
-        kind="categorical",
-        categories=tuple(str(v) for v in levels),
-        category_means=tuple(float(m) for m in means),
-        weight=float(weight),
-        reason=f"one-hot over {len(levels)} categories, at half a numeric feature's spread",
-    )
-    return step, (onehot - means) * weight
-
-
-def _onehot(labels: pd.Series, levels: list[str]) -> np.ndarray:
-    values = labels.astype(str).to_numpy()
-    known = set(levels)
-    if OTHER_LEVEL in known:
-        values = np.where(np.isin(values, list(known)), values, OTHER_LEVEL)
-    return np.column_stack([(values == lvl).astype(float) for lvl in levels])
-
-
-# --------------------------------------------------------------------------- re-apply (scoring)
+# --------------------------------------------------------------------------- scoring checks
 
 
 @dataclass(frozen=True)
@@ -586,78 +843,9 @@ def unseen_categories(frame: pd.DataFrame, steps: tuple[FeatureStep, ...]) -> li
     for step in steps:
         if step.kind != "categorical" or OTHER_LEVEL in step.categories:
             continue
-        values = parse_column(frame[step.column], step.kind, step)[0].astype(str)
+        values = parse_column(frame[step.column], step.kind, step).values.astype(str)
         unseen = ~values.isin(list(step.categories)).to_numpy()
         if unseen.any():
-            examples = tuple(pd.unique(values[unseen])[:3])
+            examples = tuple(str(v) for v in pd.unique(values[unseen])[:3])
             out.append(UnseenValues(step.column, int(unseen.sum()), examples))
     return out
-
-
-def apply_steps(
-    frame: pd.DataFrame,
-    steps: tuple[FeatureStep, ...],
-    scale_rules: dict[str, tuple[float, float]] | None = None,
-) -> tuple[np.ndarray, np.ndarray, tuple[DropReason, ...]]:
-    """New rows through fitted steps: (model matrix, usable-row mask, reasons for the rest).
-
-    The same parsing and the same rules as `prepare`: a row is unusable when a value is not a
-    number (or date), infinite, outside its rating scale, or missing where the fit dropped
-    missing rows instead of imputing. Unusable rows get zeros in the matrix; use the mask.
-    """
-    n = len(frame)
-    usable = np.ones(n, dtype=bool)
-    drops: list[DropReason] = []
-    scale_rules = scale_rules or {}
-
-    def drop(mask: np.ndarray, reason: str) -> None:
-        hit = np.asarray(mask, dtype=bool) & usable
-        if hit.any():
-            drops.append(DropReason(reason, int(hit.sum())))
-            usable[hit] = False
-
-    parsed = [(step, *parse_column(frame[step.column], step.kind, step)) for step in steps]
-    for step, _, _, invalid in parsed:
-        drop(
-            invalid, f"'{step.column}' is {'not a date' if step.kind == 'date' else 'not a number'}"
-        )
-    for step, values, present, _ in parsed:
-        if step.kind == "categorical":
-            continue
-        v = values.to_numpy(dtype=float)
-        drop(present & np.isinf(v), f"'{step.column}' is infinite")
-        if step.column in scale_rules:
-            lo, hi = scale_rules[step.column]
-            drop(
-                present & ((v < lo) | (v > hi)), f"'{step.column}' outside its {lo:g}–{hi:g} scale"
-            )
-    for step, _, present, _ in parsed:
-        if step.kind != "categorical" and step.impute is None:
-            drop(~present, f"no value for '{step.column}'")
-    # Filled column by column into one preallocated matrix (no hstack copy of the whole matrix).
-    matrix = np.empty((n, sum(len(step.model_columns) for step in steps)))
-    col_at = 0
-    for step, values, _, _ in parsed:
-        if step.kind == "categorical":
-            onehot = _onehot(values, list(step.categories))
-            width = onehot.shape[1]
-            matrix[:, col_at : col_at + width] = (
-                onehot - np.asarray(step.category_means)
-            ) * step.weight
-            col_at += width
-            continue
-        x = values.to_numpy(dtype=float)
-        if step.impute is not None:
-            x = np.where(np.isnan(x), step.impute, x)
-        x = np.where(np.isfinite(x), x, 0.0)
-        if step.transform == "log1p":
-            negative = x < 0
-            drop(negative, f"'{step.column}' is negative (log-transformed when fitted)")
-            x = np.log1p(np.maximum(x, 0))
-        if step.clip_low is not None:
-            x = np.clip(x, step.clip_low, step.clip_high)
-        column = matrix[:, col_at]
-        np.subtract(x, step.mean, out=column)
-        np.divide(column, step.scale, out=column)
-        col_at += 1
-    return matrix, usable, tuple(drops)

@@ -7,15 +7,24 @@ Descriptive columns (not used for clustering) are profiled as category shares or
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from reportgen.analysis.cluster import Segmentation
 from reportgen.analysis.prepare import PreparedData
 from reportgen.engine.parallel import map_threads
 from reportgen.io.dictionary import DataDictionary, numeric_values
+
+Vector = NDArray[np.float64]
+Index = NDArray[np.intp]
+Mask = NDArray[np.bool_]
+# Per segment: (count, mean, sum of squared deviations from the segment's mean).
+Moments = tuple[Vector, Vector, Vector]
+Kruskal = tuple[float, float]  # (H, p)
 
 MAX_SHOWN_CATEGORIES = 6
 BLANK = "(blank)"
@@ -152,58 +161,18 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
     labels = tuple(dictionary.column(f).label for f in feats_num)
     describe_cols = [c for c in dictionary.describe_columns if c in prepared.kept.columns]
     n = len(prepared.scaled)
-    # Segment and rest means and Cohen's d for every feature from per-segment sums (np.bincount):
-    # one pass over the matrix per feature instead of two boolean-mask copies per segment.
     index, k = _segment_index(seg)
-    # Each numeric feature's moments and Kruskal–Wallis ranks are independent and numpy releases
-    # the GIL while it sorts: on large data they run on all cores (same numbers in any order).
-    testable = np.count_nonzero(np.bincount(index, minlength=k)) >= 2
-
-    def feature_stats(i: int):
-        x = values[:, i]
-        kw = _kruskal(x, index, k) if testable and np.ptp(x) > 0 else None
-        return _group_moments(x, index, k), kw
-
-    per_feature = map_threads(feature_stats, range(len(feats_num)), rows=n)
-    moments = [m for m, _ in per_feature]
-    known = {
-        f: (kw, m) for f, (m, kw) in zip(feats_num, per_feature, strict=True) if kw is not None
-    }
-    segments = []
-    for pos, (sid, size) in enumerate(zip(seg.segment_ids, seg.sizes, strict=True)):
-        need_member = describe_cols or prepared.categorical_features
-        member = seg.labels == sid if need_member else None
-        feats = []
-        for i, f in enumerate(feats_num):
-            m, r, d = _vs_rest(moments[i], pos)
-            z = float((m - overall_mean[i]) / overall_sd[i]) if overall_sd[i] else 0.0
-            if d == 0.0 and z != 0.0:  # too few rows on one side for an effect size
-                d = z
-            feats.append(
-                FeatureStat(
-                    column=f,
-                    label=labels[i],
-                    segment_mean=m,
-                    overall_mean=float(overall_mean[i]),
-                    overall_sd=float(overall_sd[i]),
-                    z=z,
-                    rest_mean=r,
-                    d=d,
-                )
-            )
-        describe = tuple(
-            _describe(
-                prepared.kept[c], member, dictionary.column(c).label, dictionary.column(c).type
-            )
-            for c in describe_cols
+    moments, known = _numeric_statistics(prepared, index, k)
+    segments = tuple(
+        SegmentProfile(
+            sid,
+            int(size),
+            size / n,
+            _feature_stats(moments, pos, prepared, labels, overall_mean, overall_sd),
+            *_described(prepared, seg, dictionary, describe_cols, sid),
         )
-        categories = tuple(
-            _describe(prepared.kept[c], member, dictionary.column(c).label, "categorical")
-            for c in prepared.categorical_features
-        )
-        segments.append(
-            SegmentProfile(sid, int(size), size / n, tuple(feats), describe, categories)
-        )
+        for pos, (sid, size) in enumerate(zip(seg.segment_ids, seg.sizes, strict=True))
+    )
     tests = tuple(
         _test(
             prepared, seg, dictionary, c, role, known.get(c) if role == "segment" else None, index
@@ -212,7 +181,7 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
         + [(c, "describe") for c in describe_cols]
     )
     return Profiles(
-        segments=tuple(segments),
+        segments=segments,
         features=feats_num,
         labels=labels,
         overall_mean=tuple(float(x) for x in overall_mean),
@@ -222,24 +191,100 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
     )
 
 
-def column_std(values: np.ndarray, block: int = 65_536) -> np.ndarray:
-    """values.std(axis=0), bit for bit, without its temporary copy of the whole matrix (0.8 GB at
-    10M x 10): numpy sums a C-ordered matrix down axis 0 row after row, so carrying the running
-    sums from block to block adds the same numbers in the same order (a test checks it)."""
+def _numeric_statistics(
+    prepared: PreparedData, index: Index, k: int
+) -> tuple[list[Moments], dict[str, tuple[Kruskal, Moments]]]:
+    """Each numeric feature's per-segment moments, and its Kruskal–Wallis test where there is
+    one. Segment and rest means and Cohen's d come from per-segment sums (np.bincount): one pass
+    over the matrix per feature instead of two boolean-mask copies per segment. The features are
+    independent and numpy releases the GIL while it sorts: on large data they run on all cores
+    (same numbers in any order)."""
+    values = prepared.values
+    testable = np.count_nonzero(np.bincount(index, minlength=k)) >= 2
+
+    def feature_stats(i: int) -> tuple[Moments, Kruskal | None]:
+        x = values[:, i]
+        kw = _kruskal(x, index, k) if testable and np.ptp(x) > 0 else None
+        return _group_moments(x, index, k), kw
+
+    feats = prepared.numeric_features
+    per_feature = map_threads(feature_stats, range(len(feats)), rows=len(prepared.scaled))
+    known = {f: (kw, m) for f, (m, kw) in zip(feats, per_feature, strict=True) if kw is not None}
+    return [m for m, _ in per_feature], known
+
+
+def _feature_stats(
+    moments: list[Moments],
+    pos: int,
+    prepared: PreparedData,
+    labels: tuple[str, ...],
+    overall_mean: Vector,
+    overall_sd: Vector,
+) -> tuple[FeatureStat, ...]:
+    """The segment at position `pos` on each numeric feature, against all and the others."""
+    feats = []
+    for i, f in enumerate(prepared.numeric_features):
+        m, r, d = _vs_rest(moments[i], pos)
+        z = float((m - overall_mean[i]) / overall_sd[i]) if overall_sd[i] else 0.0
+        if d == 0.0 and z != 0.0:  # too few rows on one side for an effect size
+            d = z
+        feats.append(
+            FeatureStat(
+                column=f,
+                label=labels[i],
+                segment_mean=m,
+                overall_mean=float(overall_mean[i]),
+                overall_sd=float(overall_sd[i]),
+                z=z,
+                rest_mean=r,
+                d=d,
+            )
+        )
+    return tuple(feats)
+
+
+def _described(
+    prepared: PreparedData,
+    seg: Segmentation,
+    dictionary: DataDictionary,
+    describe_cols: list[str],
+    sid: int,
+) -> tuple[tuple[DescribeField, ...], tuple[DescribeField, ...]]:
+    """The segment's descriptive fields and its categorical segmentation features."""
+    if not describe_cols and not prepared.categorical_features:
+        return (), ()
+    member = seg.labels == sid
+    describe = tuple(
+        _describe(prepared.kept[c], member, dictionary.column(c).label, dictionary.column(c).type)
+        for c in describe_cols
+    )
+    categories = tuple(
+        _describe(prepared.kept[c], member, dictionary.column(c).label, "categorical")
+        for c in prepared.categorical_features
+    )
+    return describe, categories
+
+
+def column_std(values: NDArray[np.float64], block: int = 65_536) -> Vector:
+    """values.std(axis=0), bit for bit, without its temporary copy of the whole matrix: numpy
+    sums a C-ordered matrix down axis 0 row after row, so carrying the running sums from block
+    to block adds the same numbers in the same order (a test checks it)."""
     n = len(values)
 
-    def sum_down(blocks) -> np.ndarray:
-        total = None
+    def sum_down(blocks: Iterable[NDArray[np.float64]]) -> Vector:
+        total: Vector | None = None
         for part in blocks:
             total = part.sum(axis=0) if total is None else np.vstack([total, part]).sum(axis=0)
+        assert total is not None  # at least one block: the matrix has rows
         return total
 
     if not values.flags.c_contiguous or values.ndim != 2 or values.shape[1] < 2:
-        return values.std(axis=0)  # one column: numpy sums it pairwise, not row after row
+        std: Vector = values.std(axis=0)  # one column: numpy sums it pairwise, not row by row
+        return std
     starts = range(0, n, block)
     mean = sum_down(values[s : s + block] for s in starts) / n
 
-    def squares(s: int) -> np.ndarray:
+    def squares(s: int) -> NDArray[np.float64]:
         d = values[s : s + block] - mean
         d *= d
         return d
@@ -247,7 +292,7 @@ def column_std(values: np.ndarray, block: int = 65_536) -> np.ndarray:
     return np.sqrt(sum_down(squares(s) for s in starts) / n)
 
 
-def _cohen_d(a: np.ndarray, b: np.ndarray) -> float:
+def _cohen_d(a: Vector, b: Vector) -> float:
     if len(a) < 2 or len(b) < 2:
         return 0.0
     pooled = np.sqrt(
@@ -256,26 +301,27 @@ def _cohen_d(a: np.ndarray, b: np.ndarray) -> float:
     return float((a.mean() - b.mean()) / pooled) if pooled > 0 else 0.0
 
 
-def _segment_index(seg: Segmentation) -> tuple[np.ndarray, int]:
+def _segment_index(seg: Segmentation) -> tuple[Index, int]:
     """Each row's position in seg.segment_ids (0..k-1), for np.bincount."""
     ids = np.asarray(seg.segment_ids)
     order = np.argsort(ids)
     return order[np.searchsorted(ids[order], seg.labels)], len(ids)
 
 
-def _group_moments(x: np.ndarray, index: np.ndarray, k: int):
+def _group_moments(x: Vector, index: Index, k: int) -> Moments:
     """(count, mean, sum of squared deviations from the group mean) per group: two-pass, so as
     accurate as numpy's own mean/var, but one bincount per pass instead of a mask per group."""
-    counts = np.bincount(index, minlength=k).astype(float)
-    sums = np.bincount(index, weights=x, minlength=k)
+    # Weighted bincounts are floats already (astype without a copy); numpy's stubs say integers.
+    counts = np.bincount(index, minlength=k).astype(np.float64)
+    sums = np.bincount(index, weights=x, minlength=k).astype(np.float64, copy=False)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / counts
+        means: Vector = sums / counts
     dev = x - means[index]
-    ss = np.bincount(index, weights=dev * dev, minlength=k)
+    ss = np.bincount(index, weights=dev * dev, minlength=k).astype(np.float64, copy=False)
     return counts, means, ss
 
 
-def _vs_rest(moments, pos: int) -> tuple[float, float, float]:
+def _vs_rest(moments: Moments, pos: int) -> tuple[float, float, float]:
     """(group mean, mean of all other rows, Cohen's d vs those rows with the pooled SD), the same
     statistics as `_cohen_d` on the two groups, combined from the per-group moments."""
     counts, means, ss = moments
@@ -300,7 +346,7 @@ def _vs_rest(moments, pos: int) -> tuple[float, float, float]:
 KW_EXACT_MAX = 200_000
 
 
-def _kruskal(x: np.ndarray, index: np.ndarray, k: int) -> tuple[float, float]:
+def _kruskal(x: Vector, index: Index, k: int) -> Kruskal:
     """Kruskal–Wallis H and p over the groups in `index` (empty groups left out, as before).
 
     Up to KW_EXACT_MAX rows: scipy.stats.kruskal itself. Above: the same statistic from one sort
@@ -330,65 +376,69 @@ def _kruskal(x: np.ndarray, index: np.ndarray, k: int) -> tuple[float, float]:
 
 
 def _test(
-    prepared, seg, dictionary, column, role, known=None, segment_index=None
+    prepared: PreparedData,
+    seg: Segmentation,
+    dictionary: DataDictionary,
+    column: str,
+    role: str,
+    known: tuple[Kruskal, Moments] | None = None,
+    segment_index: Index | None = None,
 ) -> FeatureTest | None:
     """The test for one column; `known` = (Kruskal–Wallis (H, p), moments) already computed for
     a numeric segmentation feature (its values are all finite: prepare drops or fills the rest);
     `segment_index` = `_segment_index(seg)[0]` when the caller has it (one pass over the labels
     instead of one per column)."""
-    from scipy import stats
-
     spec = dictionary.column(column)
-    groups = seg.labels
     if column in prepared.numeric_features:
         x = prepared.values[:, prepared.numeric_features.index(column)]
-        kind = "numeric"
     elif (
         spec.type in ("numeric", "ordinal", "binary", "date")
         and column not in prepared.categorical_features
     ):
         col = prepared.kept[column]
         x = (tenure_days(col) if spec.type == "date" else numeric_values(col)).to_numpy(dtype=float)
-        kind = "numeric"
     else:
-        x = prepared.kept[column].astype("string").fillna(BLANK).to_numpy()
-        kind = "categorical"
-    if kind == "numeric":
-        ok = np.isfinite(x)
-        index, k = (segment_index, seg.k) if segment_index is not None else _segment_index(seg)
-        if not ok.all():
-            x, index = x[ok], index[ok]
-        if np.count_nonzero(np.bincount(index, minlength=k)) < 2 or np.ptp(x) == 0:
+        labels = prepared.kept[column].astype("string").fillna(BLANK).to_numpy()
+        if (result := _chi_squared(seg.labels, labels)) is None:
             return None
-        (stat, p), moments = known if known is not None else (_kruskal(x, index, k), None)
-        if moments is None:
-            moments = _group_moments(x, index, k)
-        effect = max(abs(_vs_rest(moments, g)[2]) for g in range(k))
+        chi2, p_value, v = result
         return FeatureTest(
-            column,
-            spec.label,
-            role,
-            "Kruskal–Wallis",
-            float(stat),
-            float(p),
-            float(effect),
-            bool(p < 0.05 and effect >= 0.2),
+            column, spec.label, role, "chi-squared", chi2, p_value, v, p_value < 0.05 and v >= 0.1
         )
-    table = pd.crosstab(groups, x)
-    if table.shape[1] < 2 or table.shape[0] < 2:
+    index, k = (segment_index, seg.k) if segment_index is not None else _segment_index(seg)
+    ok = np.isfinite(x)
+    if not ok.all():
+        x, index = x[ok], index[ok]
+    if np.count_nonzero(np.bincount(index, minlength=k)) < 2 or np.ptp(x) == 0:
         return None
-    chi2, p, _, _ = stats.chi2_contingency(table.to_numpy())
-    v = float(np.sqrt(chi2 / (table.to_numpy().sum() * (min(table.shape) - 1))))
+    (stat, p), moments = known if known is not None else (_kruskal(x, index, k), None)
+    if moments is None:
+        moments = _group_moments(x, index, k)
+    effect = max(abs(_vs_rest(moments, g)[2]) for g in range(k))
     return FeatureTest(
         column,
         spec.label,
         role,
-        "chi-squared",
-        float(chi2),
+        "Kruskal–Wallis",
+        float(stat),
         float(p),
-        v,
-        bool(p < 0.05 and v >= 0.1),
+        float(effect),
+        bool(p < 0.05 and effect >= 0.2),
     )
+
+
+def _chi_squared(
+    segments: NDArray[np.intp], labels: NDArray[np.object_]
+) -> tuple[float, float, float] | None:
+    """(chi-squared, p, Cramér's V) of segment x category; None with fewer than two of either."""
+    from scipy import stats
+
+    table = pd.crosstab(segments, labels)
+    if table.shape[1] < 2 or table.shape[0] < 2:
+        return None
+    chi2, p, _, _ = stats.chi2_contingency(table.to_numpy())
+    v = float(np.sqrt(chi2 / (table.to_numpy().sum() * (min(table.shape) - 1))))
+    return float(chi2), float(p), v
 
 
 def tenure_days(column: pd.Series) -> pd.Series:
@@ -399,7 +449,7 @@ def tenure_days(column: pd.Series) -> pd.Series:
     return (dates.max() - dates).dt.days.astype(float)
 
 
-def _describe(column: pd.Series, member: np.ndarray, label: str, ctype: str) -> DescribeField:
+def _describe(column: pd.Series, member: Mask, label: str, ctype: str) -> DescribeField:
     if ctype in ("numeric", "ordinal", "date"):
         nums = tenure_days(column) if ctype == "date" else numeric_values(column)
         if ctype == "date":
@@ -427,6 +477,6 @@ def _describe(column: pd.Series, member: np.ndarray, label: str, ctype: str) -> 
     return DescribeField(column=str(column.name), label=label, kind="categorical", shares=shares)
 
 
-def _nanmean(values: np.ndarray) -> float | None:
+def _nanmean(values: Vector) -> float | None:
     values = values[~np.isnan(values)]
     return float(values.mean()) if len(values) else None

@@ -29,13 +29,18 @@ fewer than three features nothing is screened. `--keep-all-features` turns it of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from reportgen.analysis.cluster import fit_kmeans, silhouette
-from reportgen.analysis.prepare import PreparedData
+from reportgen.analysis.prepare import FeatureStep, PreparedData
 from reportgen.engine.parallel import map_small_fits
+
+Matrix = NDArray[np.float64]
+Columns = NDArray[np.intp]
 
 MIN_R2 = 0.02
 COPY_R = 0.995  # correlation at which a feature repeats another
@@ -95,7 +100,7 @@ class Screening:
         return " ".join(notes)
 
 
-def _quick_k(x: np.ndarray, k_max: int, seed: int, rng: np.random.Generator) -> int:
+def _quick_k(x: Matrix, k_max: int, seed: int, rng: np.random.Generator) -> int:
     from sklearn.metrics import pairwise_distances
 
     idx = rng.choice(len(x), size=min(len(x), SILHOUETTE_SAMPLE), replace=False)
@@ -112,7 +117,7 @@ def _quick_k(x: np.ndarray, k_max: int, seed: int, rng: np.random.Generator) -> 
     return best_k
 
 
-def _blocks(steps) -> list[np.ndarray]:
+def _blocks(steps: Sequence[FeatureStep]) -> list[Columns]:
     """The model-matrix columns of each step (a category's one-hot block is several)."""
     blocks, start = [], 0
     for step in steps:
@@ -122,7 +127,9 @@ def _blocks(steps) -> list[np.ndarray]:
     return blocks
 
 
-def _copies(steps, blocks, x: np.ndarray) -> dict[str, tuple[str, float]]:
+def _copies(
+    steps: Sequence[FeatureStep], blocks: list[Columns], x: Matrix
+) -> dict[str, tuple[str, float]]:
     """Features that repeat an earlier one ('spend_usd' next to 'spend_eur', a total next to
     itself under another name): correlation of at least COPY_R on the sample, after the
     features' transforms. Each counted twice in the distances k-means uses, doubling its
@@ -131,7 +138,7 @@ def _copies(steps, blocks, x: np.ndarray) -> dict[str, tuple[str, float]]:
     if len(single) < 2:
         return {}
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.corrcoef(x[:, [c for _, c in single]], rowvar=False)
+        r = np.atleast_2d(np.corrcoef(x[:, [c for _, c in single]], rowvar=False))
     copies: dict[str, tuple[str, float]] = {}
     for j, (name, _) in enumerate(single):
         for i in range(j):
@@ -142,9 +149,12 @@ def _copies(steps, blocks, x: np.ndarray) -> dict[str, tuple[str, float]]:
     return copies
 
 
-def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Screening:
+def _sample_without_copies(
+    prepared: PreparedData, rng: np.random.Generator
+) -> tuple[list[FeatureStep], Matrix, list[Columns], dict[str, tuple[str, float]]]:
+    """The screening sample (at most SAMPLE rows) without the features that repeat another:
+    (steps, sample, each step's columns, copies)."""
     steps = list(prepared.steps)
-    rng = np.random.default_rng(seed + 7)
     x = prepared.scaled
     if len(x) > SAMPLE:
         x = x[np.sort(rng.choice(len(x), size=SAMPLE, replace=False))]
@@ -155,32 +165,63 @@ def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Sc
         x = x[:, np.concatenate([blocks[i] for i in kept])]
         steps = [steps[i] for i in kept]
         blocks = _blocks(steps)
+    return steps, x, blocks, copies
+
+
+def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Screening:
+    rng = np.random.default_rng(seed + 7)
+    steps, x, blocks, copies = _sample_without_copies(prepared, rng)
     if len(steps) < 3 or len(np.unique(x, axis=0)) < 10:
         return Screening({}, (), None, copies=copies)
     k_all = _quick_k(x, k_max, seed, rng)
-    all_labels = fit_kmeans(x, k_all, seed, n_init=3).labels_
-    r2: dict[str, float] = {}
-    r2_all: dict[str, float] = {}
-    r2_linear: dict[str, float] = {}
-
-    def without(cols: np.ndarray) -> np.ndarray:
-        return x[:, np.setdiff1d(np.arange(x.shape[1]), cols)]
-
-    loo = map_small_fits(
-        lambda cols: fit_kmeans(without(cols), k_all, seed, n_init=3).labels_, blocks
-    )
-    for step, cols, loo_labels in zip(steps, blocks, loo, strict=True):
-        others = without(cols)
-        r2[step.column] = _r2(x[:, cols], loo_labels)
-        r2_all[step.column] = _r2(x[:, cols], all_labels)
-        r2_linear[step.column] = _linear_r2(x[:, cols], others)
-
+    r2, r2_all, r2_linear = _explained(x, steps, blocks, k_all, seed)
     one_curve = {
         step.column
         for step, cols in zip(steps, blocks, strict=True)
         if step.kind != "categorical" and len(cols) == 1 and r2_linear[step.column] < MIN_R2
         if _one_normal_curve(x[:, cols[0]], seed)
     }
+    noise = _noise(r2, r2_all, r2_linear, one_curve, len(steps))
+    return Screening(
+        r2,
+        tuple(c for c in prepared.features if c in noise),
+        k_all,
+        r2_all,
+        r2_linear,
+        tuple(c for c in prepared.features if c in one_curve),
+        copies,
+    )
+
+
+def _explained(
+    x: Matrix, steps: list[FeatureStep], blocks: list[Columns], k: int, seed: int
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Per feature, the share of its variance explained by groups found without it, by groups
+    found on all features, and linearly by the other features."""
+    all_labels = fit_kmeans(x, k, seed, n_init=3).labels_
+
+    def without(cols: Columns) -> Matrix:
+        return x[:, np.setdiff1d(np.arange(x.shape[1]), cols)]
+
+    loo = map_small_fits(lambda cols: fit_kmeans(without(cols), k, seed, n_init=3).labels_, blocks)
+    r2: dict[str, float] = {}
+    r2_all: dict[str, float] = {}
+    r2_linear: dict[str, float] = {}
+    for step, cols, loo_labels in zip(steps, blocks, loo, strict=True):
+        r2[step.column] = _r2(x[:, cols], loo_labels)
+        r2_all[step.column] = _r2(x[:, cols], all_labels)
+        r2_linear[step.column] = _linear_r2(x[:, cols], without(cols))
+    return r2, r2_all, r2_linear
+
+
+def _noise(
+    r2: dict[str, float],
+    r2_all: dict[str, float],
+    r2_linear: dict[str, float],
+    one_curve: set[str],
+    n_features: int,
+) -> list[str]:
+    """The features screened out, surest first, never all of them."""
 
     def is_noise(c: str) -> bool:
         if r2[c] >= MIN_R2:
@@ -195,20 +236,11 @@ def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Sc
     # A column that is not noise, or whose values are not one normal curve, can carry the
     # segments on its own; a table of nothing but normal noise keeps two (screening would only
     # pick which noise to keep).
-    keep = 1 if len(noise) < len(steps) or len(one_curve) < len(steps) else 2
-    noise = noise[: len(steps) - keep]
-    return Screening(
-        r2,
-        tuple(c for c in prepared.features if c in noise),
-        k_all,
-        r2_all,
-        r2_linear,
-        tuple(c for c in prepared.features if c in one_curve),
-        copies,
-    )
+    keep = 1 if len(noise) < n_features or len(one_curve) < n_features else 2
+    return noise[: n_features - keep]
 
 
-def _one_normal_curve(values: np.ndarray, seed: int) -> bool:
+def _one_normal_curve(values: Matrix, seed: int) -> bool:
     """One normal curve fits the values at least as well as a mixture of two (lower or equal
     BIC): nothing in the column's own distribution suggests groups."""
     if len(np.unique(values)) < 10:
@@ -220,10 +252,10 @@ def _one_normal_curve(values: np.ndarray, seed: int) -> bool:
         GaussianMixture(n, random_state=seed, n_init=2 if n > 1 else 1).fit(v).bic(v)
         for n in (1, 2)
     ]
-    return bic[0] <= bic[1]
+    return bool(bic[0] <= bic[1])
 
 
-def _linear_r2(block: np.ndarray, others: np.ndarray) -> float:
+def _linear_r2(block: Matrix, others: Matrix) -> float:
     """Share of the block's variance a least-squares fit on the other features explains."""
     design = np.column_stack([others, np.ones(len(others))])
     coef, *_ = np.linalg.lstsq(design, block, rcond=None)
@@ -232,7 +264,7 @@ def _linear_r2(block: np.ndarray, others: np.ndarray) -> float:
     return 0.0 if total <= 0 else 1.0 - float(((block - design @ coef) ** 2).sum()) / total
 
 
-def _r2(block: np.ndarray, labels: np.ndarray) -> float:
+def _r2(block: Matrix, labels: NDArray[np.intp]) -> float:
     """Share of the block's variance between the groups (R²)."""
     centred = block - block.mean(axis=0)
     total = float((centred**2).sum())

@@ -13,9 +13,11 @@ Pure: takes the model matrix and the segmentation, returns `Evaluation`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from reportgen.analysis.cluster import Segmentation, fit_kmeans
 from reportgen.engine.parallel import map_small_fits
@@ -67,8 +69,11 @@ def stability_verdict(jaccard: float) -> str:
     return "doubtful" if jaccard >= STABILITY_CUTOFFS[0] else "unstable"
 
 
+Labels = NDArray[np.intp]
+
+
 def evaluate(
-    scaled: np.ndarray, seg: Segmentation, *, seed: int, resamples: int = 20
+    scaled: NDArray[np.float64], seg: Segmentation, *, seed: int, resamples: int = 20
 ) -> Evaluation:
     rng = np.random.default_rng(seed + 1)
     n = len(scaled)
@@ -78,31 +83,46 @@ def evaluate(
         else np.arange(n)
     )
     x, labels = scaled[idx], seg.labels[idx]
+    silhouette = _silhouette(x, labels, rng)
+
+    # The resamples are drawn in order from one generator, then fitted two at a time.
+    boots = [rng.integers(0, len(x), size=len(x)) for _ in range(resamples)]
+
+    def refit(b: int) -> tuple[Labels, Labels]:
+        model = fit_kmeans(x[boots[b]], seg.k, seed + 100 + b, n_init=3)
+        members = np.unique(boots[b])
+        return members, model.predict(x[members])
+
+    jaccard = _mean_best_jaccard(seg, labels, map_small_fits(refit, range(resamples)))
+    stability = tuple(
+        SegmentStability(segment_id=sid, jaccard=j, verdict=stability_verdict(j))
+        for sid, j in zip(seg.segment_ids, jaccard, strict=True)
+    )
+    return Evaluation(silhouette, quality_verdict(silhouette), stability, resamples, len(x))
+
+
+def _silhouette(x: NDArray[np.float64], labels: Labels, rng: np.random.Generator) -> float | None:
+    """The average silhouette on at most SILHOUETTE_SAMPLE of the rows (None for one segment)."""
+    from sklearn.metrics import silhouette_score
 
     sil_idx = (
         np.sort(rng.choice(len(x), size=SILHOUETTE_SAMPLE, replace=False))
         if len(x) > SILHOUETTE_SAMPLE
         else np.arange(len(x))
     )
-    from sklearn.metrics import silhouette_score
+    if len(np.unique(labels[sil_idx])) < 2:
+        return None
+    return float(silhouette_score(x[sil_idx], labels[sil_idx]))
 
-    silhouette = (
-        float(silhouette_score(x[sil_idx], labels[sil_idx]))
-        if len(np.unique(labels[sil_idx])) >= 2
-        else None
-    )
 
-    # The resamples are drawn in order from one generator, then fitted two at a time.
-    boots = [rng.integers(0, len(x), size=len(x)) for _ in range(resamples)]
-
-    def refit(b: int) -> tuple[np.ndarray, np.ndarray]:
-        model = fit_kmeans(x[boots[b]], seg.k, seed + 100 + b, n_init=3)
-        members = np.unique(boots[b])
-        return members, model.predict(x[members])
-
+def _mean_best_jaccard(
+    seg: Segmentation, labels: Labels, refits: Iterable[tuple[Labels, Labels]]
+) -> list[float]:
+    """Per segment, the mean over resamples of the Jaccard similarity of its best-matching new
+    segment, over the customers in the resample (0 when it never appears)."""
     sums = np.zeros(seg.k)
     counts = np.zeros(seg.k)
-    for members, new in map_small_fits(refit, range(resamples)):
+    for members, new in refits:
         old = labels[members]
         for j, sid in enumerate(seg.segment_ids):
             a = old == sid
@@ -116,12 +136,4 @@ def evaluate(
                     best = max(best, np.count_nonzero(a & bmask) / union)
             sums[j] += best
             counts[j] += 1
-    stability = tuple(
-        SegmentStability(
-            segment_id=sid,
-            jaccard=float(sums[j] / counts[j]) if counts[j] else 0.0,
-            verdict=stability_verdict(float(sums[j] / counts[j]) if counts[j] else 0.0),
-        )
-        for j, sid in enumerate(seg.segment_ids)
-    )
-    return Evaluation(silhouette, quality_verdict(silhouette), stability, resamples, len(x))
+    return [float(sums[j] / counts[j]) if counts[j] else 0.0 for j in range(seg.k)]

@@ -107,6 +107,15 @@ def features_dictionary(
     """The packaged dictionary of the derived features that are `present` (a log without a
     product column has no distinct_products), with the log's own id column name and its
     currency as the unit of the money columns."""
+    return dictionary_from_mapping(
+        features_mapping(id_name, currency, present), FEATURES_DICTIONARY
+    )
+
+
+def features_mapping(
+    id_name: str, currency: str | None, present: tuple[str, ...]
+) -> dict[str, Any]:
+    """The packaged features dictionary as plain data (see features_dictionary)."""
     text = resources.files("reportgen.io").joinpath(FEATURES_DICTIONARY).read_text("utf-8")
     raw: dict[str, Any] = yaml.safe_load(text)
     columns = {k: v for k, v in raw["columns"].items() if k in present or k == "customer_id"}
@@ -117,4 +126,4 @@ def features_dictionary(
             if name in columns:
                 columns[name]["unit"] = currency
     raw["id_column"] = id_name
-    return dictionary_from_mapping(raw, FEATURES_DICTIONARY)
+    return raw

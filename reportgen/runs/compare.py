@@ -11,10 +11,12 @@ migration of customers whose ids appear in both runs, and input drift per featur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from reportgen.analysis.cluster import Segmentation
 from reportgen.analysis.naming import SegmentStory
@@ -56,8 +58,8 @@ def _previous_order(previous: SavedModel, features: tuple[str, ...]) -> list[int
 
 
 def centroids_in(
-    previous: SavedModel, frame: pd.DataFrame, labels: np.ndarray, ids: tuple[int, ...]
-) -> np.ndarray:
+    previous: SavedModel, frame: pd.DataFrame, labels: NDArray[np.intp], ids: tuple[int, ...]
+) -> NDArray[np.float64]:
     """Each segment's members, put through the previous run's preprocessing, averaged."""
     scaled, usable, _ = previous.transform(frame)
     out = np.full((len(ids), scaled.shape[1]), np.nan)
@@ -156,7 +158,7 @@ class Drift:
 class Migration:
     rows: tuple[int | str, ...]  # previous segment ids, then NEW_ROW
     cols: tuple[int | str, ...]  # this run's segment ids, then GONE_COL
-    counts: np.ndarray  # len(rows) x len(cols)
+    counts: NDArray[np.int64]  # len(rows) x len(cols)
     n_both: int  # customers segmented in both runs
     n_moved: int  # of those, how many changed segment
     n_duplicate_ids: int  # ids left out because they repeat within a run
@@ -178,7 +180,9 @@ class Changes:
     migration_note: str | None  # why there is no migration matrix
 
 
-def psi(reference_edges, reference_shares, values: np.ndarray) -> float:
+def psi(
+    reference_edges: Sequence[float], reference_shares: Sequence[float], values: NDArray[np.float64]
+) -> float:
     """Population stability index of `values` against a stored reference binning."""
     edges = np.asarray(reference_edges, dtype=float)
     counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
@@ -194,14 +198,15 @@ def psi_level(value: float) -> str:
 def migration(
     previous: pd.DataFrame,
     ids: pd.Series,
-    labels: np.ndarray,
+    labels: NDArray[np.intp],
     previous_ids: tuple[int, ...],
     current_ids: tuple[int, ...],
 ) -> Migration:
     """Who moved where: previous segment (rows) x this run's segment (columns), by customer id.
 
     Ids are compared as the CSV export writes them (formula-like text is neutralised there).
-    An id that repeats within either run is left out: its row cannot be followed reliably.
+    An id that repeats within either run is left out: its row cannot be followed reliably. A
+    previous segment id the previous model does not know is skipped, never guessed.
     """
     before = pd.Series(previous["segment_id"].to_numpy(), index=previous["id"].astype(str))
     after = pd.Series(labels, index=[str(neutralise(str(i))) for i in ids])
@@ -210,28 +215,34 @@ def migration(
     n_dup = int(len(set(before.index[dup_before]) | set(after.index[dup_after])))
     before = before[~dup_before]
     after = after[~dup_after]
-    rows = tuple(previous_ids) + (NEW_ROW,)
-    cols = tuple(current_ids) + (GONE_COL,)
-    counts = np.zeros((len(rows), len(cols)), dtype=int)
-    rpos = {r: i for i, r in enumerate(rows)}
-    cpos = {c: i for i, c in enumerate(cols)}
     both = before.index.intersection(after.index)
-    pairs = pd.DataFrame({"b": before.loc[both].to_numpy(), "a": after.loc[both].to_numpy()})
-    moved = 0
-    for (b, a), n in pairs.value_counts().items():
-        if b not in rpos:  # a segment id the previous model does not know: skip, never guess
-            continue
-        counts[rpos[b], cpos[int(a)]] += int(n)
-    for i, r in enumerate(previous_ids):
-        for j, c in enumerate(current_ids):
-            if r != c:
-                moved += counts[i, j]
-    for a, n in after.drop(both).value_counts().items():
-        counts[rpos[NEW_ROW], cpos[int(a)]] += int(n)
-    for b, n in before.drop(both).value_counts().items():
-        if b in rpos:
-            counts[rpos[b], cpos[GONE_COL]] += int(n)
-    return Migration(rows, cols, counts, int(len(both)), int(moved), n_dup)
+    kp, kc = len(previous_ids), len(current_ids)
+
+    def prev_at(ids: pd.Series) -> NDArray[np.intp]:
+        return pd.Index(previous_ids).get_indexer(pd.Index(ids.to_numpy()))
+
+    def cur_at(ids: pd.Series) -> NDArray[np.intp]:
+        return pd.Index(current_ids).get_indexer(pd.Index(ids.to_numpy()))
+
+    counts = np.zeros((kp + 1, kc + 1), dtype=np.int64)  # + the NEW_ROW row, the GONE_COL column
+    counts[:kp, :kc] = _cell_counts(prev_at(before.loc[both]), cur_at(after.loc[both]), kp, kc)
+    counts[kp, :kc] = np.bincount(cur_at(after.drop(both)), minlength=kc)
+    gone = prev_at(before.drop(both))
+    counts[:kp, kc] = np.bincount(gone[gone >= 0], minlength=kp)
+    same = np.equal.outer(np.asarray(previous_ids), np.asarray(current_ids))
+    moved = int(counts[:kp, :kc][~same].sum())
+    rows: tuple[int | str, ...] = (*previous_ids, NEW_ROW)
+    cols: tuple[int | str, ...] = (*current_ids, GONE_COL)
+    return Migration(rows, cols, counts, int(len(both)), moved, n_dup)
+
+
+def _cell_counts(
+    row_at: NDArray[np.intp], col_at: NDArray[np.intp], n_rows: int, n_cols: int
+) -> NDArray[np.int64]:
+    """How many (row, column) pairs fall in each cell; a row position of -1 is not counted."""
+    known = row_at >= 0
+    flat = row_at[known] * n_cols + col_at[known]
+    return np.bincount(flat, minlength=n_rows * n_cols).reshape(n_rows, n_cols).astype(np.int64)
 
 
 def compare_runs(
@@ -245,11 +256,46 @@ def compare_runs(
     prev = previous.model
     _previous_order(prev, prepared.features)
     order = [prepared.numeric_features.index(f) for f in prev.numeric_features]
+    mig, note = _migration_or_why_not(previous, prepared, seg)
+    return Changes(
+        previous_date=prev.date_text,
+        previous_created_at=prev.created_at,
+        previous_file=prev.input_file,
+        previous_k=prev.k,
+        threshold=matching.threshold,
+        segments=_segment_changes(prev, matching, profiles, stories, order),
+        drift=_drift(prev, prepared.values[:, order]),
+        migration=mig,
+        migration_note=note,
+    )
+
+
+def _segment_changes(
+    prev: SavedModel,
+    matching: Matching,
+    profiles: Profiles,
+    stories: tuple[SegmentStory, ...],
+    order: list[int],
+) -> tuple[SegmentChange, ...]:
+    """Each segment of this run against its previous self (none for a new one), then the
+    vanished ones; by id. `order`: this run's position of each previous numeric feature."""
     prev_by_id = {s.id: s for s in prev.segments}
     changes = []
     for sp, story in zip(profiles.segments, stories, strict=True):
         before = prev_by_id.get(sp.segment_id)
         after_means = [sp.features[j].segment_mean for j in order]
+        moves: tuple[FeatureMove, ...] = ()
+        if before is not None:
+            moves = tuple(
+                FeatureMove(f, b, a, sd)
+                for f, b, a, sd in zip(
+                    prev.numeric_features,
+                    before.mean_units,
+                    after_means,
+                    prev.overall_sd,
+                    strict=True,
+                )
+            )
         changes.append(
             SegmentChange(
                 id=sp.segment_id,
@@ -260,18 +306,7 @@ def compare_runs(
                 size_after=sp.size,
                 share_after=sp.share,
                 centre_distance=matching.distance.get(sp.segment_id),
-                moves=tuple(
-                    FeatureMove(f, b, a, sd)
-                    for f, b, a, sd in zip(
-                        prev.numeric_features,
-                        before.mean_units,
-                        after_means,
-                        prev.overall_sd,
-                        strict=True,
-                    )
-                )
-                if before
-                else (),
+                moves=moves,
             )
         )
     for vid in matching.vanished:
@@ -280,7 +315,12 @@ def compare_runs(
             SegmentChange(vid, s.name, "vanished", s.size, s.share, None, None, None, ())
         )
     changes.sort(key=lambda c: c.id)
-    values = prepared.values[:, order]
+    return tuple(changes)
+
+
+def _drift(prev: SavedModel, values: NDArray[np.float64]) -> tuple[Drift, ...]:
+    """PSI of each numeric feature (columns of `values`, in the previous run's feature order)
+    against the previous run's reference bins."""
     drift = []
     for j, f in enumerate(prev.numeric_features):
         edges, shares = prev.reference[f]
@@ -288,27 +328,24 @@ def compare_runs(
         drift.append(
             Drift(f, value, psi_level(value), prev.overall_mean[j], float(values[:, j].mean()))
         )
-    mig, note = None, previous.note
+    return tuple(drift)
+
+
+def _migration_or_why_not(
+    previous: PreviousRun, prepared: PreparedData, seg: Segmentation
+) -> tuple[Migration | None, str | None]:
+    note = previous.note
     if note is None and prepared.id_name == "row":
         note = "this run's data has no customer id column, so customers cannot be followed"
-    if note is None and previous.assignments is not None:
-        mig = migration(
-            previous.assignments,
-            prepared.ids,
-            seg.labels,
-            tuple(s.id for s in prev.segments),
-            seg.segment_ids,
-        )
-        if mig.n_both == 0:
-            mig, note = None, "no customer id appears in both runs"
-    return Changes(
-        previous_date=prev.date_text,
-        previous_created_at=prev.created_at,
-        previous_file=prev.input_file,
-        previous_k=prev.k,
-        threshold=matching.threshold,
-        segments=tuple(changes),
-        drift=tuple(drift),
-        migration=mig,
-        migration_note=note,
+    if note is not None or previous.assignments is None:
+        return None, note
+    mig = migration(
+        previous.assignments,
+        prepared.ids,
+        seg.labels,
+        tuple(s.id for s in previous.model.segments),
+        seg.segment_ids,
     )
+    if mig.n_both == 0:
+        return None, "no customer id appears in both runs"
+    return mig, None

@@ -16,17 +16,26 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
-from reportgen.analysis.prepare import FeatureStep, apply_steps
+from reportgen.analysis.prepare import DropReason, FeatureStep, PreparedData, apply_steps
 from reportgen.engine.parallel import map_threads
 from reportgen.errors import InputError
 from reportgen.runs.folder import ASSIGNMENTS_FILE, MODEL_FILE
+
+if TYPE_CHECKING:  # types only: scoring a table needs none of these modules
+    from reportgen.analysis.cluster import Segmentation
+    from reportgen.analysis.naming import SegmentStory
+    from reportgen.analysis.profile import Profiles
+    from reportgen.io.dictionary import DataDictionary
+    from reportgen.io.load import LoadedTable
 
 SCHEMA = "reportgen.runs.model"
 SCHEMA_VERSION = 1
@@ -90,14 +99,16 @@ class SavedModel:
         return len(self.segments)
 
     @property
-    def centers_scaled(self) -> np.ndarray:
+    def centers_scaled(self) -> NDArray[np.float64]:
         return np.array([s.center_scaled for s in self.segments], dtype=float)
 
     @property
     def scale_limits(self) -> dict[str, tuple[float, float]]:
         return {r.column: (r.low, r.high) for r in self.scale_rules}
 
-    def transform(self, frame: pd.DataFrame):
+    def transform(
+        self, frame: pd.DataFrame
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], tuple[DropReason, ...]]:
         """Rows of a raw table -> (this model's scaled space, usable mask, drop reasons)."""
         return apply_steps(frame, self.steps, self.scale_limits)
 
@@ -105,7 +116,20 @@ class SavedModel:
 # --------------------------------------------------------------------------- building
 
 
-def reference_bins(values: np.ndarray) -> tuple[list[float], list[float]]:
+class RunStamp(Protocol):
+    """When and with what a run was made (the pipeline's run information)."""
+
+    @property
+    def generated_at(self) -> str: ...
+    @property
+    def date_text(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def versions(self) -> Iterable[tuple[str, str]]: ...
+
+
+def reference_bins(values: NDArray[np.float64]) -> tuple[list[float], list[float]]:
     """Decile edges of one feature and the share of rows in each bin (for PSI drift later)."""
     edges = np.unique(np.quantile(values, REFERENCE_QUANTILES))
     counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
@@ -114,38 +138,20 @@ def reference_bins(values: np.ndarray) -> tuple[list[float], list[float]]:
 
 def build_model(
     *,
-    run,
-    table,
-    dictionary,
-    prepared,
-    seg,
-    profiles,
-    stories,
+    run: RunStamp,
+    table: LoadedTable,
+    dictionary: DataDictionary,
+    prepared: PreparedData,
+    seg: Segmentation,
+    profiles: Profiles,
+    stories: tuple[SegmentStory, ...],
     assignments_sha256: str | None,
     next_segment_id: int | None = None,
     previous: SavedModel | None = None,
 ) -> dict[str, Any]:
     """The model of one run as a plain, JSON-ready dict (floats at full precision)."""
     features = list(prepared.features)
-    numeric = list(prepared.numeric_features)
     ids = list(seg.segment_ids)
-    segments = []
-    for pos, (sp, story) in enumerate(zip(profiles.segments, stories, strict=True)):
-        segments.append(
-            {
-                "id": int(ids[pos]),
-                "name": story.name,
-                "slug": story.slug,
-                "size": int(sp.size),
-                "share": float(sp.share),
-                "center_scaled": [float(x) for x in seg.centers_scaled[pos]],
-                "mean_units": [float(f.segment_mean) for f in sp.features],
-            }
-        )
-    bins = map_threads(
-        lambda j: reference_bins(prepared.values[:, j]), range(len(numeric)), rows=prepared.n_kept
-    )
-    reference = {f: {"edges": e, "shares": s} for f, (e, s) in zip(numeric, bins, strict=True)}
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -163,7 +169,7 @@ def build_model(
         "id_name": prepared.id_name,
         "features": features,
         "labels": [dictionary.column(f).label for f in features],
-        "numeric_features": numeric,
+        "numeric_features": list(prepared.numeric_features),
         "preprocess": {
             "steps": [_jsonable(asdict(step)) for step in prepared.steps],
             "drop_rules": "a row is left out when a feature is not a number (or date), infinite, "
@@ -171,11 +177,11 @@ def build_model(
             "them in",
         },
         "assignment": "nearest centre (Euclidean, scaled space); ties go to the lower position",
-        "segments": segments,
+        "segments": _segment_entries(seg, profiles, stories),
         "next_segment_id": int(next_segment_id if next_segment_id is not None else max(ids) + 1),
         "overall_mean": [float(m) for m in profiles.overall_mean],
         "overall_sd": [float(m) for m in profiles.overall_sd],
-        "reference": reference,
+        "reference": _reference(prepared),
         "dictionary": _jsonable(asdict(dictionary)),
         "assignments_sha256": assignments_sha256,
         "previous": (
@@ -184,6 +190,33 @@ def build_model(
             else None
         ),
     }
+
+
+def _segment_entries(
+    seg: Segmentation, profiles: Profiles, stories: tuple[SegmentStory, ...]
+) -> list[dict[str, Any]]:
+    ids = seg.segment_ids
+    return [
+        {
+            "id": int(ids[pos]),
+            "name": story.name,
+            "slug": story.slug,
+            "size": int(sp.size),
+            "share": float(sp.share),
+            "center_scaled": [float(x) for x in seg.centers_scaled[pos]],
+            "mean_units": [float(f.segment_mean) for f in sp.features],
+        }
+        for pos, (sp, story) in enumerate(zip(profiles.segments, stories, strict=True))
+    ]
+
+
+def _reference(prepared: PreparedData) -> dict[str, dict[str, list[float]]]:
+    """Each numeric feature's decile bins (for drift later), one feature per thread."""
+    numeric = prepared.numeric_features
+    bins = map_threads(
+        lambda j: reference_bins(prepared.values[:, j]), range(len(numeric)), rows=prepared.n_kept
+    )
+    return {f: {"edges": e, "shares": s} for f, (e, s) in zip(numeric, bins, strict=True)}
 
 
 def _jsonable(value: Any) -> Any:
@@ -266,12 +299,14 @@ def parse_model(data: bytes, where: str = MODEL_FILE) -> SavedModel:
         raise bad(f"malformed content ({str(exc)[:160]})") from None
 
 
-def _text(value: Any, what: str, *, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
+def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or len(value) > MAX_TEXT:
         raise ValueError(f"{what} must be text")
     return value
+
+
+def _optional_text(value: Any, what: str) -> str | None:
+    return None if value is None else _text(value, what)
 
 
 def _num(value: Any, what: str) -> float:
@@ -293,62 +328,17 @@ def _nums(value: Any, what: str, n: int | None = None) -> tuple[float, ...]:
 
 
 def _read(doc: dict[str, Any]) -> SavedModel:
-    features = doc["features"]
-    if not isinstance(features, list) or not 1 <= len(features) <= MAX_FEATURES:
-        raise ValueError("features must be a non-empty list")
-    features = tuple(_text(f, "feature name") for f in features)
-    if len(set(features)) != len(features):
-        raise ValueError("feature names repeat")
-    p = len(features)
-    labels = tuple(_text(x, "label") for x in doc["labels"])
-    if len(labels) != p:
-        raise ValueError("one label per feature expected")
-    numeric = tuple(_text(f, "numeric feature") for f in doc["numeric_features"])
-    if not set(numeric) <= set(features):
-        raise ValueError("numeric features must be features")
-    steps = tuple(_step(raw) for raw in doc["preprocess"]["steps"])
-    if tuple(s.column for s in steps) != features:
-        raise ValueError("preprocess steps must follow the feature order")
-    n_model = sum(len(s.model_columns) for s in steps)
-    q = len(numeric)
-    raw_segs = doc["segments"]
-    if not isinstance(raw_segs, list) or not 1 <= len(raw_segs) <= MAX_SEGMENTS:
-        raise ValueError(f"segments must be a list of 1 to {MAX_SEGMENTS}")
-    segments = tuple(
-        SavedSegment(
-            id=_int(s["id"], "segment id", 1, 10_000),
-            name=_text(s["name"], "segment name"),
-            slug=_text(s["slug"], "segment slug"),
-            size=_int(s["size"], "segment size"),
-            share=_num(s["share"], "segment share"),
-            center_scaled=_nums(s["center_scaled"], "centre", n_model),
-            mean_units=_nums(s["mean_units"], "segment mean", q),
-        )
-        for s in raw_segs
-    )
-    ids = [s.id for s in segments]
-    if len(set(ids)) != len(ids):
-        raise ValueError("segment ids repeat")
+    features, labels, numeric, steps = _read_features(doc)
+    segments = _read_segments(doc["segments"], sum(len(s.model_columns) for s in steps), numeric)
     next_id = _int(doc["next_segment_id"], "next_segment_id", 1, 10_001)
-    if next_id <= max(ids):
+    if next_id <= max(s.id for s in segments):
         raise ValueError("next_segment_id must exceed every segment id")
-    reference = {}
-    for f in numeric:
-        ref = doc["reference"][f]
-        edges = _nums(ref["edges"], "reference edges")
-        shares = _nums(ref["shares"], "reference shares", len(edges) + 1)
-        reference[f] = (edges, shares)
-    rules = []
-    dictionary = doc["dictionary"]
-    columns = {c["name"]: c for c in dictionary["columns"] if isinstance(c, dict)}
-    for f in features:
-        spec = columns.get(f, {})
-        lo, hi = spec.get("scale_min"), spec.get("scale_max")
-        if lo is not None and hi is not None:
-            rules.append(ScaleRule(f, _num(lo, "scale_min"), _num(hi, "scale_max")))
+    reference = _read_reference(doc["reference"], numeric)
+    rules = _scale_rules(doc["dictionary"], features)
     inp = doc["input"]
-    id_column = _text(doc["id_column"], "id_column", optional=True)
-    sha = _text(doc.get("assignments_sha256"), "assignments_sha256", optional=True)
+    id_column = _optional_text(doc["id_column"], "id_column")
+    sha = _optional_text(doc.get("assignments_sha256"), "assignments_sha256")
+    q = len(numeric)
     return SavedModel(
         created_at=_text(doc["created_at"], "created_at"),
         date_text=_text(doc["date_text"], "date_text"),
@@ -361,7 +351,7 @@ def _read(doc: dict[str, Any]) -> SavedModel:
         labels=labels,
         steps=steps,
         numeric_features=numeric,
-        scale_rules=tuple(rules),
+        scale_rules=rules,
         segments=segments,
         next_segment_id=next_id,
         overall_mean=_nums(doc["overall_mean"], "overall mean", q),
@@ -371,6 +361,74 @@ def _read(doc: dict[str, Any]) -> SavedModel:
         n_kept=_int(inp["rows_kept"], "rows kept"),
         raw=doc,
     )
+
+
+def _read_features(
+    doc: dict[str, Any],
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[FeatureStep, ...]]:
+    """(features, labels, numeric features, steps), each checked against the features."""
+    raw_features = doc["features"]
+    if not isinstance(raw_features, list) or not 1 <= len(raw_features) <= MAX_FEATURES:
+        raise ValueError("features must be a non-empty list")
+    features = tuple(_text(f, "feature name") for f in raw_features)
+    if len(set(features)) != len(features):
+        raise ValueError("feature names repeat")
+    labels = tuple(_text(x, "label") for x in doc["labels"])
+    if len(labels) != len(features):
+        raise ValueError("one label per feature expected")
+    numeric = tuple(_text(f, "numeric feature") for f in doc["numeric_features"])
+    if not set(numeric) <= set(features):
+        raise ValueError("numeric features must be features")
+    steps = tuple(_step(raw) for raw in doc["preprocess"]["steps"])
+    if tuple(s.column for s in steps) != features:
+        raise ValueError("preprocess steps must follow the feature order")
+    return features, labels, numeric, steps
+
+
+def _read_segments(
+    raw_segs: Any, n_model: int, numeric: tuple[str, ...]
+) -> tuple[SavedSegment, ...]:
+    if not isinstance(raw_segs, list) or not 1 <= len(raw_segs) <= MAX_SEGMENTS:
+        raise ValueError(f"segments must be a list of 1 to {MAX_SEGMENTS}")
+    segments = tuple(
+        SavedSegment(
+            id=_int(s["id"], "segment id", 1, 10_000),
+            name=_text(s["name"], "segment name"),
+            slug=_text(s["slug"], "segment slug"),
+            size=_int(s["size"], "segment size"),
+            share=_num(s["share"], "segment share"),
+            center_scaled=_nums(s["center_scaled"], "centre", n_model),
+            mean_units=_nums(s["mean_units"], "segment mean", len(numeric)),
+        )
+        for s in raw_segs
+    )
+    ids = [s.id for s in segments]
+    if len(set(ids)) != len(ids):
+        raise ValueError("segment ids repeat")
+    return segments
+
+
+def _read_reference(
+    raw: Any, numeric: tuple[str, ...]
+) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+    reference = {}
+    for f in numeric:
+        edges = _nums(raw[f]["edges"], "reference edges")
+        shares = _nums(raw[f]["shares"], "reference shares", len(edges) + 1)
+        reference[f] = (edges, shares)
+    return reference
+
+
+def _scale_rules(dictionary: Any, features: tuple[str, ...]) -> tuple[ScaleRule, ...]:
+    """The rating-scale bounds the saved data dictionary gives the features."""
+    columns = {c["name"]: c for c in dictionary["columns"] if isinstance(c, dict)}
+    rules = []
+    for f in features:
+        spec = columns.get(f, {})
+        lo, hi = spec.get("scale_min"), spec.get("scale_max")
+        if lo is not None and hi is not None:
+            rules.append(ScaleRule(f, _num(lo, "scale_min"), _num(hi, "scale_max")))
+    return tuple(rules)
 
 
 # --------------------------------------------------------------------------- files (edge)
@@ -457,8 +515,9 @@ def _step(raw: Any) -> FeatureStep:
         raise ValueError("scale and weight must be positive")
     if kind == "categorical" and len(categories) < 2:
         raise ValueError("a categorical step needs at least two categories")
-    if raw.get("reference_date") is not None:
-        pd.Timestamp(_text(raw["reference_date"], "reference_date"))  # raises on garbage
+    reference_date = _optional_text(raw.get("reference_date"), "reference_date")
+    if reference_date is not None:
+        pd.Timestamp(reference_date)  # raises on garbage
     return FeatureStep(
         column=_text(raw.get("column"), "step column"),
         kind=kind,
@@ -471,8 +530,8 @@ def _step(raw: Any) -> FeatureStep:
         categories=categories,
         category_means=means,
         weight=weight,
-        positive=_text(raw.get("positive"), "positive", optional=True),
-        reference_date=_text(raw.get("reference_date"), "reference_date", optional=True),
+        positive=_optional_text(raw.get("positive"), "positive"),
+        reference_date=reference_date,
         imputed=_int(raw.get("imputed", 0), "imputed"),
         capped=_int(raw.get("capped", 0), "capped"),
         reason=_text(raw.get("reason", ""), "reason") or "",

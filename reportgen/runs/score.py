@@ -2,8 +2,9 @@
 
 Pure: a `SavedModel` and a raw frame in, a `Scored` result out. The fitted preprocessing steps
 are re-applied with `prepare.apply_steps` (same parsing, same drop rules, same transforms and
-scaling) and the same nearest-centre rule as the brief, so scoring a run's own input reproduces
-its assignments.
+scaling, the very code `prepare` runs) and rows go to their nearest centre by `cluster.nearest`,
+the rule the brief's own segmentation uses, so scoring a run's own input reproduces its
+assignments.
 Rows that cannot be scored are counted with their reason, never dropped silently.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reportgen.analysis.cluster import nearest
 from reportgen.analysis.prepare import DropReason, UnseenValues, id_text, unseen_categories
 from reportgen.errors import InputError
 from reportgen.runs.model import SavedModel
@@ -54,15 +56,6 @@ class Scored:
                 "scored as if that column had no known category"
             )
         return out
-
-
-def nearest(scaled: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Position of the nearest centre per row (ties: the lower position) and the distance."""
-    dist = np.empty((len(scaled), len(centers)))
-    for j, c in enumerate(centers):  # one column at a time: memory stays n x k, not n x k x p
-        dist[:, j] = np.linalg.norm(scaled - c, axis=1)
-    pos = np.argmin(dist, axis=1)
-    return pos, dist[np.arange(len(scaled)), pos]
 
 
 def score(model: SavedModel, frame: pd.DataFrame) -> Scored:
