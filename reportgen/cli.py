@@ -44,17 +44,28 @@ def _fail(message: str, code: int) -> None:
 
 def run_guarded(action: Callable[[], T]) -> T:
     """Call the library; turn its errors into one line and an exit code, never a traceback."""
+    import time
+
+    started = time.monotonic()
     try:
         return action()
     except ReportgenError as exc:
         _fail(_in_flags(exc), exc.exit_code)
     except KeyboardInterrupt:
-        _fail("interrupted; nothing was written", 130)
+        _fail(f"interrupted; {_interrupted_output(started)}", 130)
     except Exception as exc:  # a bug: still one line unless debugging
         if os.environ.get("REPORTGEN_DEBUG"):
             raise
         _fail(f"unexpected {type(exc).__name__}: {exc} (set REPORTGEN_DEBUG=1 for details)", 1)
     raise AssertionError("unreachable")
+
+
+def _interrupted_output(started: float) -> str:
+    """What the output folder holds after an interruption, as the delivery stage finds it on
+    disk (the previous run untouched, or the new run complete: never a mix)."""
+    files = sys.modules.get("reportgen.deliver.files")  # not imported: nothing was published
+    note = files.interruption_note(started) if files is not None else None
+    return note or "nothing was written"
 
 
 def _in_flags(exc: ReportgenError) -> str:
@@ -85,12 +96,20 @@ def _report(result: BriefResult, quiet: bool) -> None:
         typer.echo(
             f"  {story.segment_id}. {story.name:<28} {fmt.percent(seg.share):>6}  ({seg.size:,})"
         )
-    dropped = result.prepared.n_dropped
+    rest = result.analysis.rest
+    partial = rest.n_partial if rest is not None else 0
+    unassigned = rest.n_unassigned if rest is not None else 0
     typer.echo(
-        f"{result.prepared.n_kept:,} of {result.prepared.n_read:,} rows segmented"
-        + (f", {dropped:,} left out (reasons in the brief's appendix)" if dropped else "")
-        + f"; files in {result.config.out_dir}/"
+        f"{result.prepared.n_kept:,} of {result.prepared.n_read:,} rows segmented on every feature"
+        + (f", {partial:,} on the features they have" if partial else "")
+        + (f", {unassigned:,} without a segment (reasons in the appendix)" if unassigned else "")
+        + f"; every row in assignments.csv; files in {result.config.out_dir}/"
     )
+    from reportgen.deliver.files import published_folder
+
+    folder = published_folder(result.config.out_dir)
+    if folder is not None:  # OUT is a link to this run's own folder, switched in one step
+        typer.echo(f"{result.config.out_dir} -> {folder.parent.name}/{folder.name}")
 
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder for the brief and files.")]
@@ -103,6 +122,22 @@ KMaxOpt = Annotated[int, typer.Option("--k-max", help="Largest k considered when
 TemplatesOpt = Annotated[
     Path | None,
     typer.Option("--templates", help="Folder of Jinja templates overriding the packaged ones."),
+]
+SkipRowsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--skip-rows",
+        help="Lines (or sheet rows) above the header to skip, counting from the top "
+        "(default: title and note lines are recognised).",
+    ),
+]
+SheetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sheet",
+        help="Excel: the sheet to read, by name or number from 1 (default: the first "
+        "sheet that holds a table).",
+    ),
 ]
 
 
@@ -122,6 +157,9 @@ def brief(
     ] = None,
     k: KOpt = None,
     k_max: KMaxOpt = 10,
+    k_min: Annotated[
+        int, typer.Option("--k-min", help="Smallest k considered when choosing k.")
+    ] = 2,
     seed: SeedOpt = 42,
     min_share: Annotated[
         float,
@@ -185,8 +223,11 @@ def brief(
             "names, and add a 'What changed' page.",
         ),
     ] = None,
+    skip_rows: SkipRowsOpt = None,
+    sheet: SheetOpt = None,
 ) -> None:
     """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
+    from reportgen.io.load import read_options
     from reportgen.pipeline import build_brief
 
     def action() -> BriefResult:
@@ -197,6 +238,7 @@ def brief(
             id_column=id_column,
             k=k,
             k_max=k_max,
+            k_min=k_min,
             seed=seed,
             min_share=min_share,
             resamples=resamples,
@@ -212,8 +254,13 @@ def brief(
             date_format=date_format,
             currency=currency,
             roles=_pairs(roles, "--roles") if roles is not None else None,
+            skip_rows=skip_rows,
+            sheet=sheet,
         )
-        with terminal_progress(enabled=False if quiet else None) as progress:
+        with (
+            read_options(config.skip_rows, config.sheet),
+            terminal_progress(enabled=False if quiet else None) as progress,
+        ):
             return build_brief(config, progress=progress)
 
     _report(run_guarded(action), quiet)
@@ -349,6 +396,8 @@ def score(
         Path | None, typer.Option("--out", "-o", help="CSV file to write (default: print the CSV).")
     ] = None,
     quiet: QuietOpt = False,
+    skip_rows: SkipRowsOpt = None,
+    sheet: SheetOpt = None,
 ) -> None:
     """Assign each row of DATA to a saved brief's segments, without refitting."""
     from reportgen.deliver.files import csv_bytes, write_outputs
@@ -358,7 +407,7 @@ def score(
 
     def action() -> tuple[SavedModel, Scored, bytes]:
         saved = load_model(model)
-        result = score_rows(saved, read_table(data).frame)
+        result = score_rows(saved, read_table(data, skip_rows=skip_rows, sheet=sheet).frame)
         payload = csv_bytes(result.assignments)
         if out is not None:
             write_outputs(out.parent, {out.name: payload})
@@ -389,13 +438,21 @@ def init(
         typer.Option("--names", help="Comma-separated column names for a file without a header."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    skip_rows: SkipRowsOpt = None,
+    sheet: SheetOpt = None,
 ) -> None:
     """Write a starter data dictionary for DATA: every column with its inferred role, type and
     label, and slots for the words that name segments. Unchanged, it gives the same brief."""
+    from reportgen.io.load import read_options
     from reportgen.pipeline import write_starter_dictionary
 
     listed = tuple(names.split(",")) if names is not None else None
-    path = run_guarded(lambda: write_starter_dictionary(data, out, listed, force))
+
+    def action() -> Path:
+        with read_options(skip_rows, sheet):
+            return write_starter_dictionary(data, out, listed, force)
+
+    path = run_guarded(action)
     typer.echo(
         f"Starter dictionary written to {path}; edit it, then: reportgen brief "
         f"{data} --dictionary {path}"
@@ -417,6 +474,10 @@ def history(
 def main() -> None:
     try:
         app()
+    except KeyboardInterrupt:  # between commands' own handling: before or after the run
+        typer.echo("reportgen: interrupted", err=True)
+        gc.freeze()
+        sys.exit(130)
     except SystemExit as exc:  # keep exit codes, never a traceback
         # The process ends here. Python's exit would still walk every object the run made
         # (charts, layout trees, the frames' blocks) for cycles: 0.4 s after a 1M-row brief.

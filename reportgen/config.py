@@ -9,6 +9,7 @@ from pathlib import Path
 from reportgen.errors import ConfigError
 
 DEFAULT_OUT = Path("reportgen-out")
+MAX_SKIP_ROWS = 1000  # lines above a header that `skip_rows` can skip
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class BriefConfig:
     id_column: str | None = None
     k: int | None = None
     k_max: int = 10
+    k_min: int = 2
     seed: int = 42
     title: str | None = None
     out_dir: Path = DEFAULT_OUT
@@ -39,6 +41,11 @@ class BriefConfig:
     date_format: str | None = None  # strptime codes for the log's dates, e.g. "%d/%m/%Y"
     currency: str | None = None  # the currency to keep from a log that mixes several
     roles: tuple[tuple[str, str], ...] | None = None  # (role, column) overrides for a log
+    # Lines above the header to skip (title or note lines), counting every line from the top;
+    # None: recognised by the reader. And the sheet of an Excel workbook: its name, or its
+    # number counting from 1; None: the first sheet that holds a table.
+    skip_rows: int | None = None
+    sheet: str | int | None = None
 
     def __post_init__(self) -> None:
         if self.previous is not None:
@@ -60,6 +67,10 @@ class BriefConfig:
         if self.k is not None and self.k < 2:
             raise ConfigError(
                 f"k must be at least 2 (got {self.k}): one segment is no segmentation", "k"
+            )
+        if not 2 <= self.k_min <= self.k_max:
+            raise ConfigError(
+                f"k_min must be between 2 and k_max ({self.k_max}) (got {self.k_min})", "k_min"
             )
         if self.k_max < 2:
             raise ConfigError(f"k_max must be at least 2 (got {self.k_max})", "k_max")
@@ -91,6 +102,28 @@ class BriefConfig:
                 f"input_kind must be auto, customers or transactions (got {self.input_kind!r})",
                 "input_kind",
             )
+        if self.skip_rows is not None and (
+            isinstance(self.skip_rows, bool)
+            or not isinstance(self.skip_rows, int)
+            or not 0 <= self.skip_rows <= MAX_SKIP_ROWS
+        ):
+            raise ConfigError(
+                f"skip_rows must be a whole number from 0 to {MAX_SKIP_ROWS} "
+                f"(got {self.skip_rows!r})",
+                "skip_rows",
+            )
+        if self.sheet is not None:
+            sheet = self.sheet.strip() if isinstance(self.sheet, str) else self.sheet
+            if (isinstance(sheet, str) and not sheet) or (
+                not isinstance(sheet, str)
+                and (isinstance(sheet, bool) or not isinstance(sheet, int) or sheet < 1)
+            ):
+                raise ConfigError(
+                    f"sheet must be a sheet's name or its number counting from 1 "
+                    f"(got {self.sheet!r})",
+                    "sheet",
+                )
+            object.__setattr__(self, "sheet", sheet)
         if self.as_of is not None:
             try:
                 date.fromisoformat(self.as_of)

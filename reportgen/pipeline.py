@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reportgen.analysis.assign import assign_left_out
 from reportgen.analysis.choose_k import KChoice, choose_k
 from reportgen.analysis.cluster import Segmentation, cluster
 from reportgen.analysis.naming import SegmentStory, name_segments
@@ -219,6 +220,14 @@ def _analyse(
             f"only {prepared.n_kept} usable rows: fewer than the {config.k} segments asked for"
         )
     kchoice, seg, continuity, evaluation = _segment(config, prepared, previous, step)
+    rest = assign_left_out(
+        table.frame,
+        prepared.left_out,
+        prepared.steps,
+        seg.centers_scaled,
+        seg.segment_ids,
+        dictionary.id_column,
+    )
     step("Profiling segments")
     profiles = profile(prepared, seg, dictionary)
     value = _value(intake, prepared, seg) if intake.all_customers is not None else None
@@ -226,7 +235,7 @@ def _analyse(
     analysis = Analysis(
         table, dictionary, prepared, kchoice, seg, evaluation, profiles, stories, screening
     )
-    return replace(analysis, intake=intake, value=value), continuity
+    return replace(analysis, intake=intake, value=value, rest=rest), continuity
 
 
 def _dictionary(config: BriefConfig, intake: CustomerRows) -> DataDictionary:
@@ -290,6 +299,7 @@ def _segment(
         seed=config.seed,
         n_init=config.n_init,
         min_share=config.min_share,
+        k_min=config.k_min,
     )
     step(f"Fitting k-means, k = {kchoice.k}, on all {prepared.n_kept:,} rows")
     seg = cluster(prepared.scaled, k=kchoice.k, seed=config.seed, n_init=config.n_init)
@@ -313,7 +323,7 @@ def _present_and_publish(
     if a.value is not None:
         assignments = customer_value_frame(a)
     else:
-        assignments = assignments_frame(a.prepared, a.segmentation, a.stories)
+        assignments = assignments_frame(a.prepared, a.segmentation, a.stories, a.rest)
     # assignments.csv is streamed into the staging folder in chunks by a background thread while
     # the charts and PDFs are drawn (its kernels run without the GIL, the drawing is pure
     # Python); its SHA-256 goes into model.json.

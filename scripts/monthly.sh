@@ -21,10 +21,17 @@ if [ -e "$reports/latest/model.json" ] && [ "$(readlink "$reports/latest")" != "
     set -- --previous "$reports/latest" "$@"
 fi
 
-# reportgen writes its files atomically; a non-zero exit stops here (set -e).
+# reportgen publishes the run whole ($out becomes a link to .$month.runs/ID, switched in one
+# rename; a rerun this month switches it again); a non-zero exit stops here (set -e).
 "$reportgen" brief "$data" --out "$out" --quiet "$@"
 
-# Swap the pointer atomically: make the new link beside it, then rename over the old one.
-ln -sfn "$month" "$reports/.latest.tmp"
-mv -T "$reports/.latest.tmp" "$reports/latest"
+# Swap the pointer atomically: a new link beside it, named for this process (two scripts never
+# share one), renamed over the old one in one rename(2) (mv -T: never "move into the folder
+# latest points to"), then the folder synced so the rename survives a power cut. A kill before
+# the mv leaves latest as it was; the link it leaves behind is removed by a later run.
+find "$reports" -maxdepth 1 -name '.latest.*.tmp' -type l -mmin +60 -exec rm -f {} + 2>/dev/null || true
+tmp="$reports/.latest.$$.tmp"
+ln -sfn "$month" "$tmp"
+mv -T "$tmp" "$reports/latest"
+sync "$reports" 2>/dev/null || true
 echo "brief for $month in $out; latest -> $month"

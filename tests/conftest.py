@@ -115,3 +115,38 @@ def periods(tmp_path_factory):
         truths[month], data[month] = truth, path
     os.environ["SOURCE_DATE_EPOCH"] = "1764288000"
     return {"root": root, "runs": runs, "truth": truths, "data": data}
+
+
+# --------------------------------------------------------------------------- small frames
+def blobs(n_per=(40, 30, 20), seed=0):
+    """Three blobs far apart (spend around 2000, 3000 and 2000; visits around 20, 20 and 30)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    centers = [(0, 0), (10, 0), (0, 10)]
+    rows = []
+    for (cx, cy), n in zip(centers, n_per, strict=True):
+        pts = rng.normal((cx, cy), 0.8, size=(n, 2))
+        rows.append(pts)
+    x = np.vstack(rows)
+    return pd.DataFrame({"spend": x[:, 0] * 100 + 2000, "visits": x[:, 1] + 20})
+
+
+def two_group_frame(n=400, seed=0):
+    """(frame, group): two groups apart on spend (log-normal) and visits, a plan that follows the
+    group, and a join date; columns id, spend, visits, plan, joined."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    g = rng.integers(0, 2, n)
+    return pd.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(n)],
+            "spend": np.exp(rng.normal(4 + 2 * g, 0.4)).round(2),
+            "visits": (5 + 6 * g + rng.normal(0, 1, n)).round(1),
+            "plan": np.where(g == 1, "Gold", "Basic"),
+            "joined": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D"),
+        }
+    ), g

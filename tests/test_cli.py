@@ -58,12 +58,27 @@ def test_demo_pdf_reads_like_the_tutorial(demo_dir):
 
 def test_demo_assignments_for_the_crm(demo_dir):
     a = pd.read_csv(demo_dir / "assignments.csv", dtype={"respondent_id": str})
-    assert list(a.columns) == ["respondent_id", "segment_id", "segment_name", "distance_to_center"]
-    assert len(a) == 148 and a["respondent_id"].is_unique
+    assert list(a.columns) == [
+        "respondent_id",
+        "segment_id",
+        "segment_name",
+        "distance_to_center",
+        "features_used",
+        "note",
+    ]
+    # every respondent, in input order; the two with a skipped answer are assigned on the
+    # answer they gave, and say so
+    assert len(a) == 150 and a["respondent_id"].is_unique
+    assert a["respondent_id"].tolist() == sorted(a["respondent_id"])
     assert set(a["segment_name"]) == {"Premium-savers", "Agent-seekers"}
+    partial = a[a["features_used"] < 2]
+    assert len(partial) == 2 and partial["segment_id"].notna().all()
+    assert partial["note"].str.startswith("assigned on 1 of 2 features (no value for").all()
+    assert a.loc[a["features_used"] == 2, "note"].isna().all()
     summary = json.loads((demo_dir / "summary.json").read_text())
     assert summary["k"] == 2
-    assert [s["size"] for s in summary["segments"]] == a[
+    fitted = a[a["features_used"] == 2]
+    assert [s["size"] for s in summary["segments"]] == fitted[
         "segment_id"
     ].value_counts().sort_index().tolist()
     assert summary["input"]["sha256"] and summary["settings"]["seed"] == 42

@@ -64,6 +64,7 @@ class KEvidence:
     gap_se: float | None = None
     min_share: float = 1.0  # smallest segment's share of the evidence sample
     admissible: bool = True
+    shares: tuple[float, ...] = ()  # every segment's share of the evidence sample, largest first
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,9 @@ class KChoice:
     votes: dict[str, int | None]  # index -> the k it voted for
     sample_size: int  # rows used for the evidence
     min_share: float
+    runner_up: int | None = None  # the k with the next most votes
+    close: bool = False  # the runner-up had one vote less than the winner, or as many
+    k_min: int = 2
 
     def at(self, k: int) -> KEvidence:
         return next(e for e in self.evidence if e.k == k)
@@ -161,7 +165,9 @@ def _indices(samples: _Samples, cand: int, seed: int, n_init: int) -> tuple[dict
     labels = model.labels_
     entry: dict[str, Any] = {"inertia": float(model.inertia_), "min_share": 1.0}
     if cand >= 2 and len(np.unique(labels)) >= 2:
-        entry["min_share"] = float(np.bincount(labels, minlength=cand).min() / len(labels))
+        counts = np.bincount(labels, minlength=cand)
+        entry["min_share"] = float(counts.min() / len(labels))
+        entry["shares"] = tuple(float(c) for c in np.sort(counts)[::-1] / len(labels))
         sl = labels[samples.silhouette_idx]
         if len(np.unique(sl)) >= 2 and samples.silhouette_distances is not None:
             entry["silhouette"] = silhouette(samples.silhouette_distances, sl)
@@ -191,6 +197,7 @@ def _evidence(
             gap_se=gaps[c][1] if c in gaps else None,
             min_share=raw[c]["min_share"],
             admissible=c >= 2 and raw[c]["min_share"] >= min_share,
+            shares=raw[c].get("shares", ()),
         )
         for c in ks
     )
@@ -217,7 +224,10 @@ def choose_k(
     seed: int,
     n_init: int = 10,
     min_share: float = 0.05,
+    k_min: int = 2,
 ) -> KChoice:
+    """The number of segments: the analyst's `k`, or the vote of the indices among
+    k = k_min..k_max (see VOTE_RULE), with the runner-up and whether the vote was close."""
     n_rows = scaled.shape[0]
     rng = np.random.default_rng(seed)
     sample = _sample(scaled, FIT_SAMPLE, rng)
@@ -227,17 +237,44 @@ def choose_k(
     ks = list(range(1, upper + 1))
     evidence = _evidence(_evidence_samples(sample, upper, rng), ks, seed, n_init, min_share)
     knee = _knee([e.k for e in evidence], [e.inertia for e in evidence])
-    votes = _votes(evidence, knee)
-    chosen, why = _decide(evidence, votes, upper, min_share)
+    votes = _votes(evidence, knee, k_min)
+    chosen, why = _decide(evidence, votes, upper, min_share, k_min)
+    runner_up, close = _runner_up(votes, chosen)
     if k is not None:
         said = f"the evidence pointed to k = {chosen}" if chosen else "the evidence was unclear"
         reason = f"k = {k} was chosen by the analyst; {said} ({_vote_text(votes)})."
-        return KChoice(k, "user", reason, evidence, knee, votes, len(sample), min_share)
-    return KChoice(chosen, "vote", why, evidence, knee, votes, len(sample), min_share)
+        return KChoice(
+            k,
+            "user",
+            reason,
+            evidence,
+            knee,
+            votes,
+            len(sample),
+            min_share,
+            runner_up,
+            close,
+            k_min,
+        )
+    return KChoice(
+        chosen, "vote", why, evidence, knee, votes, len(sample), min_share, runner_up, close, k_min
+    )
 
 
-def _votes(evidence: tuple[KEvidence, ...], knee: int | None) -> dict[str, int | None]:
-    ok = [e for e in evidence if e.admissible]
+def _runner_up(votes: dict[str, int | None], chosen: int) -> tuple[int | None, bool]:
+    """The k with the most votes after the winner, and whether it came within one vote."""
+    counted = [v for name in VOTERS if (v := votes.get(name)) is not None]
+    others = {c: counted.count(c) for c in set(counted) if c != chosen}
+    if not others:
+        return None, False
+    second = max(others, key=lambda c: (others[c], -c))
+    return second, others[second] >= counted.count(chosen) - 1
+
+
+def _votes(
+    evidence: tuple[KEvidence, ...], knee: int | None, k_min: int = 2
+) -> dict[str, int | None]:
+    ok = [e for e in evidence if e.admissible and e.k >= k_min]
 
     def best(key: str, sign: int) -> int | None:
         vals: list[tuple[float, int]] = [
@@ -262,17 +299,22 @@ def _votes(evidence: tuple[KEvidence, ...], knee: int | None) -> dict[str, int |
         if e.gap >= nxt.gap - nxt.gap_se:
             gap_k = e.k
             break
-    votes["gap"] = gap_k if gap_k is not None and gap_k >= 2 and by_k[gap_k].admissible else None
+    usable = gap_k is not None and gap_k >= max(2, k_min) and by_k[gap_k].admissible
+    votes["gap"] = gap_k if usable else None
     return votes
 
 
 def _decide(
-    evidence: tuple[KEvidence, ...], votes: dict[str, int | None], upper: int, min_share: float
+    evidence: tuple[KEvidence, ...],
+    votes: dict[str, int | None],
+    upper: int,
+    min_share: float,
+    k_min: int = 2,
 ) -> tuple[int, str]:
     counted = [v for name in VOTERS if (v := votes.get(name)) is not None]
     ch = {e.k: (e.calinski_harabasz if e.calinski_harabasz is not None else -1.0) for e in evidence}
     if not counted:
-        ok = [e for e in evidence if e.admissible]
+        ok = [e for e in evidence if e.admissible and e.k >= k_min]
         chosen = max(ok, key=lambda e: (ch[e.k], -e.k)).k if ok else 2
         return chosen, (
             f"No index found a clear best k among k = 2–{upper} with every segment at least "

@@ -31,10 +31,13 @@ from reportgen.io.dictionary import DataDictionary
 STANDS_OUT = 0.5  # effect size (Cohen's d vs the other customers) that earns a "high" name
 NOTABLE = 0.3  # smallest effect size worth a sentence
 CATEGORY_MAJORITY = 0.5  # share of a segment a category needs before it describes the segment
+MAX_NAME = 40  # characters: a name that fits a table column and a marketer's sentence
 NAMING_RULE = (
     "A segment is named after what it values or does more than the other customers (an effect "
     f"size, Cohen's d, of at least {STANDS_OUT:g}) using the data dictionary's words; failing "
-    "that, after its most distinguishing feature in either direction. Features are ranked by "
+    "that, after what it has or does more than the others in the data's own words (a segment "
+    "below the others on every feature is named so), else its most distinguishing feature. "
+    f"Names are at most {MAX_NAME} characters and unique. Features are ranked by "
     "effect size; a category counts through its most over-represented value, with Cohen's h for "
     "its share as the effect size."
 )
@@ -79,7 +82,8 @@ def name_segments(
         name, lead = _base_name(seg, traits, dictionary)
         # The trait that gave the name leads the headline and the sentences.
         if lead is not None:
-            traits = (lead,) + tuple(t for t in traits if t is not lead)
+            others = (t for t in traits if (t.column, t.category) != (lead.column, lead.category))
+            traits = ((lead,) + tuple(others))[:3]
         drafts.append((seg, traits, name))
     names = _unique_names([(seg, traits, name) for seg, traits, name in drafts], dictionary)
     if keep_names:
@@ -188,17 +192,39 @@ def _base_name(
     for t in standouts + list(traits):
         if abs(t.effect) >= NOTABLE and (name := _dict_name(t, dictionary)):
             return name, t
-    return _words_name(traits), None
+    return _words_name(seg, traits, dictionary)
 
 
-def _words_name(traits: tuple[Trait, ...], count: int = 2) -> str:
-    parts: list[str] = []
-    for t in traits[:count]:
-        if abs(t.effect) < NOTABLE and parts:
-            break
-        parts.append(_plain_name(t))
-    text = " · ".join(parts)
-    return text[:1].upper() + text[1:]
+def _words_name(
+    seg: SegmentProfile, traits: tuple[Trait, ...], dictionary: DataDictionary
+) -> tuple[str, Trait | None]:
+    """A name from the data's own words: what the segment has or does more than the others
+    first (never "low X · low Y" beside its mirror "high X · high Y"); a segment below the
+    others on every feature says so; at most MAX_NAME characters."""
+    # What it has more of, from every feature (not only its three strongest traits, which may
+    # all be lows beside a segment that is their mirror image).
+    more = [_trait(f, dictionary) for f in seg.ranked() if f.d >= NOTABLE]
+    highs = sorted(
+        more + [t for t in traits if t.category is not None and t.effect >= NOTABLE],
+        key=lambda t: (-t.effect, t.column),
+    )
+    if not highs and len(seg.features) >= 2 and all(f.d < 0 for f in seg.features):
+        amounts = all(dictionary.column(f.column).type == "numeric" for f in seg.features)
+        low = f"Low-activity {dictionary.units}" if amounts else "Below average on every feature"
+        return low, None
+    chosen = highs[:2] if highs else list(traits[:1])
+    text = " · ".join(_plain_name(t) for t in chosen)
+    if len(text) > MAX_NAME and len(chosen) > 1:
+        text = _plain_name(chosen[0])
+    # The trait that gave the name leads the headline and the sentences.
+    return _shorten(text[:1].upper() + text[1:]), chosen[0] if chosen else None
+
+
+def _shorten(name: str) -> str:
+    if len(name) <= MAX_NAME:
+        return name
+    cut = name[: MAX_NAME - 1].rsplit(" ", 1)[0]
+    return cut + "…"
 
 
 def _plain_name(t: Trait) -> str:

@@ -117,6 +117,21 @@ class FittedSteps:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """The input rows left out of the fit, in input order, each with the first reason that
+    applied. `partial`: rows left out only for blanks, which can still be assigned to a segment
+    on the features they have."""
+
+    positions: NDArray[np.intp]  # 0-based input positions
+    reasons: tuple[str, ...]
+    partial: Mask
+
+    @staticmethod
+    def none() -> LeftOut:
+        return LeftOut(np.zeros(0, dtype=np.intp), (), np.zeros(0, dtype=bool))
+
+
+@dataclass(frozen=True)
 class PreparedData:
     features: tuple[str, ...]  # input columns that segment
     numeric_features: tuple[str, ...]  # of those, the ones profiled as numbers
@@ -134,6 +149,7 @@ class PreparedData:
     notes: tuple[str, ...]
     duplicate_ids: int = 0
     categorical_features: tuple[str, ...] = field(default=())
+    left_out: LeftOut = field(default_factory=LeftOut.none)
 
     @property
     def n_kept(self) -> int:
@@ -182,7 +198,8 @@ def parse_column(series: pd.Series, kind: str, step: FeatureStep | None = None) 
         return ParsedColumn(labels, present, np.zeros_like(present))
     if kind == "binary":
         positive = step.positive if step else _binary_positive(text[present])
-        nums = pd.Series(np.where(text == positive, 1.0, 0.0), index=series.index)
+        is_positive = (text == positive).fillna(False).to_numpy(dtype=bool)
+        nums = pd.Series(np.where(is_positive, 1.0, 0.0), index=series.index)
         nums[~present] = np.nan
         return ParsedColumn(nums, present, np.zeros_like(present))
     if kind == "date":
@@ -235,13 +252,26 @@ class RowFilter:
     def __init__(self, n: int) -> None:
         self.usable: Mask = np.ones(n, dtype=bool)
         self.drops: list[DropReason] = []
+        self._first: NDArray[np.int16] = np.full(n, -1, dtype=np.int16)  # index into drops
+        self._blank: set[int] = set()  # drops that are a blank where nothing is filled in
 
-    def drop(self, mask: Mask, reason: str) -> None:
+    def drop(self, mask: Mask, reason: str, *, blank: bool = False) -> None:
         hit = np.asarray(mask, dtype=bool) & self.usable
         count = int(hit.sum())
         if count:
+            if blank:
+                self._blank.add(len(self.drops))
+            self._first[hit] = len(self.drops)
             self.drops.append(DropReason(reason, count))
             self.usable[hit] = False
+
+    def left_out(self) -> LeftOut:
+        """The rows left out, with their reasons (see LeftOut)."""
+        positions = np.flatnonzero(~self.usable)
+        codes = self._first[positions]
+        reasons = tuple(self.drops[c].reason for c in codes.tolist())
+        partial = np.isin(codes, sorted(self._blank)) if self._blank else np.zeros(len(codes), bool)
+        return LeftOut(positions, reasons, partial)
 
 
 def row_rules(
@@ -284,7 +314,7 @@ def _drop_rows(
             rows.drop(outside, f"'{rule.column}' outside its {lo:g}–{hi:g} scale")
     for rule in rules:
         if rule.drop_blank:
-            rows.drop(~columns[rule.column].present, f"no value for '{rule.column}'")
+            rows.drop(~columns[rule.column].present, f"no value for '{rule.column}'", blank=True)
     for step in steps:
         if step.transform == "log1p":
             v = columns[step.column].values.to_numpy(dtype=float)
@@ -597,6 +627,40 @@ def apply_steps(
     return matrix, rows.usable, tuple(rows.drops)
 
 
+def apply_steps_rows(
+    frame: pd.DataFrame,
+    steps: tuple[FeatureStep, ...],
+    scale_rules: dict[str, tuple[float, float]] | None = None,
+) -> tuple[Matrix, Mask, tuple[DropReason, ...], LeftOut]:
+    """`apply_steps`, and which rows it left out and why (see LeftOut)."""
+    columns = {s.column: parse_column(frame[s.column], s.kind, s) for s in steps}
+    rows = RowFilter(len(frame))
+    matrix, _ = _apply(columns, steps, row_rules(steps, scale_rules), rows, usable_only=False)
+    return matrix, rows.usable, tuple(rows.drops), rows.left_out()
+
+
+def partial_matrix(rows: pd.DataFrame, steps: tuple[FeatureStep, ...]) -> Matrix:
+    """The model columns of `rows` with NaN where a value is blank: for assigning a row on the
+    features it has. Everything else as `apply_steps` computes it."""
+    out = np.empty((len(rows), sum(len(s.model_columns) for s in steps)))
+    at = 0
+    for step in steps:
+        parsed = parse_column(rows[step.column], step.kind, step)
+        if step.kind == "categorical":
+            width = len(step.categories)
+            onehot = _onehot(parsed.values, list(step.categories))
+            # A blank category is a level of its own, as in the fit: never missing here.
+            out[:, at : at + width] = (onehot - np.asarray(step.category_means)) * step.weight
+            at += width
+            continue
+        raw = parsed.values.to_numpy(dtype=float)
+        if step.impute is not None:
+            raw = np.where(np.isnan(raw), step.impute, raw)
+        _scale_into(out[:, at], raw, step, clean=False)
+        at += 1
+    return out
+
+
 _NO_MASK: Mask = np.zeros(0, dtype=bool)
 
 
@@ -713,6 +777,7 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
         notes=_notes(fitted, duplicate_ids),
         duplicate_ids=duplicate_ids,
         categorical_features=tuple(s.column for s in fitted.steps if s.kind == "categorical"),
+        left_out=rows.left_out(),
     )
 
 

@@ -7,7 +7,6 @@ Descriptive columns (not used for clustering) are profiled as category shares or
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +14,17 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from reportgen.analysis.cluster import Segmentation
+from reportgen.analysis.engine import (
+    DEFAULT_ENGINE,
+    Engine,
+    Moments,
+    SegmentAggregates,
+    segment_positions,
+)
+
+# The per-segment sums and the overall SD are the engine's (engine.py); the old names stay here.
+from reportgen.analysis.engine import column_std as column_std
+from reportgen.analysis.engine import group_moments as _group_moments  # noqa: F401
 from reportgen.analysis.prepare import PreparedData
 from reportgen.engine.parallel import map_threads
 from reportgen.io.dictionary import DataDictionary, numeric_values
@@ -22,8 +32,6 @@ from reportgen.io.dictionary import DataDictionary, numeric_values
 Vector = NDArray[np.float64]
 Index = NDArray[np.intp]
 Mask = NDArray[np.bool_]
-# Per segment: (count, mean, sum of squared deviations from the segment's mean).
-Moments = tuple[Vector, Vector, Vector]
 Kruskal = tuple[float, float]  # (H, p)
 
 MAX_SHOWN_CATEGORIES = 6
@@ -153,16 +161,26 @@ class Profiles:
         ]
 
 
-def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionary) -> Profiles:
-    values = prepared.values
+def profile(
+    prepared: PreparedData,
+    seg: Segmentation,
+    dictionary: DataDictionary,
+    *,
+    engine: Engine = DEFAULT_ENGINE,
+) -> Profiles:
+    """Means, SDs and effect sizes from `engine.segment_aggregates` (the numeric features, and
+    each numeric descriptive column); rank tests and category shares from the rows here."""
     feats_num = prepared.numeric_features
-    overall_mean = values.mean(axis=0) if values.size else np.zeros(0)
-    overall_sd = column_std(values) if values.size else np.zeros(0)
     labels = tuple(dictionary.column(f).label for f in feats_num)
     describe_cols = [c for c in dictionary.describe_columns if c in prepared.kept.columns]
     n = len(prepared.scaled)
     index, k = _segment_index(seg)
-    moments, known = _numeric_statistics(prepared, index, k)
+    aggregates, ranks = _numeric_statistics(prepared, seg, index, engine)
+    overall_mean, overall_sd = aggregates.overall_mean, aggregates.overall_sd
+    moments = [aggregates.moments(i) for i in range(len(feats_num))]
+    known = {
+        f: (kw, m) for f, kw, m in zip(feats_num, ranks, moments, strict=True) if kw is not None
+    }
     segments = tuple(
         SegmentProfile(
             sid,
@@ -175,7 +193,14 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
     )
     tests = tuple(
         _test(
-            prepared, seg, dictionary, c, role, known.get(c) if role == "segment" else None, index
+            prepared,
+            seg,
+            dictionary,
+            c,
+            role,
+            known.get(c) if role == "segment" else None,
+            index,
+            engine,
         )
         for c, role in [(f, "segment") for f in prepared.features]
         + [(c, "describe") for c in describe_cols]
@@ -192,25 +217,26 @@ def profile(prepared: PreparedData, seg: Segmentation, dictionary: DataDictionar
 
 
 def _numeric_statistics(
-    prepared: PreparedData, index: Index, k: int
-) -> tuple[list[Moments], dict[str, tuple[Kruskal, Moments]]]:
-    """Each numeric feature's per-segment moments, and its Kruskal–Wallis test where there is
-    one. Segment and rest means and Cohen's d come from per-segment sums (np.bincount): one pass
-    over the matrix per feature instead of two boolean-mask copies per segment. The features are
-    independent and numpy releases the GIL while it sorts: on large data they run on all cores
-    (same numbers in any order)."""
+    prepared: PreparedData, seg: Segmentation, index: Index, engine: Engine
+) -> tuple[SegmentAggregates, list[Kruskal | None]]:
+    """The numeric features' per-segment aggregates (`engine.segment_aggregates`) and each
+    one's Kruskal–Wallis test where there is one. The tests are independent and numpy releases
+    the GIL while it sorts: on large data they run on all cores, beside the aggregates' bincounts
+    (which hold it). Same numbers in any order."""
     values = prepared.values
+    k = len(seg.segment_ids)
     testable = np.count_nonzero(np.bincount(index, minlength=k)) >= 2
 
-    def feature_stats(i: int) -> tuple[Moments, Kruskal | None]:
+    def job(i: int) -> SegmentAggregates | Kruskal | None:
+        if i < 0:
+            return engine.segment_aggregates(values, seg.labels, seg.segment_ids)
         x = values[:, i]
-        kw = _kruskal(x, index, k) if testable and np.ptp(x) > 0 else None
-        return _group_moments(x, index, k), kw
+        return _kruskal(x, index, k) if testable and np.ptp(x) > 0 else None
 
-    feats = prepared.numeric_features
-    per_feature = map_threads(feature_stats, range(len(feats)), rows=len(prepared.scaled))
-    known = {f: (kw, m) for f, (m, kw) in zip(feats, per_feature, strict=True) if kw is not None}
-    return [m for m, _ in per_feature], known
+    width = len(prepared.numeric_features)
+    aggregates, *ranks = map_threads(job, range(-1, width), rows=len(prepared.scaled))
+    assert isinstance(aggregates, SegmentAggregates)
+    return aggregates, [r if isinstance(r, tuple) else None for r in ranks]
 
 
 def _feature_stats(
@@ -265,33 +291,6 @@ def _described(
     return describe, categories
 
 
-def column_std(values: NDArray[np.float64], block: int = 65_536) -> Vector:
-    """values.std(axis=0), bit for bit, without its temporary copy of the whole matrix: numpy
-    sums a C-ordered matrix down axis 0 row after row, so carrying the running sums from block
-    to block adds the same numbers in the same order (a test checks it)."""
-    n = len(values)
-
-    def sum_down(blocks: Iterable[NDArray[np.float64]]) -> Vector:
-        total: Vector | None = None
-        for part in blocks:
-            total = part.sum(axis=0) if total is None else np.vstack([total, part]).sum(axis=0)
-        assert total is not None  # at least one block: the matrix has rows
-        return total
-
-    if not values.flags.c_contiguous or values.ndim != 2 or values.shape[1] < 2:
-        std: Vector = values.std(axis=0)  # one column: numpy sums it pairwise, not row by row
-        return std
-    starts = range(0, n, block)
-    mean = sum_down(values[s : s + block] for s in starts) / n
-
-    def squares(s: int) -> NDArray[np.float64]:
-        d = values[s : s + block] - mean
-        d *= d
-        return d
-
-    return np.sqrt(sum_down(squares(s) for s in starts) / n)
-
-
 def _cohen_d(a: Vector, b: Vector) -> float:
     if len(a) < 2 or len(b) < 2:
         return 0.0
@@ -303,22 +302,7 @@ def _cohen_d(a: Vector, b: Vector) -> float:
 
 def _segment_index(seg: Segmentation) -> tuple[Index, int]:
     """Each row's position in seg.segment_ids (0..k-1), for np.bincount."""
-    ids = np.asarray(seg.segment_ids)
-    order = np.argsort(ids)
-    return order[np.searchsorted(ids[order], seg.labels)], len(ids)
-
-
-def _group_moments(x: Vector, index: Index, k: int) -> Moments:
-    """(count, mean, sum of squared deviations from the group mean) per group: two-pass, so as
-    accurate as numpy's own mean/var, but one bincount per pass instead of a mask per group."""
-    # Weighted bincounts are floats already (astype without a copy); numpy's stubs say integers.
-    counts = np.bincount(index, minlength=k).astype(np.float64)
-    sums = np.bincount(index, weights=x, minlength=k).astype(np.float64, copy=False)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means: Vector = sums / counts
-    dev = x - means[index]
-    ss = np.bincount(index, weights=dev * dev, minlength=k).astype(np.float64, copy=False)
-    return counts, means, ss
+    return segment_positions(seg.labels, seg.segment_ids), len(seg.segment_ids)
 
 
 def _vs_rest(moments: Moments, pos: int) -> tuple[float, float, float]:
@@ -383,11 +367,12 @@ def _test(
     role: str,
     known: tuple[Kruskal, Moments] | None = None,
     segment_index: Index | None = None,
+    engine: Engine = DEFAULT_ENGINE,
 ) -> FeatureTest | None:
     """The test for one column; `known` = (Kruskal–Wallis (H, p), moments) already computed for
     a numeric segmentation feature (its values are all finite: prepare drops or fills the rest);
     `segment_index` = `_segment_index(seg)[0]` when the caller has it (one pass over the labels
-    instead of one per column)."""
+    instead of one per column); other moments come from `engine.segment_aggregates`."""
     spec = dictionary.column(column)
     if column in prepared.numeric_features:
         x = prepared.values[:, prepared.numeric_features.index(column)]
@@ -406,14 +391,16 @@ def _test(
             column, spec.label, role, "chi-squared", chi2, p_value, v, p_value < 0.05 and v >= 0.1
         )
     index, k = (segment_index, seg.k) if segment_index is not None else _segment_index(seg)
+    labels_ok = seg.labels
     ok = np.isfinite(x)
     if not ok.all():
-        x, index = x[ok], index[ok]
+        x, index, labels_ok = x[ok], index[ok], labels_ok[ok]
     if np.count_nonzero(np.bincount(index, minlength=k)) < 2 or np.ptp(x) == 0:
         return None
     (stat, p), moments = known if known is not None else (_kruskal(x, index, k), None)
     if moments is None:
-        moments = _group_moments(x, index, k)
+        aggregates = engine.segment_aggregates(x[:, None], labels_ok, seg.segment_ids)
+        moments = aggregates.moments(0)
     effect = max(abs(_vs_rest(moments, g)[2]) for g in range(k))
     return FeatureTest(
         column,

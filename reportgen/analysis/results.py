@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reportgen.analysis.assign import LeftOutAssignment
 from reportgen.analysis.choose_k import KChoice
 from reportgen.analysis.cluster import Segmentation
 from reportgen.analysis.naming import SegmentStory
@@ -31,3 +32,4 @@ class Analysis:
     screening: Screening | None = None
     intake: CustomerRows | None = None  # how the input became one row per customer
     value: ValueAnalysis | None = None  # RFM and predicted value, for order logs
+    rest: LeftOutAssignment | None = None  # rows left out of the fit: assigned on partial data?

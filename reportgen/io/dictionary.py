@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from reportgen.errors import InputError
+from reportgen.io.load import windows_code_page
 
 ROLES = ("segment", "describe", "id", "ignore")
 TYPES = ("numeric", "ordinal", "binary", "categorical", "date", "id", "text")
@@ -266,18 +267,99 @@ def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
     )
 
 
+MAX_DICTIONARY_BYTES = 5 << 20  # a dictionary of a thousand columns is well under 1 MB
+MAX_DICTIONARY_DEPTH = 50  # mappings and lists inside each other; a dictionary needs four
+
+
 def read_dictionary(path: Path | str) -> DataDictionary:
-    """Read a YAML data dictionary (safe loader only). Columns not yet checked against data."""
+    """Read a YAML data dictionary (safe loader only). Columns not yet checked against data.
+    UTF-8 (with or without a BOM), UTF-16 or UTF-32 with a BOM, or a Windows code page."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"data dictionary not found: {path}")
+    if path.is_dir():
+        raise InputError(f"data dictionary {path} is a folder, not a YAML file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        size = path.stat().st_size
+        if size > MAX_DICTIONARY_BYTES:
+            raise InputError(
+                f"data dictionary {path.name} is {size / (1 << 20):.1f} MB: at most "
+                f"{MAX_DICTIONARY_BYTES >> 20} MB is read (is it really a data dictionary?)"
+            )
+        with path.open("rb") as fh:
+            data = fh.read(MAX_DICTIONARY_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read data dictionary {path.name}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_DICTIONARY_BYTES:  # grew, or a device that reports no size
+        raise InputError(
+            f"data dictionary {path.name} is larger than {MAX_DICTIONARY_BYTES >> 20} MB"
+        )
+    text = _dictionary_text(data, path)
+    _check_depth(text, path)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise InputError(f"data dictionary {path.name} is not valid YAML{where}") from exc
+    except RecursionError as exc:
+        raise InputError(f"data dictionary {path.name} is nested too deeply") from exc
+    except (ValueError, TypeError, OverflowError) as exc:  # a value YAML cannot construct
+        raise InputError(
+            f"data dictionary {path.name} holds a value that cannot be read: {exc}"
+        ) from exc
     return dictionary_from_mapping(raw, path.name)
+
+
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xfe\xff", "utf-16"),
+    (b"\xff\xfe", "utf-16"),
+)
+
+
+def _dictionary_text(data: bytes, path: Path) -> str:
+    """The file's text: by its byte-order mark, else UTF-8, else the Windows code page its
+    letters fit (an editor on Windows saves 'Müller' or '€' as cp1252)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding).lstrip("\ufeff")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"data dictionary {path.name} is not valid {encoding.upper()} text"
+                ) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data:
+        raise InputError(
+            f"data dictionary {path.name} is not text (it holds NUL bytes): save it as UTF-8"
+        )
+    encoding = windows_code_page(data) or "cp1252"
+    return data.decode(encoding, errors="replace")
+
+
+def _check_depth(text: str, path: Path) -> None:
+    """Refuse YAML nested deeper than MAX_DICTIONARY_DEPTH before building it: the loader
+    recurses once per level and would run out of stack."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DICTIONARY_DEPTH:
+                    raise InputError(
+                        f"data dictionary {path.name} is nested more than "
+                        f"{MAX_DICTIONARY_DEPTH} levels deep: is it really a data dictionary?"
+                    )
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # safe_load reports it, with its line
 
 
 def dictionary_from_mapping(raw: Any, name: str = "dictionary") -> DataDictionary:

@@ -12,20 +12,62 @@ import hashlib
 import io
 import re
 import unicodedata
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from reportgen.config import MAX_SKIP_ROWS
 from reportgen.engine.parallel import map_threads
-from reportgen.errors import InputError
+from reportgen.errors import ConfigError, InputError
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv", ".tab"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
 SNIFF_BYTES = 256 * 1024
 NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "#N/A", "?"]
+# Bounds on what a customer table can hold, so that a wrong file is refused before it fills memory.
+MAX_COLUMNS = 1000
+MAX_VALUE_CHARS = 1 << 20  # 1 MB of text in one value
+# Numbers beyond this are read as missing: the analysis cubes deviations (skewness), and
+# (1e103)**3 is already past the largest float. No amount, count or score comes near it.
+HUGE_NUMBER = 1e100
+MAX_TITLE_LINES = 10  # title or note lines above a header that are recognised and skipped
+SCAN_LINES = 200  # lines looked at to recognise them
+PREVIEW_ROWS = 60  # rows of an Excel sheet looked at to find its table and header
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What detection cannot always tell: how many lines stand above the header, which sheet."""
+
+    skip_rows: int | None = None
+    sheet: str | int | None = None
+
+
+_REQUESTED: ContextVar[ReadOptions | None] = ContextVar("reportgen_read_options", default=None)
+
+
+@contextmanager
+def read_options(skip_rows: int | None = None, sheet: str | int | None = None) -> Iterator[None]:
+    """The options sources opened inside the block read with (see io.sources.FileSource): how the
+    CLI hands `--skip-rows` and `--sheet` to a run that opens its own source."""
+    token = _REQUESTED.set(ReadOptions(skip_rows, sheet))
+    try:
+        yield
+    finally:
+        _REQUESTED.reset(token)
+
+
+def requested_read_options() -> ReadOptions:
+    return _REQUESTED.get() or ReadOptions()
 
 
 @dataclass(frozen=True)
@@ -162,6 +204,12 @@ def _windows_code_page(sample: bytes) -> str | None:
     return max(fits, key=lambda c: fits[c]) if fits else None
 
 
+def windows_code_page(sample: bytes) -> str | None:
+    """The Windows Latin code page a text's letters fit (see _windows_code_page): for other files
+    than tables that a Windows editor saved, such as data dictionaries."""
+    return _windows_code_page(sample)
+
+
 def _detect_encoding(sample: bytes) -> str:
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
@@ -212,13 +260,25 @@ def _whitespace_columns(lines: list[str]) -> bool:
     return len(counts) == 1 and counts.pop() >= 2
 
 
+def _damaged(path: Path, exc: Exception) -> InputError:
+    """One line for a file that cannot be read to its end: a gzip stream cut short (a download or
+    copy that stopped), one that is not gzip at all, or corrupt compressed data."""
+    if isinstance(exc, EOFError):
+        return InputError(f"{path.name} is truncated (the gzip stream ends early)")
+    if isinstance(exc, gzip.BadGzipFile) and "not a gzipped file" in str(exc).lower():
+        return InputError(f"{path.name} is not gzip-compressed, though its name ends in .gz")
+    if isinstance(exc, (gzip.BadGzipFile, zlib.error)):
+        return InputError(f"{path.name} is damaged (its gzip data is corrupt: {_first_line(exc)})")
+    return InputError(f"cannot read {path.name}: {_first_line(exc)}")
+
+
 def _sample(path: Path, gz: bool) -> bytes:
     opener = gzip.open if gz else open
     try:
         with opener(path, "rb") as fh:
             sample: bytes = fh.read(SNIFF_BYTES)
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot read {path.name}: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _damaged(path, exc) from exc
     if not sample.strip():
         raise InputError(f"{path.name} is empty")
     if b"\x00" in sample[:4096] and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -233,24 +293,215 @@ def _cr_only_as_lines(path: Path, gz: bool) -> io.BytesIO:
     try:
         with opener(path, "rb") as fh:
             return io.BytesIO(fh.read().replace(b"\r", b"\n"))
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot read {path.name}: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _damaged(path, exc) from exc
 
 
-def _header(text: str, delimiter: str, path: Path, given: tuple[str, ...] | None) -> list[str]:
-    """The column names: the first line's, or the ones given for a file without a header."""
-    first = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what the CSV readers end a line with
+# Excel's hint on the first line of a CSV, "sep=;" (some tools quote it, or pad it with the
+# delimiter): the delimiter to split on, whatever the locale.
+_SEP_HINT = re.compile(r'"?sep=([^\w"\'\s]|\t)"?[,;|\t]*\s*', re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where the table starts in a text file and how its lines split."""
+
+    delimiter: str
+    header_at: int  # physical lines above the header (or above the first row, without one)
+    header_line: str
+    notes: tuple[str, ...] = ()
+
+
+def _split(line: str, delimiter: str) -> list[str] | None:
+    """One line's fields, or None when the csv module cannot split it (a field over its limit)."""
     if delimiter == WHITESPACE:
-        fields = first.split()
-    else:
-        fields = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
+        return line.split()
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return None
+
+
+def _first_filled(lines: list[str], start: int) -> int | None:
+    return next((i for i in range(start, len(lines)) if lines[i].strip()), None)
+
+
+def _lines(n: int, word: str = "line") -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _layout(
+    text: str,
+    complete: bool,
+    suffix: str,
+    path: Path,
+    given: tuple[str, ...] | None,
+    skip_rows: int | None,
+) -> _Layout:
+    """The delimiter and the line the header is on: after Excel's 'sep=;' hint, after the lines
+    `skip_rows` names, or after title or note lines recognised above the header."""
+    lines = _LINE_BREAK.split(text.lstrip("\ufeff"))
+    if not complete:
+        lines = lines[:-1]  # the sample may end inside a line
+        if not lines:
+            raise InputError(
+                f"{path.name}: its first line is longer than {SNIFF_BYTES // 1024} KB, "
+                "too long for a table's header: is it really a CSV file?"
+            )
+    notes: list[str] = []
+    first = _first_filled(lines, 0)
+    if first is None:
+        raise InputError(f"{path.name} has no header in its first {SNIFF_BYTES // 1024} KB")
+    start, hint = 0, None
+    match = _SEP_HINT.fullmatch(lines[first])
+    if match:
+        hint, start = match.group(1), first + 1
+        notes.append(
+            f"its first line '{lines[first].strip()}' (a hint Excel writes) named the "
+            "delimiter and was skipped"
+        )
+    if skip_rows is not None:
+        at = _first_filled(lines, max(skip_rows, start))
+        if at is None:
+            raise InputError(
+                f"{path.name} has no header below its first {_lines(skip_rows)}"
+                + ("" if complete else f" (within its first {SNIFF_BYTES // 1024} KB)")
+            )
+        delimiter = hint or _detect_delimiter("\n".join(lines[at : at + 50]), suffix)
+        if skip_rows:
+            notes.append(
+                f"its first {_lines(skip_rows)} were skipped as asked: the header is line {at + 1}"
+            )
+        return _Layout(delimiter, at, lines[at], tuple(notes))
+    at = _first_filled(lines, start)
+    if at is None:
+        raise InputError(f"{path.name} has nothing but its 'sep=' line")
+    delimiter = hint or _detect_delimiter(text if start == 0 else "\n".join(lines[start:]), suffix)
+    if given is None:
+        found = _below_titles(lines, at, hint, delimiter, suffix, path)
+        if found is not None:
+            titles = [_words(ln, found[1]) for ln in lines[at : found[0]] if ln.strip()]
+            notes.append(
+                f"the {_lines(found[0] - at)} above its header "
+                + ("was" if found[0] - at == 1 else "were")
+                + f" skipped as a title or note: '{_shown(titles[0])}'"
+                + (f" and {_lines(len(titles) - 1)} more" if len(titles) > 1 else "")
+            )
+            at, delimiter = found
+    return _Layout(delimiter, at, lines[at], tuple(notes))
+
+
+def _words(line: str, delimiter: str) -> str:
+    """A title line's text without the empty fields a spreadsheet pads it with ('Export;;;')."""
+    fields = _split(line, delimiter)
+    return " ".join(f.strip() for f in fields if f.strip()) if fields else line
+
+
+def _sparse(fields: list[str], width: int) -> bool:
+    """A line with far fewer fields than the table's rows: a title, a note, a blank line."""
+    filled = sum(1 for f in fields if f.strip())
+    return len(fields) <= width and filled <= max(1, width // 2)
+
+
+def _header_like(fields: list[str]) -> bool:
+    names = [f.strip() for f in fields]
+    return (
+        len(names) >= 2
+        and all(names)
+        and not any(_NUMBER.fullmatch(n) for n in names)
+        and len({n.casefold() for n in names}) == len(names)
+    )
+
+
+def _mode(values: list[int]) -> int:
+    return Counter(values).most_common(1)[0][0] if values else 0
+
+
+def _below_titles(
+    lines: list[str], at: int, hint: str | None, delimiter: str, suffix: str, path: Path
+) -> tuple[int, str] | None:
+    """(header line, delimiter) when the first lines are a title or notes above the real header:
+    lines with far fewer fields than the rows below, then a line of names and a block of rows
+    with as many fields. None when the first line is the header as usual. Raises when the first
+    line is far too short for the rows below and no header is found under it."""
+    rows: list[tuple[int, str]] = []
+    for i in range(at, len(lines)):
+        if lines[i].strip():
+            rows.append((i, lines[i]))
+            if len(rows) == SCAN_LINES:
+                break
+    if len(rows) < 3:
+        return None
+    below_delimiter = hint or _detect_delimiter("\n".join(ln for _, ln in rows[1:51]), suffix)
+    head = _split(rows[0][1], below_delimiter)
+    below = [_split(ln, below_delimiter) for _, ln in rows[1:]]
+    if head is None or any(b is None for b in below):
+        return None
+    width = _mode([len(b) for b in below if b is not None])
+    if width < 2 or not _sparse(head, width):
+        return None  # the first line is as wide as the rows: the header, as in most files
+    for j in range(1, min(MAX_TITLE_LINES, len(rows) - 2) + 1):
+        d = hint or _detect_delimiter("\n".join(ln for _, ln in rows[j : j + 50]), suffix)
+        split = [_split(ln, d) for _, ln in rows[: j + 1]]
+        if any(s is None for s in split):
+            return None
+        fields = [s for s in split if s is not None]
+        header, above = fields[-1], fields[:-1]
+        if not all(_sparse(a, len(header)) for a in above):
+            break  # a line as wide as the header above it: not a block of titles
+        if _header_like(header) and _consistent(rows[j + 1 :], d, len(header)):
+            return rows[j][0], d
+    # The first line cannot be the header of the rows below, and none was found under it.
+    head = _split(rows[0][1], delimiter)
+    below = [_split(ln, delimiter) for _, ln in rows[1:]]
+    widths = [len(b) for b in below if b is not None]
+    if head is not None and len(widths) == len(below) and len(head) < _mode(widths):
+        raise InputError(
+            f"{path.name}: its first line ('{_shown(rows[0][1], 40)}') is not the header of "
+            "the rows below it, and no header was recognised under it: say how many lines "
+            "stand above the header with --skip-rows N (or, for a file without a header, "
+            "name the columns with --names)"
+        )
+    return None
+
+
+def _consistent(rows: list[tuple[int, str]], delimiter: str, width: int) -> bool:
+    """Nine rows in ten (the sample's) have the header's number of fields."""
+    if not rows:
+        return False
+    fit = sum(1 for _, ln in rows if (f := _split(ln, delimiter)) is not None and len(f) == width)
+    return fit >= 0.9 * len(rows)
+
+
+def _header(
+    line: str, delimiter: str, path: Path, given: tuple[str, ...] | None
+) -> tuple[list[str], list[str]]:
+    """The column names (the header line's, trimmed, or the ones given for a file without a
+    header) and the header's fields as written."""
+    fields = _split(line.lstrip("\ufeff"), delimiter)
+    if fields is None:
+        raise InputError(
+            f"{path.name}: its header line has a field of more than "
+            f"{csv.field_size_limit() // 1024} KB: is it really a CSV file?"
+        )
+    if len(fields) > MAX_COLUMNS:
+        raise InputError(
+            f"{path.name} has {len(fields):,} columns: at most {MAX_COLUMNS:,} are read "
+            "(MAX_COLUMNS); is it a customer table?"
+        )
     if given is not None:
         if len(given) != len(fields):
             raise InputError(
                 f"{path.name} has {len(fields)} columns but {len(given)} names were given "
                 f"({', '.join(given)})"
             )
-        return list(given)
+        return list(given), list(given)
     names = [h.strip() for h in fields]
     if len(names) > 1 and all(_NUMBER.fullmatch(n) for n in names):
         raise InputError(
@@ -258,14 +509,38 @@ def _header(text: str, delimiter: str, path: Path, given: tuple[str, ...] | None
             "column names in order with --names (e.g. --names customer,date,amount)"
         )
     # pandas silently renames a repeated header ("a", "a.1"); a repeated name is a user error.
-    dup = sorted({n for n in names if n and names.count(n) > 1})
-    if dup:
-        raise InputError(f"{path.name} has duplicate column names: {', '.join(dup)}")
-    return names
+    same = _same_names(fields)
+    if same:
+        raise InputError(f"{path.name} has {same}")
+    return names, fields
+
+
+def _same_names(raw: list[Any]) -> str | None:
+    """What is wrong when two column names are the same, or the same but for case or the spaces
+    around them ('Spend', 'spend '): columns are chosen, declared and exported by name, so the
+    two would be taken for one. None when every name is distinct."""
+    names = [str(r).strip() for r in raw]
+    exact = sorted({n for n in names if n and names.count(n) > 1})
+    if exact:
+        return f"duplicate column names: {', '.join(exact)}"
+    seen: dict[str, Any] = {}
+    for r, name in zip(raw, names, strict=True):
+        if not name:
+            continue
+        other = seen.setdefault(name.casefold(), r)
+        if other is not r:
+            return (
+                f"duplicate column names: '{other}' and '{r}' (the same name but for case or "
+                "spaces): rename one of them"
+            )
+    return None
 
 
 def _read_csv(
-    path: Path, gz: bool, given: tuple[str, ...] | None = None
+    path: Path,
+    gz: bool,
+    given: tuple[str, ...] | None = None,
+    skip_rows: int | None = None,
 ) -> tuple[pd.DataFrame, str, str, tuple[str, ...]]:
     sample = _sample(path, gz)
     encoding = _detect_encoding(sample)
@@ -274,12 +549,13 @@ def _read_csv(
     if cr_only:
         text = text.replace("\r", "\n")
     suffix = [s.lower() for s in path.suffixes if s.lower() != ".gz"][-1:] or [""]
-    delimiter = _detect_delimiter(text, suffix[0])
-    names = _header(text, delimiter, path, given)
-    notes = _reading_notes(cr_only, delimiter, given)
+    layout = _layout(text, len(sample) < SNIFF_BYTES, suffix[0], path, given, skip_rows)
+    delimiter, skip = layout.delimiter, layout.header_at
+    names, fields = _header(layout.header_line, delimiter, path, given)
+    notes = layout.notes + _reading_notes(cr_only, delimiter, given)
     plain = not gz and not cr_only and given is None and delimiter != WHITESPACE
     if plain and encoding in ("utf-8", "utf-8-sig"):
-        frame = _read_csv_arrow(path, delimiter, names)
+        frame = _read_csv_arrow(path, delimiter, names, fields, skip)
         if frame is not None:
             return frame, encoding, delimiter, notes
     source: Path | io.BytesIO = _cr_only_as_lines(path, gz) if cr_only else path
@@ -289,6 +565,7 @@ def _read_csv(
             sep=r"\s+" if delimiter == WHITESPACE else delimiter,
             header=None if given is not None else "infer",
             names=list(given) if given is not None else None,
+            skiprows=skip or None,
             encoding=encoding,
             compression="gzip" if gz and not cr_only else None,
             # Keep ids like "007" intact and let the prepare stage decide each column's type.
@@ -300,9 +577,10 @@ def _read_csv(
         )
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path.name} is empty") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot parse {path.name} as a table: {first}") from exc
+    except (EOFError, zlib.error, OSError) as exc:
+        raise _damaged(path, exc) from exc
+    except (pd.errors.ParserError, UnicodeError, ValueError, csv.Error) as exc:
+        raise InputError(f"cannot parse {path.name} as a table: {_first_line(exc)}") from exc
     return frame, encoding, delimiter, notes
 
 
@@ -317,27 +595,31 @@ def _reading_notes(cr_only: bool, delimiter: str, given: tuple[str, ...] | None)
     return tuple(notes)
 
 
-def _read_csv_arrow(path: Path, delimiter: str, names: list[str]) -> pd.DataFrame | None:
+def _read_csv_arrow(
+    path: Path, delimiter: str, names: list[str], fields: list[str] | None = None, skip: int = 0
+) -> pd.DataFrame | None:
     """Fast path for large plain UTF-8 files: pyarrow's multithreaded reader, every column read as
     text, then columns whose every value is a plain number become numbers once, here.
 
     Text that a number would change stays text: ids with leading zeros ("007"), amounts with a
     currency sign, values with spaces. Returns None (use the pandas reader, which gives the
     one-line error messages) on anything unusual: a blank header, ragged rows, quoted newlines.
+    `fields` are the header's names as written (' spend'); `skip` the lines above the header.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyarrow import csv as pacsv
 
+    written = list(fields) if fields is not None else list(names)
     if not names or any(not n for n in names):
         return None
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(block_size=16 << 20),
+            read_options=pacsv.ReadOptions(block_size=16 << 20, skip_rows=skip),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
+                column_types={n: pa.string() for n in written},
                 null_values=NA_VALUES,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -345,11 +627,13 @@ def _read_csv_arrow(path: Path, delimiter: str, names: list[str]) -> pd.DataFram
         )
     except (pa.ArrowException, OSError, ValueError):
         return None
+    if table.column_names != written or any(t != pa.string() for t in table.schema.types):
+        return None  # the header read otherwise than here: let the pandas reader decide
     # Arrow's kernels run without the GIL: one column per core (0.5 s less at 1M rows).
     typed = map_threads(
         lambda col: _typed(col.combine_chunks(), pc, pa), table.columns, rows=table.num_rows
     )
-    columns = dict(zip(table.column_names, typed, strict=True))
+    columns = dict(zip(names, typed, strict=True))
     if len(columns) != len(names):
         return None
     return pd.DataFrame(columns, copy=False)
@@ -374,9 +658,19 @@ def _typed(col: Any, pc: Any, pa: Any) -> pd.Series:
     return pd.Series(col.to_pandas())
 
 
-def read_table(path: Path | str, names: tuple[str, ...] | None = None) -> LoadedTable:
-    """Read a table. `names` names the columns of a CSV or text file that has no header row.
-    Raises InputError with a one-line message on any problem."""
+def read_table(
+    path: Path | str,
+    names: tuple[str, ...] | None = None,
+    *,
+    skip_rows: int | None = None,
+    sheet: str | int | None = None,
+) -> LoadedTable:
+    """Read a table. `names` names the columns of a CSV or text file that has no header row;
+    `skip_rows` says how many lines (or sheet rows) stand above the header, counting every line
+    from the top (default: title or note lines are recognised); `sheet` picks an Excel sheet by
+    name or by number counting from 1 (default: the first sheet that holds a table).
+    Raises InputError with a one-line message on any problem (ConfigError for an option that
+    does not fit the file)."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"data file not found: {path}")
@@ -388,6 +682,7 @@ def read_table(path: Path | str, names: tuple[str, ...] | None = None) -> Loaded
             f"unknown file format '{''.join(path.suffixes) or '(no extension)'}' for {path.name}: "
             "use .csv, .tsv, .txt, .parquet, .xlsx or .xls"
         )
+    _check_options(path, fmt, skip_rows, sheet)
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is empty")
     encoding = delimiter = None
@@ -398,9 +693,10 @@ def read_table(path: Path | str, names: tuple[str, ...] | None = None) -> Loaded
     if names is not None and fmt != "csv":
         raise InputError(f"column names can be given only for a CSV or text file, not {path.name}")
     if fmt == "csv":
-        frame, encoding, delimiter, notes = _read_csv(path, gz, names)
+        frame, encoding, delimiter, notes = _read_csv(path, gz, names, skip_rows)
         frame, decimal_comma, thousands_comma, units = _comma_numbers(frame, delimiter)
     elif fmt == "parquet":
+        _check_parquet_width(path)
         try:
             # Columns are converted one by one and each Arrow buffer freed once converted
             # (self_destruct), without merging columns into one block (split_blocks): the Arrow
@@ -413,11 +709,9 @@ def read_table(path: Path | str, names: tuple[str, ...] | None = None) -> Loaded
         except Exception as exc:  # pyarrow raises many types for a damaged file
             raise InputError(f"cannot read {path.name} as Parquet: {_first_line(exc)}") from exc
     else:
-        try:
-            frame = pd.read_excel(path, sheet_name=0)
-        except Exception as exc:  # openpyxl/xlrd raise many types for a damaged file
-            raise InputError(f"cannot read {path.name} as Excel: {_first_line(exc)}") from exc
+        frame, notes = _read_excel(path, sheet, skip_rows)
     frame = _clean_header(frame, path)
+    frame, huge = _checked_values(frame, path, text_file=fmt == "csv")
     return LoadedTable(
         frame=frame,
         path=path,
@@ -428,8 +722,297 @@ def read_table(path: Path | str, names: tuple[str, ...] | None = None) -> Loaded
         decimal_comma=decimal_comma,
         thousands_comma=thousands_comma,
         units=units,
-        notes=notes,
+        notes=notes + huge,
     )
+
+
+def _check_options(path: Path, fmt: str, skip_rows: int | None, sheet: str | int | None) -> None:
+    if skip_rows is not None:
+        if (
+            isinstance(skip_rows, bool)
+            or not isinstance(skip_rows, int)
+            or not 0 <= skip_rows <= MAX_SKIP_ROWS
+        ):
+            raise ConfigError(
+                f"skip_rows must be a whole number from 0 to {MAX_SKIP_ROWS} (got {skip_rows!r})",
+                "skip_rows",
+            )
+        if fmt == "parquet":
+            raise ConfigError(
+                f"skip_rows applies to CSV, text and Excel files, not to {path.name}", "skip_rows"
+            )
+    if sheet is not None:
+        if isinstance(sheet, str) and not sheet.strip():
+            raise ConfigError("sheet must be a sheet's name or its number counting from 1", "sheet")
+        if not isinstance(sheet, str) and (
+            isinstance(sheet, bool) or not isinstance(sheet, int) or sheet < 1
+        ):
+            raise ConfigError(
+                f"sheet must be a sheet's name or its number counting from 1 (got {sheet!r})",
+                "sheet",
+            )
+        if fmt != "excel":
+            raise ConfigError(f"sheet applies to Excel workbooks, not to {path.name}", "sheet")
+
+
+def _as_arrow_text(col: pd.Series) -> Any:
+    """A text column as an Arrow string array (no copy for pandas' Arrow-backed strings), for
+    Arrow's kernels: pandas' own string methods take several times longer on a million rows.
+    None for a column of numbers, dates or flags."""
+    import pyarrow as pa
+
+    if pd.api.types.is_string_dtype(col) and col.dtype != object:
+        array = pa.array(col.array)
+    elif col.dtype == object:
+        array = pa.array(col.astype(str).array)
+    else:
+        return None
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_large_string(array.type):
+        array = array.cast(pa.string())
+    return array if pa.types.is_string(array.type) else None
+
+
+def _check_parquet_width(path: Path) -> None:
+    try:
+        import pyarrow.parquet as pq
+
+        width = len(pq.read_schema(path).names)
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise InputError(f"cannot read {path.name} as Parquet: {_first_line(exc)}") from exc
+    if width > MAX_COLUMNS:
+        raise InputError(
+            f"{path.name} has {width:,} columns: at most {MAX_COLUMNS:,} are read (MAX_COLUMNS)"
+        )
+
+
+# ----------------------------------------------------------------------------- Excel workbooks
+
+
+def _read_excel(
+    path: Path, sheet: str | int | None, skip_rows: int | None
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The chosen sheet (or the first that holds a table, when the first sheet is empty or a
+    cover page) from its header row down, and notes on what was skipped."""
+    try:
+        book = pd.ExcelFile(path)
+    except Exception as exc:  # openpyxl/xlrd raise many types for a damaged file
+        raise InputError(f"cannot read {path.name} as Excel: {_first_line(exc)}") from exc
+    with book:
+        sheets = [str(s) for s in book.sheet_names]
+        if not sheets:
+            raise InputError(f"{path.name} has no sheets")
+        notes: list[str] = []
+        rows = PREVIEW_ROWS + (skip_rows or 0)
+        if sheet is not None:
+            chosen = _chosen_sheet(sheets, sheet, path)
+            preview = _preview(book, chosen, rows, path)
+            if len(sheets) > 1:
+                notes.append(f"sheet '{chosen}' was read, as asked")
+        else:
+            chosen = sheets[0]
+            preview = _preview(book, chosen, rows, path)
+            if len(sheets) > 1 and not _holds_table(_filled(preview)):
+                for later in sheets[1:]:
+                    candidate = _preview(book, later, rows, path)
+                    if _holds_table(_filled(candidate)):
+                        cells = int(_filled(preview).sum())
+                        what = "is empty" if not cells else f"holds {cells} cells and no table"
+                        notes.append(f"its first sheet '{chosen}' {what}: sheet '{later}' was read")
+                        chosen, preview = later, candidate
+                        break
+        if preview.shape[1] > MAX_COLUMNS:
+            raise InputError(
+                f"{path.name}: sheet '{chosen}' has {preview.shape[1]:,} columns: at most "
+                f"{MAX_COLUMNS:,} are read (MAX_COLUMNS)"
+            )
+        filled = _filled(preview)
+        header_at, note = _sheet_header(preview, filled, skip_rows)
+        if note:
+            notes.append(note)
+        if header_at < len(preview):
+            raw = [v for v, f in zip(preview.iloc[header_at], filled[header_at], strict=True) if f]
+            same = _same_names(raw)
+            if same:
+                raise InputError(f"{path.name} has {same}")
+        try:
+            frame = pd.read_excel(book, sheet_name=chosen, skiprows=header_at or None)
+        except Exception as exc:  # openpyxl/xlrd raise many types for a damaged file
+            raise InputError(f"cannot read {path.name} as Excel: {_first_line(exc)}") from exc
+    return frame, tuple(notes)
+
+
+def _chosen_sheet(sheets: list[str], sheet: str | int, path: Path) -> str:
+    listing = ", ".join(f"'{s}'" for s in sheets[:12]) + (
+        f", … ({len(sheets)} in all)" if len(sheets) > 12 else ""
+    )
+    if isinstance(sheet, str):
+        wanted = sheet.strip()
+        if wanted in sheets:
+            return wanted
+        alike = [s for s in sheets if s.strip().casefold() == wanted.casefold()]
+        if len(alike) == 1:
+            return alike[0]
+        if not wanted.isdigit():
+            raise InputError(f"{path.name} has no sheet '{wanted}': its sheets are {listing}")
+        sheet = int(wanted)
+    if not 1 <= sheet <= len(sheets):
+        raise InputError(
+            f"{path.name} has {_lines(len(sheets), 'sheet')} ({listing}): there is no sheet {sheet}"
+        )
+    return sheets[sheet - 1]
+
+
+def _preview(book: pd.ExcelFile, sheet: str, rows: int, path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_excel(book, sheet_name=sheet, header=None, nrows=rows)
+    except Exception as exc:  # openpyxl/xlrd raise many types for a damaged file
+        raise InputError(f"cannot read {path.name} as Excel: {_first_line(exc)}") from exc
+
+
+def _filled(preview: pd.DataFrame) -> np.ndarray:
+    """Which cells hold something: not empty, not blank text."""
+    values = preview.to_numpy(dtype=object)
+    filled = ~pd.isna(values)
+    for i, j in zip(*np.nonzero(filled), strict=True):
+        value = values[i, j]
+        if isinstance(value, str) and not value.strip():
+            filled[i, j] = False
+    return np.asarray(filled, dtype=bool)
+
+
+def _holds_table(filled: np.ndarray) -> bool:
+    """At least three rows of two or more cells, a dozen cells in all: not a cover page with a
+    title and a few 'Prepared by' lines."""
+    counts = filled.sum(axis=1) if filled.size else np.zeros(0, dtype=int)
+    return int((counts >= 2).sum()) >= 3 and int(counts.sum()) >= 12
+
+
+def _sheet_header(
+    preview: pd.DataFrame, filled: np.ndarray, skip_rows: int | None
+) -> tuple[int, str | None]:
+    """The row the header is on, and a note when rows above it were skipped: blank rows, or
+    title rows with far fewer cells than the header, above a row of names with rows below."""
+    counts = filled.sum(axis=1) if filled.size else np.zeros(0, dtype=int)
+    used = [i for i in range(len(counts)) if counts[i] > 0]
+    if skip_rows is not None:
+        at = next((i for i in used if i >= skip_rows), skip_rows)
+        return at, (f"its first {_lines(skip_rows, 'row')} were skipped as asked" if at else None)
+    if not used:
+        return 0, None
+    first = used[0]
+    blank_note = f"its first {_lines(first, 'row')} are blank and were skipped" if first else None
+    width = _mode([int(counts[i]) for i in used[1:]])
+    if width < 2 or counts[first] > max(1, width // 2):
+        return first, blank_note
+    for k in range(1, min(MAX_TITLE_LINES, len(used) - 2) + 1):
+        at = used[k]
+        m = int(counts[at])
+        if any(counts[t] > max(1, m // 2) for t in used[:k]):
+            break
+        names = [v for v, f in zip(preview.iloc[at], filled[at], strict=True) if f]
+        header = m >= 2 and all(
+            isinstance(v, str) and not _NUMBER.fullmatch(v.strip()) for v in names
+        )
+        if header and any(counts[r] > m // 2 for r in used[k + 1 :]):
+            title = " ".join(
+                str(v) for v, f in zip(preview.iloc[first], filled[first], strict=True) if f
+            )
+            return at, (
+                f"the {_lines(at, 'row')} above its header "
+                + ("was" if at == 1 else "were")
+                + f" skipped as a title or note: '{_shown(title)}'"
+            )
+    return 0, None
+
+
+# ----------------------------------------------------------------------------- numbers too large
+
+# A number beyond 1e100 as text: an exponent of 100 or more, or 101 digits, after the
+# sign and the currency sign that the prepare stage would strip.
+_HUGE_TEXT = r"^\s*[€$£]?\s*[+-]?(?:[\d.,]*[eE]\+?0*[1-9]\d\d|\d{101})"
+
+
+@dataclass(frozen=True)
+class _TextScan:
+    longest: int  # characters in the column's longest value
+    longest_row: int
+    maybe_huge: np.ndarray  # positions of values that may be numbers beyond HUGE_NUMBER
+
+
+def _scan_text(col: pd.Series) -> _TextScan | None:
+    """One pass of Arrow's kernels (which run without the GIL) over a text column."""
+    import pyarrow.compute as pc
+
+    text = _as_arrow_text(col)
+    if text is None:
+        return None
+    lengths = pc.utf8_length(text)
+    longest = pc.max(lengths).as_py() or 0
+    row = pc.index(lengths, longest).as_py() if longest > MAX_VALUE_CHARS else -1
+    maybe = pc.fill_null(pc.match_substring_regex(text, _HUGE_TEXT), False)
+    if pc.any(maybe).as_py():
+        where = np.flatnonzero(maybe.to_numpy(zero_copy_only=False))
+    else:
+        where = np.zeros(0, dtype=np.intp)
+    return _TextScan(longest, row, where)
+
+
+def _checked_values(
+    frame: pd.DataFrame, path: Path, text_file: bool
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The frame with numbers beyond HUGE_NUMBER in magnitude (1e308, a corrupt export's
+    9.9e307) read as missing, and a note per column: kept, they overflow the arithmetic of every
+    later stage. Text columns are checked too: the prepare stage reads numbers written as text.
+    In a text file, a value longer than MAX_VALUE_CHARS is refused: a customer table holds names,
+    codes and numbers, and a megabyte in one cell is a wrong file or a quote left open."""
+    names = list(frame.columns)
+    scans = map_threads(lambda n: _scan_text(frame[n]), names, rows=len(frame))
+    out = frame
+    notes: list[str] = []
+    for name, scan in zip(names, scans, strict=True):
+        col = frame[name]
+        if scan is None:
+            if not pd.api.types.is_float_dtype(col):
+                continue
+            values = col.to_numpy(dtype=float, na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                bad = np.isfinite(values) & (np.abs(values) > HUGE_NUMBER)
+            if not bad.any():
+                continue
+            example = f"{values[bad][0]:g}"
+        else:
+            if text_file and scan.longest > MAX_VALUE_CHARS:
+                raise InputError(
+                    f"{path.name}: the value of '{name}' in row {scan.longest_row + 1} is "
+                    f"{scan.longest / (1 << 20):.1f} MB long: at most "
+                    f"{MAX_VALUE_CHARS >> 20} MB of text per value is read (a quote left open?)"
+                )
+            if not len(scan.maybe_huge):
+                continue
+            written = col.iloc[scan.maybe_huge].astype(str)
+            cleaned = written.str.strip().str.replace(_SIGN_AT_ENDS, "", regex=True)
+            numbers = pd.to_numeric(cleaned, errors="coerce").astype(float).to_numpy()
+            with np.errstate(invalid="ignore"):
+                huge = np.abs(numbers) > HUGE_NUMBER
+            if not huge.any():
+                continue
+            bad = np.zeros(len(col), dtype=bool)
+            bad[scan.maybe_huge[huge]] = True
+            example = _shown(str(written[huge].iloc[0]), 24)
+        if out is frame:
+            out = frame.copy(deep=False)  # new columns only; the others' data is shared
+        out[name] = col.mask(pd.Series(bad, index=col.index))
+        count = int(bad.sum())
+        notes.append(
+            f"{_lines(count, 'value')} of '{name}' beyond ±1e100 ({example}) "
+            + ("is" if count == 1 else "are")
+            + " too large to compute with and "
+            + ("was" if count == 1 else "were")
+            + " read as missing"
+        )
+    return out, tuple(notes)
 
 
 # 206,29  1.234,5  0,750  -12  and French/Nordic "1 234,5" (space, no-break or thin space)
@@ -533,10 +1116,15 @@ def _first_line(exc: Exception) -> str:
 def _clean_header(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     if frame.shape[1] == 0:
         raise InputError(f"{path.name} has no columns")
+    if frame.shape[1] > MAX_COLUMNS:
+        raise InputError(
+            f"{path.name} has {frame.shape[1]:,} columns: at most {MAX_COLUMNS:,} are read "
+            "(MAX_COLUMNS)"
+        )
     names = [str(c).strip() for c in frame.columns]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise InputError(f"{path.name} has duplicate column names: {', '.join(dup)}")
+    same = _same_names(list(frame.columns))
+    if same:
+        raise InputError(f"{path.name} has {same}")
     if len(frame) == 0:
         raise InputError(f"{path.name} has a header but no data rows")
     # New labels on the same column data (copy-on-write: no copy of 1M rows x every column).

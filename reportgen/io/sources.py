@@ -8,11 +8,11 @@ after this stage needs to know which one ran.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from reportgen.io.load import LoadedTable, read_table
+from reportgen.io.load import LoadedTable, read_table, requested_read_options
 
 
 class Source(Protocol):
@@ -34,13 +34,18 @@ class FileSource:
 
     path: Path
     names: tuple[str, ...] | None = None  # column names for a file without a header row
+    # Lines above the header, and the Excel sheet (see io.load.read_table). Unless given, the
+    # ones a caller asked for around the run (io.load.read_options: the CLI's --skip-rows and
+    # --sheet), else None: detected.
+    skip_rows: int | None = field(default_factory=lambda: requested_read_options().skip_rows)
+    sheet: str | int | None = field(default_factory=lambda: requested_read_options().sheet)
 
     @property
     def name(self) -> str:
         return self.path.name
 
     def read(self) -> LoadedTable:
-        return read_table(self.path, names=self.names)
+        return read_table(self.path, names=self.names, skip_rows=self.skip_rows, sheet=self.sheet)
 
 
 def open_source(location: str | Path, names: tuple[str, ...] | None = None) -> Source:

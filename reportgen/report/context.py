@@ -84,6 +84,9 @@ class OverviewView:
     silhouette: str
     quality_line: str
     stability_line: str
+    close_vote: str = ""  # the runner-up k when the vote was close
+    n_partial: str = ""  # rows left out of the fit but assigned on the features they have
+    has_dictionary: bool = True
 
 
 @dataclass(frozen=True)
@@ -376,9 +379,10 @@ def _overview(a: Analysis, specs: dict[str, ColumnSpec]) -> OverviewView:
         else ", ".join(labels[:SUMMARY_FEATURES]) + f" and {len(labels) - SUMMARY_FEATURES} more"
     )
     drop_line = (
-        f"{prepared.n_dropped:,} of {prepared.n_read:,} rows were left out: "
+        f"{prepared.n_dropped:,} of {prepared.n_read:,} rows were left out of the fit: "
         + "; ".join(f"{d.rows:,} with {d.reason}" for d in prepared.drops)
-        + "."
+        + ". "
+        + _rest_line(a)
     )
     return OverviewView(
         k=seg.k,
@@ -394,6 +398,9 @@ def _overview(a: Analysis, specs: dict[str, ColumnSpec]) -> OverviewView:
         silhouette="–" if ev.silhouette is None else f"{ev.silhouette:.2f}",
         quality_line=_quality_line(ev),
         stability_line=_stability_line(ev, a.stories),
+        close_vote=_close_vote(a),
+        n_partial=f"{a.rest.n_partial:,}" if a.rest is not None and a.rest.n_partial else "",
+        has_dictionary=a.dictionary.from_file,
     )
 
 
@@ -409,6 +416,39 @@ def _method_line(a: Analysis, n_features: int, feature_list: str) -> str:
         f"{a.prepared.n_kept:,} {a.dictionary.units} grouped by k-means into {seg.k} segments; "
         + how
     )
+
+
+def _close_vote(a: Analysis) -> str:
+    """When the vote was close: the runner-up k and how its segments would split customers."""
+    kc = a.k_choice
+    if not kc.close or kc.runner_up is None:
+        return ""
+    counted = [v for v in kc.votes.values() if v is not None]
+    runner = next((e for e in kc.evidence if e.k == kc.runner_up), None)
+    shares = ", ".join(fmt.percent(x) for x in runner.shares) if runner and runner.shares else ""
+    split = f" its segments would hold {shares} of {a.dictionary.units}" if shares else ""
+    return (
+        f"The vote was close: k = {kc.runner_up} came second "
+        f"({counted.count(kc.runner_up)} vote(s) against {counted.count(kc.k)});{split} "
+        f"(on the evidence sample). Run with --k {kc.runner_up} to see that brief."
+    )
+
+
+def _rest_line(a: Analysis) -> str:
+    """What became of the rows left out of the fit: every row is in assignments.csv."""
+    rest = a.rest
+    if rest is None or not len(rest.positions):
+        return ""
+    units = a.dictionary.units
+    parts = []
+    if rest.n_partial:
+        parts.append(
+            f"{rest.n_partial:,} of them still have a segment, assigned on the features they "
+            "have (nearest segment centre on those features; flagged in assignments.csv)"
+        )
+    if rest.n_unassigned:
+        parts.append(f"{rest.n_unassigned:,} have no segment (listed with the reason)")
+    return "; ".join(parts).capitalize() + f". Profiles use the {units} with every value."
 
 
 def _lead(a: Analysis) -> str:
@@ -689,7 +729,7 @@ def _method(a: Analysis, run: RunInfo, specs: dict[str, ColumnSpec]) -> MethodVi
         stability_sample=f"{ev.sample_size:,}",
         tests=_tests(a.profiles),
         k=seg.k,
-        k_reason=kchoice.reason,
+        k_reason=kchoice.reason + (" " + k_note if (k_note := _close_vote(a)) else ""),
         final_below_min=_final_below_min(kchoice, seg, dictionary.units),
         k_table=tuple(_evidence_row(e, kchoice) for e in kchoice.evidence),
         n_init=seg.n_init,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
+from reportgen.analysis.assign import LeftOutAssignment, assignment_table
 from reportgen.analysis.cluster import Segmentation
 from reportgen.analysis.naming import SegmentStory
 from reportgen.analysis.prepare import PreparedData
@@ -12,22 +14,21 @@ from reportgen.analysis.results import Analysis
 
 
 def assignments_frame(
-    prepared: PreparedData, seg: Segmentation, stories: tuple[SegmentStory, ...]
+    prepared: PreparedData,
+    seg: Segmentation,
+    stories: tuple[SegmentStory, ...],
+    rest: LeftOutAssignment | None = None,
 ) -> pd.DataFrame:
-    names = {s.segment_id: s.name for s in stories}
-    # One name per segment id, picked per row by Arrow's take: no Python loop over the labels
-    # and no array of Python strings (a second copy of the column).
-    by_id = pd.array([names.get(i) for i in range(max(names) + 1)], dtype="str")
-    # The ids keep their own (Arrow-backed) array: to_numpy() would make Python strings only
-    # for pandas to turn them back into Arrow text, at the run's memory peak.
-    return pd.DataFrame(
-        {
-            prepared.id_name: prepared.ids.array,
-            "segment_id": seg.labels,
-            "segment_name": by_id.take(seg.labels),
-            "distance_to_center": seg.distances.round(6),
-        },
-        copy=False,
+    """assignments.csv of a brief: every input row (see analysis.assign.assignment_table)."""
+    return assignment_table(
+        prepared.ids,
+        prepared.id_name,
+        seg.labels,
+        {s.segment_id: s.name for s in stories},
+        seg.distances,
+        len(prepared.features),
+        prepared.row_numbers - 1,
+        rest,
     )
 
 
@@ -99,7 +100,6 @@ MONEY = {"net_spend", "avg_order_value"}
 
 def _cents(values: pd.Series) -> pd.Series:
     """Money to the cent, written as 1234567.89 (never 1.23457e+06, the float format's way)."""
-    import pyarrow as pa
 
     rounded = pd.to_numeric(values, errors="coerce").round(2)
     cents = pa.array(rounded.to_numpy(), from_pandas=True).cast(pa.decimal128(18, 2))

@@ -2,17 +2,22 @@
 
 Edge stage (reads files). Every folder under REPORTS_DIR (one level down, and REPORTS_DIR itself)
 that holds a `model.json` is a run; the run folders are the store, so there is no database to keep
-in step with them. A damaged model is listed with its reason, not skipped in silence. Symlinks
-(such as `latest`) are listed once, as a pointer to the run they name.
+in step with them. A damaged model is listed with its reason, not skipped in silence.
+
+A run published by reportgen is a link `NAME -> .NAME.runs/ID` (see `runs/folder.py`): it is
+listed as the run NAME (the hidden `.NAME.runs/` folders, which also keep the run before it, are
+not runs of their own). Other symlinks (such as `latest -> 2026-05`) are listed once, as a
+pointer to the run they name.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.errors import InputError, ReportgenError
-from reportgen.runs.folder import MODEL_FILE
+from reportgen.runs.folder import MODEL_FILE, published_run
 from reportgen.runs.model import load_model
 
 
@@ -42,11 +47,14 @@ def read_history(reports_dir: Path | str) -> History:
     root = Path(reports_dir)
     if not root.is_dir():
         raise InputError(f"reports folder not found: {root}")
-    candidates = [root] + sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+    entries = sorted(root.iterdir())
+    folders = [p for p in entries if _is_run_folder(p)]
+    candidates = [root, *folders]
+    names = {p.name for p in folders}
     pointers = {
-        p.name: p.resolve().name
-        for p in sorted(root.iterdir())
-        if p.is_symlink() and (p / MODEL_FILE).exists()
+        p.name: _pointer_target(p, names)
+        for p in entries
+        if p.is_symlink() and p not in folders and (p / MODEL_FILE).exists()
     }
     runs = []
     for folder in candidates:
@@ -71,6 +79,29 @@ def read_history(reports_dir: Path | str) -> History:
         )
     runs.sort(key=lambda r: (not r.ok, r.created_at or "", r.folder.name))
     return History(tuple(runs), pointers)
+
+
+def _is_run_folder(path: Path) -> bool:
+    """A real folder, or the link reportgen publishes a run as."""
+    if path.is_symlink():
+        return published_run(path) is not None
+    return path.is_dir()
+
+
+def _pointer_target(link: Path, names: set[str]) -> str:
+    """The run a pointer names, following links one at a time (`latest -> 2026-05`, itself a
+    link to `.2026-05.runs/ID`, names 2026-05)."""
+    here = os.path.abspath(link.parent)
+    path = link
+    for _ in range(40):
+        try:
+            target = Path(os.path.abspath(path.parent / os.readlink(path)))
+        except OSError:
+            break
+        if str(target.parent) == here and target.name in names:
+            return target.name
+        path = target
+    return link.resolve().name
 
 
 def history_lines(history: History, root: Path) -> list[str]:

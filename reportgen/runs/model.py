@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from reportgen.analysis.prepare import DropReason, FeatureStep, PreparedData, apply_steps
+from reportgen.analysis.prepare import (
+    DropReason,
+    FeatureStep,
+    LeftOut,
+    PreparedData,
+    apply_steps,
+    apply_steps_rows,
+)
 from reportgen.engine.parallel import map_threads
 from reportgen.errors import InputError
 from reportgen.runs.folder import ASSIGNMENTS_FILE, MODEL_FILE
@@ -111,6 +118,12 @@ class SavedModel:
     ) -> tuple[NDArray[np.float64], NDArray[np.bool_], tuple[DropReason, ...]]:
         """Rows of a raw table -> (this model's scaled space, usable mask, drop reasons)."""
         return apply_steps(frame, self.steps, self.scale_limits)
+
+    def transform_rows(
+        self, frame: pd.DataFrame
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], tuple[DropReason, ...], LeftOut]:
+        """`transform`, and the rows it left out with their reasons."""
+        return apply_steps_rows(frame, self.steps, self.scale_limits)
 
 
 # --------------------------------------------------------------------------- building

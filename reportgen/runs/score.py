@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reportgen.analysis.assign import assign_left_out, assignment_table
 from reportgen.analysis.cluster import nearest
 from reportgen.analysis.prepare import DropReason, UnseenValues, id_text, unseen_categories
 from reportgen.errors import InputError
@@ -28,14 +29,12 @@ class Scored:
     drops: tuple[DropReason, ...]
     ignored_columns: tuple[str, ...]
     unseen: tuple[UnseenValues, ...] = ()
+    n_partial: int = 0  # rows with blanks, assigned on the features they have
+    n_unscored: int = 0  # rows listed without a segment (the reason in their note)
 
     @property
     def n_scored(self) -> int:
-        return len(self.assignments)
-
-    @property
-    def n_unscored(self) -> int:
-        return sum(d.rows for d in self.drops)
+        return len(self.assignments) - self.n_unscored
 
     def notes(self) -> list[str]:
         out = []
@@ -47,8 +46,14 @@ class Scored:
                 f"ignored {len(self.ignored_columns)} column(s) the model does not use: "
                 f"{shown}{more}"
             )
-        for d in self.drops:
-            out.append(f"not scored: {d.rows:,} row(s) with {d.reason}")
+        if self.n_partial:
+            out.append(
+                f"assigned on partial data: {self.n_partial:,} row(s) with blanks, on the "
+                "features they have (flagged in the output)"
+            )
+        if self.n_unscored:
+            reasons = "; ".join(f"{d.rows:,} with {d.reason}" for d in self.drops)
+            out.append(f"no segment for {self.n_unscored:,} row(s) (left out: {reasons})")
         for u in self.unseen:
             shown = ", ".join(repr(v[:30]) for v in u.examples)
             out.append(
@@ -71,22 +76,26 @@ def score(model: SavedModel, frame: pd.DataFrame) -> Scored:
         )
     used = set(model.features) | ({model.id_column} if model.id_column else set())
     ignored = tuple(str(c) for c in frame.columns if c not in used)
-    matrix, alive, drops = model.transform(frame)
+    matrix, alive, drops, left_out = model.transform_rows(frame)
     pos, dist = nearest(matrix[alive], model.centers_scaled)
-    ids = np.array([s.id for s in model.segments])[pos]
-    names = np.array([s.name for s in model.segments], dtype=object)[pos]
+    segment_ids = tuple(s.id for s in model.segments)
     kept = frame.loc[alive]
     if model.id_column:
-        row_ids = id_text(kept[model.id_column]).to_numpy()
+        row_ids = id_text(kept[model.id_column])
     else:
-        row_ids = np.flatnonzero(alive) + 1
-    assignments = pd.DataFrame(
-        {
-            model.id_name: row_ids,
-            "segment_id": ids,
-            "segment_name": names,
-            "distance_to_center": dist.round(6),
-        }
+        row_ids = pd.Series(np.flatnonzero(alive) + 1, name="row")
+    rest = assign_left_out(
+        frame, left_out, model.steps, model.centers_scaled, segment_ids, model.id_column
+    )
+    assignments = assignment_table(
+        row_ids.reset_index(drop=True),
+        model.id_name,
+        np.asarray(segment_ids)[pos],
+        {s.id: s.name for s in model.segments},
+        dist,
+        len(model.features),
+        np.flatnonzero(alive),
+        rest,
     )
     return Scored(
         assignments=assignments,
@@ -94,4 +103,6 @@ def score(model: SavedModel, frame: pd.DataFrame) -> Scored:
         drops=drops,
         ignored_columns=ignored,
         unseen=tuple(unseen_categories(frame.loc[alive], model.steps)),
+        n_partial=rest.n_partial,
+        n_unscored=rest.n_unassigned,
     )

@@ -32,16 +32,18 @@ class SendLog:
         """Message key -> addresses (lower case) that already have it."""
         out: dict[str, set[str]] = {}
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return out
-        for line in lines:
+        # Line by line from the bytes: a line cut short by a crash (mid-character, or the zeros
+        # a power cut can leave at the end of a file) spoils that line only.
+        for line in data.split(b"\n"):
             try:
-                rec = json.loads(line)
+                rec = json.loads(line.decode("utf-8"))
                 if rec.get("status") == "sent":
                     out.setdefault(rec["key"], set()).update(a.lower() for a in rec["to"])
             except (ValueError, KeyError, TypeError, AttributeError):
-                continue  # a line cut short by a crash: that message counts as not delivered
+                continue  # a torn line: that message counts as not delivered, and is sent again
         return out
 
     def append(self, record: dict[str, Any]) -> None:
@@ -65,6 +67,8 @@ class SendLog:
         except ImportError:  # not POSIX: no lock, the log still prevents sequential duplicates
             yield
             return
+        # (for the run folder's send log: runs.folder.SEND_LOG_LOCK, which publishing a new run
+        # waits for before it copies the log into the new run folder)
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
             fh = open(lock_path, "a")  # noqa: SIM115 - closed below, after the batch

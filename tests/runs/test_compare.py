@@ -9,7 +9,7 @@ import pytest
 from reportgen.errors import InputError
 from reportgen.runs.compare import GONE_COL, NEW_ROW, psi, psi_level
 from reportgen.runs.model import reference_bins
-from tests.conftest import MOVED, pdf_text
+from tests.conftest import MOVED
 
 
 def _by_truth(run, truth):
@@ -63,16 +63,6 @@ def test_new_segment_gets_new_id_and_vanished_one_is_reported(periods):
     assert name_d not in names2
     assert run3.model["next_segment_id"] == 5
     assert run3.changes.migration.count(ids2["C"], GONE_COL) == 85
-
-
-def test_what_changed_page_is_in_the_brief(periods):
-    pages = pdf_text(periods["runs"][2].pdf_path)
-    start = next(i for i, p in enumerate(pages) if "What changed since" in p)
-    page = " ".join(pages[start : start + 2])
-    assert f"{MOVED} moved from" in page
-    assert "PSI" in page and "0.25" in page
-    first = pdf_text(periods["runs"][1].pdf_path)
-    assert not any("What changed since" in p for p in first)
 
 
 def test_drift_flags_the_moved_feature(periods):

@@ -1,0 +1,182 @@
+"""Preparation (reportgen.analysis.prepare): drop rules and their reasons, data policies, repeated
+ids, skewness and outlier caps, and the memory-conscious paths that give the same numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reportgen.analysis.prepare import prepare
+from reportgen.errors import InputError
+from reportgen.io.dictionary import dictionary_from_mapping, resolve_dictionary
+from tests.conftest import two_group_frame
+
+
+def test_prepare_counts_every_drop_with_a_reason():
+    df = pd.DataFrame(
+        {
+            "score": ["1", "", "3", "x", "5", "9", "2", "4"],
+            "amount": ["10", "20", None, "40", "inf", "60", "70", "80"],
+        }
+    )
+    spec = {
+        "columns": {
+            "score": {"type": "ordinal", "scale": {"min": 1, "max": 7}, "missing": "drop"},
+            "amount": {"missing": "drop"},
+        }
+    }
+    d = resolve_dictionary(df, dictionary_from_mapping(spec))
+    p = prepare(df, d)
+    reasons = {r.reason: r.rows for r in p.drops}
+    assert reasons == {
+        "no value for 'score'": 1,
+        "no value for 'amount'": 1,
+        "'score' is not a number": 1,
+        "'amount' is infinite": 1,
+        "'score' outside its 1–7 scale": 1,
+    }
+    assert p.n_read == 8 and p.n_kept == 3 and p.n_dropped == 5
+    assert list(p.row_numbers) == [1, 7, 8]
+    assert np.allclose(p.scaled.mean(axis=0), 0)
+    assert np.allclose(p.scaled.std(axis=0), 1)
+    assert p.values[:, 1].tolist() == [10.0, 70.0, 80.0]  # real units kept for profiles
+
+
+def test_prepare_drops_constant_feature_and_notes_it():
+    df = pd.DataFrame(
+        {"a": ["1", "2", "3", "4"], "b": ["5", "5", "5", "5"], "c": ["1", "3", "2", "9"]}
+    )
+    d = resolve_dictionary(df, columns=("a", "b", "c"))
+    p = prepare(df, d)
+    assert p.features == ("a", "c")
+    assert any("same value" in n for n in p.notes)
+
+
+def test_prepare_tells_a_blank_segmentation_column_from_a_constant_one():
+    df = pd.DataFrame({"a": ["1", "2", "3", "4"], "notes": ["", "", None, ""]})
+    d = resolve_dictionary(df, columns=("a", "notes"))
+    p = prepare(df, d)
+    assert p.features == ("a",)
+    assert "Left out because every kept row is blank: notes." in p.notes
+    assert not any("same value" in n for n in p.notes)
+    with pytest.raises(InputError, match=r"every segmentation column is blank \(notes\)"):
+        prepare(df, resolve_dictionary(df, columns=("notes",)))
+
+
+def test_prepare_no_numeric_column():
+    df = pd.DataFrame({"name": ["x", "y", "z"], "city": ["a", "b", "c"]})
+    with pytest.raises(InputError, match="no usable numeric column"):
+        prepare(df, resolve_dictionary(df))
+
+
+def test_policies_are_applied_and_counted():
+    frame, _ = two_group_frame()
+    frame["joined"] = frame["joined"].dt.strftime("%d-%m-%Y")
+    frame.loc[:59, "visits"] = None  # 15 % missing -> filled in with the median
+    frame.loc[399, "id"] = "c0"  # a repeated id -> the repeat is left out
+    frame.loc[5, "spend"] = 1e9  # one extreme value -> capped for clustering
+    spec = {
+        "id_column": "id",
+        "columns": {
+            "id": {"role": "id"},
+            "spend": {},
+            "visits": {},
+            "plan": {"role": "segment", "type": "categorical"},
+            "joined": {"role": "segment", "type": "date"},
+        },
+    }
+    d = resolve_dictionary(frame, dictionary_from_mapping(spec))
+    p = prepare(frame, d)
+    steps = {s.column: s for s in p.steps}
+    assert p.duplicate_ids == 1 and p.n_kept == 399
+    assert any(r.reason.startswith("duplicate id") for r in p.drops)
+    assert steps["visits"].imputed == 60 and steps["visits"].impute is not None
+    assert steps["spend"].transform == "log1p" and steps["spend"].capped == 1
+    assert steps["joined"].kind == "date" and steps["joined"].reference_date
+    plan = steps["plan"]
+    block = p.scaled[:, [p.model_columns.index(c) for c in plan.model_columns]]
+    assert block.var(axis=0).sum() == pytest.approx(0.25)  # half a numeric feature's spread
+    assert any("filled in" in n for n in p.notes) and any("log-transformed" in n for n in p.notes)
+    assert p.values[5, list(p.numeric_features).index("spend")] == 1e9  # profiles keep real values
+
+
+def test_a_group_far_out_is_not_capped():
+    rng = np.random.default_rng(1)
+    spend = np.concatenate([rng.normal(100, 5, 900), rng.normal(1000, 20, 100)])
+    frame = pd.DataFrame({"spend": spend, "visits": rng.normal(5, 1, 1000)})
+    p = prepare(frame, resolve_dictionary(frame))
+    assert all(s.capped == 0 for s in p.steps)
+
+
+def test_repeated_ids_equal_the_pandas_duplicate_rule():
+    from reportgen.analysis import prepare  # the module; `prepare` above is its function
+
+    def reference(column):
+        ids = column.astype("string").str.strip()
+        return (ids.duplicated(keep="first") & ids.notna() & (ids != "")).to_numpy()
+
+    rng = np.random.default_rng(1)
+    cases = [
+        pd.Series(["a", " a", "b", None, "", " ", "b ", "c", "a", None, ""]),
+        pd.Series([1, 2, 1, 3, 2]),
+        pd.Series([1.0, np.nan, 1.0, 2.5]),
+        pd.Series([], dtype=object),
+        pd.Series(["x\u3000", "x", "\u00a0x", "é", "e\u0301", "é"], dtype="string"),
+        pd.Series(rng.integers(0, 500, 5_000).astype(str)).astype("str"),
+    ]
+    for column in cases:
+        assert prepare.repeated_ids(column).tolist() == reference(column).tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fast_skewness_decides_and_prints_as_the_exact_one(seed):
+    from reportgen.analysis import prepare  # the module; `prepare` above is its function
+
+    rng = np.random.default_rng(seed)
+    for x in [rng.lognormal(0, s, 20_000) for s in (0.1, 0.3, 0.5, 1.0)] + [
+        rng.normal(size=20_000)
+    ]:
+        exact = float(((x - x.mean()) ** 3).mean() / x.std() ** 3)
+        fast = prepare._skewness(x)
+        assert fast == pytest.approx(exact, rel=1e-12, abs=1e-12)
+        assert (fast > prepare.SKEW_LIMIT) == (exact > prepare.SKEW_LIMIT)
+        assert f"{fast:.1f}" == f"{exact:.1f}"
+
+
+def test_kept_float_columns_are_views_of_values_with_the_same_numbers():
+    from reportgen.analysis import prepare  # the module; `prepare` above is its function
+    from reportgen.io import dictionary
+
+    rng = np.random.default_rng(7)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:04d}" for i in range(n)],
+            "spend": rng.normal(100, 20, n).round(2),
+            "visits": rng.integers(0, 40, n),
+            "patchy": np.where(rng.random(n) < 0.2, np.nan, rng.normal(5, 1, n)),
+            "region": rng.choice(["north", "south", "east"], n),
+        }
+    )
+    original = frame.copy(deep=True)
+    prepared = prepare.prepare(frame, dictionary.resolve_dictionary(frame))
+    assert prepared.n_kept == n
+    pd.testing.assert_frame_equal(prepared.kept, original)
+    pd.testing.assert_frame_equal(frame, original)  # the caller's frame is untouched
+    share = {c: np.shares_memory(prepared.kept[c].to_numpy(), prepared.values) for c in frame}
+    # float columns read as is share memory; imputed, integer and text columns do not
+    assert share == {
+        "customer_id": False,
+        "spend": True,
+        "visits": False,
+        "patchy": False,
+        "region": False,
+    }
+
+
+def test_lean_median_absolute_deviation_equals_the_plain_one():
+    x = np.random.default_rng(9).lognormal(0, 1, 100_001)
+    med = float(np.median(x))
+    scratch = np.abs(x - med)
+    assert np.median(scratch.copy(), overwrite_input=True) == np.median(np.abs(x - med))
