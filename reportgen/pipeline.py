@@ -161,17 +161,23 @@ def build_brief(
         # Read the previous run first: a damaged model should stop the run before any work.
         previous = load_previous(config.previous) if config.previous is not None else None
         step(f"Reading {config.data_path.name}")
-        table = open_source(config.data_path, config.names).read()
-        intake = customer_rows(table, _log_settings(config))
+        # Handed on, not kept: _analyse may replace the table read with the kept rows (which
+        # share its numbers), and no reference here may hold the read frame at the memory peak.
+        pending = [_read(config)]
         # Started now, the second process imports its libraries while this one works.
-        helper = offload.second_process(len(intake.table.frame))
-        analysis, continuity = _analyse(config, intake, previous, imports, step)
+        helper = offload.second_process(len(pending[0].table.frame))
+        analysis, continuity = _analyse(config, pending.pop(), previous, imports, step)
         imports.wait_late()  # matplotlib, seaborn and WeasyPrint from here on
         return _present_and_publish(config, analysis, continuity, helper, step)
     finally:
         imports.stop()
         if helper is not None:
             helper.shutdown()
+
+
+def _read(config: BriefConfig) -> CustomerRows:
+    """Stage 1: the rows, as one row per customer (an order log reduced to its customers)."""
+    return customer_rows(open_source(config.data_path, config.names).read(), _log_settings(config))
 
 
 def _log_settings(config: BriefConfig) -> OrderLogSettings:
@@ -214,6 +220,7 @@ def _analyse(
         # Every row kept: prepared.kept holds the numeric features as views of prepared.values;
         # keeping it instead of the read frame frees the frame's own copies.
         table = replace(table, frame=prepared.kept)
+        intake = replace(intake, table=table)  # the read frame is now referenced nowhere
         offload.release_arrow_memory()
     if config.k is not None and prepared.n_kept < config.k:
         raise InputError(
