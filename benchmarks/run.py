@@ -26,7 +26,8 @@ ROOT = Path(os.environ.get("REPORTGEN_BENCH_DIR", "/tmp/reportgen-bench"))
 N_FEATURES = 10
 K_TRUE = 5
 CHUNK = 1_000_000
-DEMO_IMPORTS = (  # every library a demo run imports (pipeline.EARLY_IMPORTS, LATE_IMPORTS)
+# Every library a demo run imports (engine.offload.ANALYSIS_MODULES, PRESENTATION_MODULES).
+DEMO_IMPORTS = (
     "import reportgen.pipeline, reportgen.cli, weasyprint, sklearn.cluster, sklearn.metrics, "
     "sklearn.mixture, scipy.stats, scipy.optimize, matplotlib.figure, seaborn, pandas, kneed, "
     "jinja2, threadpoolctl"

@@ -227,7 +227,6 @@ def brief(
     sheet: SheetOpt = None,
 ) -> None:
     """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
-    from reportgen.io.load import read_options
     from reportgen.pipeline import build_brief
 
     def action() -> BriefResult:
@@ -257,10 +256,7 @@ def brief(
             skip_rows=skip_rows,
             sheet=sheet,
         )
-        with (
-            read_options(config.skip_rows, config.sheet),
-            terminal_progress(enabled=False if quiet else None) as progress,
-        ):
+        with terminal_progress(enabled=False if quiet else None) as progress:
             return build_brief(config, progress=progress)
 
     _report(run_guarded(action), quiet)
@@ -443,14 +439,12 @@ def init(
 ) -> None:
     """Write a starter data dictionary for DATA: every column with its inferred role, type and
     label, and slots for the words that name segments. Unchanged, it gives the same brief."""
-    from reportgen.io.load import read_options
     from reportgen.pipeline import write_starter_dictionary
 
     listed = tuple(names.split(",")) if names is not None else None
 
     def action() -> Path:
-        with read_options(skip_rows, sheet):
-            return write_starter_dictionary(data, out, listed, force)
+        return write_starter_dictionary(data, out, listed, force, skip_rows=skip_rows, sheet=sheet)
 
     path = run_guarded(action)
     typer.echo(

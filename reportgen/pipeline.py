@@ -177,7 +177,10 @@ def build_brief(
 
 def _read(config: BriefConfig) -> CustomerRows:
     """Stage 1: the rows, as one row per customer (an order log reduced to its customers)."""
-    return customer_rows(open_source(config.data_path, config.names).read(), _log_settings(config))
+    source = open_source(
+        config.data_path, config.names, skip_rows=config.skip_rows, sheet=config.sheet
+    )
+    return customer_rows(source.read(), _log_settings(config))
 
 
 def _log_settings(config: BriefConfig) -> OrderLogSettings:
@@ -437,10 +440,13 @@ def write_starter_dictionary(
     out: Path | str | None = None,
     names: tuple[str, ...] | None = None,
     overwrite: bool = False,
+    *,
+    skip_rows: int | None = None,
+    sheet: str | int | None = None,
 ) -> Path:
     """Write a starter data dictionary for DATA (see io.starter): `out`, or DATA's name with
     .yaml in the current folder. An existing file is kept unless `overwrite`."""
-    table = open_source(data, names).read()
+    table = open_source(data, names, skip_rows=skip_rows, sheet=sheet).read()
     intake = customer_rows(table)
     target = Path(out) if out is not None else Path(Path(data).name.split(".")[0] + ".yaml")
     if target.exists() and not overwrite:

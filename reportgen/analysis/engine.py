@@ -229,7 +229,7 @@ def fit_kmeans(
 ) -> KMeans:
     """The one way the package fits scikit-learn's KMeans (samples and the final pass alike)."""
     # scikit-learn is imported where it is used (here and in the other stages), so that the
-    # pipeline can import it on a thread while the table is read (see pipeline.EARLY_IMPORTS).
+    # pipeline can import it on a thread while the table is read (engine.offload).
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits

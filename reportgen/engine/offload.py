@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -55,6 +55,18 @@ PRESENTATION_MODULES = (
     "seaborn",
     "weasyprint",
 )
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _warm_up(modules: tuple[str, ...]) -> None:
@@ -99,7 +111,11 @@ class SecondProcess(Executor):
                 initializer=_warm_up,
                 initargs=(modules,),
             )
-            self._pool.submit(os.getpid)  # start the process now, not at the first task
+            # Start the process now, not at the first task, with Ctrl-C blocked: the child
+            # inherits the mask across exec, so a Ctrl-C while it imports reaches only the
+            # parent (which ends the child) and never prints a traceback of the child's own.
+            with _sigint_blocked():
+                self._pool.submit(os.getpid)
         except (OSError, RuntimeError):
             self._pool = None
 

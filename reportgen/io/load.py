@@ -14,9 +14,6 @@ import re
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,32 +39,6 @@ HUGE_NUMBER = 1e100
 MAX_TITLE_LINES = 10  # title or note lines above a header that are recognised and skipped
 SCAN_LINES = 200  # lines looked at to recognise them
 PREVIEW_ROWS = 60  # rows of an Excel sheet looked at to find its table and header
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """What detection cannot always tell: how many lines stand above the header, which sheet."""
-
-    skip_rows: int | None = None
-    sheet: str | int | None = None
-
-
-_REQUESTED: ContextVar[ReadOptions | None] = ContextVar("reportgen_read_options", default=None)
-
-
-@contextmanager
-def read_options(skip_rows: int | None = None, sheet: str | int | None = None) -> Iterator[None]:
-    """The options sources opened inside the block read with (see io.sources.FileSource): how the
-    CLI hands `--skip-rows` and `--sheet` to a run that opens its own source."""
-    token = _REQUESTED.set(ReadOptions(skip_rows, sheet))
-    try:
-        yield
-    finally:
-        _REQUESTED.reset(token)
-
-
-def requested_read_options() -> ReadOptions:
-    return _REQUESTED.get() or ReadOptions()
 
 
 @dataclass(frozen=True)
@@ -625,11 +596,12 @@ def _read_csv_arrow(
                 quoted_strings_can_be_null=True,
             ),
         )
-    except (pa.ArrowException, OSError, ValueError):
+        # Names that are not UTF-8 ('\xa0' alone) fail only when asked for.
+        if table.column_names != written or any(t != pa.string() for t in table.schema.types):
+            return None  # the header read otherwise than here: let the pandas reader decide
+    except (pa.ArrowException, OSError, ValueError):  # UnicodeDecodeError is a ValueError
         return None
-    if table.column_names != written or any(t != pa.string() for t in table.schema.types):
-        return None  # the header read otherwise than here: let the pandas reader decide
-    # Arrow's kernels run without the GIL: one column per core (0.5 s less at 1M rows).
+    # Arrow's kernels run without the GIL: one column per core.
     typed = map_threads(
         lambda col: _typed(col.combine_chunks(), pc, pa), table.columns, rows=table.num_rows
     )

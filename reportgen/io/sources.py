@@ -8,11 +8,11 @@ after this stage needs to know which one ran.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from reportgen.io.load import LoadedTable, read_table, requested_read_options
+from reportgen.io.load import LoadedTable, read_table
 
 
 class Source(Protocol):
@@ -34,11 +34,9 @@ class FileSource:
 
     path: Path
     names: tuple[str, ...] | None = None  # column names for a file without a header row
-    # Lines above the header, and the Excel sheet (see io.load.read_table). Unless given, the
-    # ones a caller asked for around the run (io.load.read_options: the CLI's --skip-rows and
-    # --sheet), else None: detected.
-    skip_rows: int | None = field(default_factory=lambda: requested_read_options().skip_rows)
-    sheet: str | int | None = field(default_factory=lambda: requested_read_options().sheet)
+    # Lines above the header, and the Excel sheet (see io.load.read_table); None: detected.
+    skip_rows: int | None = None
+    sheet: str | int | None = None
 
     @property
     def name(self) -> str:
@@ -48,6 +46,12 @@ class FileSource:
         return read_table(self.path, names=self.names, skip_rows=self.skip_rows, sheet=self.sheet)
 
 
-def open_source(location: str | Path, names: tuple[str, ...] | None = None) -> Source:
+def open_source(
+    location: str | Path,
+    names: tuple[str, ...] | None = None,
+    *,
+    skip_rows: int | None = None,
+    sheet: str | int | None = None,
+) -> Source:
     """The source for a location given on the command line or to `build_brief`."""
-    return FileSource(Path(location), names)
+    return FileSource(Path(location), names, skip_rows, sheet)

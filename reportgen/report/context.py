@@ -418,6 +418,14 @@ def _method_line(a: Analysis, n_features: int, feature_list: str) -> str:
     )
 
 
+def _file_notes(a: Analysis) -> tuple[str, ...]:
+    """How the file was read where it was not a plain table with a header (io.load)."""
+    notes = a.intake.table.notes if a.intake is not None else a.table.notes
+    if not notes:
+        return ()
+    return (f"Reading {a.table.path.name}: " + "; ".join(notes) + ".",)
+
+
 def _close_vote(a: Analysis) -> str:
     """When the vote was close: the runner-up k and how its segments would split customers."""
     kc = a.k_choice
@@ -703,7 +711,7 @@ def _method(a: Analysis, run: RunInfo, specs: dict[str, ColumnSpec]) -> MethodVi
         n_kept=f"{prepared.n_kept:,}",
         n_dropped=f"{prepared.n_dropped:,}",
         drops=tuple(DropRow(reason=d.reason, rows=f"{d.rows:,}") for d in prepared.drops),
-        notes=tuple(dictionary.notes) + tuple(prepared.notes),
+        notes=_file_notes(a) + tuple(dictionary.notes) + tuple(prepared.notes),
         columns=tuple(
             ColumnRow(name=c.name, label=c.label, type=c.type, role=c.role, reason=c.reason)
             for c in dictionary.columns

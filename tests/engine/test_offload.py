@@ -182,7 +182,8 @@ def test_ctrl_c_ends_a_run_at_once_and_leaves_no_process(tmp_path, after):
         proc.kill()
     assert proc.returncode in (130, 0), err  # 0: it had finished before the signal
     if proc.returncode == 130:
-        assert "interrupted" in err and "Traceback" not in err
+        # Nothing printed only when the signal came while Python itself was starting.
+        assert "Traceback" not in err and (not err or "interrupted" in err)
         assert not (tmp_path / "out" / "brief.pdf").exists()
     deadline = time.monotonic() + 5
     while _session_members(proc.pid) and time.monotonic() < deadline:

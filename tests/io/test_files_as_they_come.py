@@ -18,7 +18,7 @@ from reportgen.config import BriefConfig
 from reportgen.errors import ConfigError, InputError
 from reportgen.io import load
 from reportgen.io.dictionary import MAX_DICTIONARY_BYTES, read_dictionary
-from reportgen.io.load import MAX_COLUMNS, read_options, read_table
+from reportgen.io.load import MAX_COLUMNS, read_table
 from reportgen.io.sources import FileSource, open_source
 
 
@@ -100,10 +100,9 @@ def test_skip_rows_forces_the_header_line(tmp_path):
     assert list(t.frame.columns) == ["customer_id", "spend", "visits", "tenure"]
     assert len(t.frame) == 30
     assert any("first 2 lines were skipped as asked" in n for n in t.notes)
-    # Through the source the pipeline opens, as the CLI asks for it.
-    with read_options(skip_rows=2):
-        assert open_source(p).read().frame.shape == (30, 4)
-    assert FileSource(p).skip_rows is None  # outside the block: detected again
+    # Through the source the pipeline opens, as BriefConfig(skip_rows=2) asks for it.
+    assert open_source(p, skip_rows=2).read().frame.shape == (30, 4)
+    assert FileSource(p).skip_rows is None  # not given: detected
 
 
 def test_unsure_title_is_refused_naming_skip_rows(tmp_path):

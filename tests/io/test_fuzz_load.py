@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reportgen.errors import InputError
@@ -146,6 +146,7 @@ def read_or_refuse(folder: Path, data: bytes, suffix: str, **options) -> None:
 
 @FUZZ
 @given(case=malformed_csv(), skip=st.one_of(st.none(), st.integers(0, 4)))
+@example(case=(b"\n\xa0\n", ".csv"), skip=None)  # a header name that is not UTF-8 (found here)
 def test_malformed_csv_is_read_or_refused_in_one_line(folder, case, skip):
     data, suffix = case
     read_or_refuse(folder, data, suffix, skip_rows=skip)

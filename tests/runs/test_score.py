@@ -40,10 +40,21 @@ def test_scoring_reproduces_carried_over_ids(periods, tmp_path):
         )
 
 
-def test_unscored_rows_are_counted_with_their_reason(demo_run):
+def test_rows_with_blanks_are_scored_on_the_features_they_have_and_flagged(demo_run):
     scored = score(load_model(demo_run.config.out_dir), demo_run.table.frame)
-    assert scored.n_read == 150 and scored.n_scored == 148 and scored.n_unscored == 2
-    assert any("no value for" in n for n in scored.notes())
+    assert scored.n_read == 150 and scored.n_scored == 150 and scored.n_unscored == 0
+    assert scored.n_partial == 2
+    assert any("partial data" in n for n in scored.notes())
+    partial = scored.assignments[scored.assignments["features_used"] < 2]
+    assert len(partial) == 2 and partial["note"].str.contains("no value for").all()
+
+
+def test_scoring_a_runs_own_input_reproduces_every_row_of_its_assignments(demo_run):
+    from reportgen.deliver.files import csv_bytes
+
+    scored = score(load_model(demo_run.config.out_dir), demo_run.table.frame)
+    own = (demo_run.config.out_dir / "assignments.csv").read_bytes()
+    assert csv_bytes(scored.assignments) == own
 
 
 def test_extra_columns_are_ignored_with_a_note(demo_run, tmp_path):
