@@ -394,16 +394,18 @@ def score(
     quiet: QuietOpt = False,
     skip_rows: SkipRowsOpt = None,
     sheet: SheetOpt = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Order logs: the analysis date YYYY-MM-DD."),
+    ] = None,
 ) -> None:
-    """Assign each row of DATA to a saved brief's segments, without refitting."""
+    """Assign each row of DATA to a saved brief's segments, without refitting (a run on an
+    order log scores the customers of a new log)."""
     from reportgen.deliver.files import csv_bytes, write_outputs
-    from reportgen.io.load import read_table
-    from reportgen.runs.model import load_model
-    from reportgen.runs.score import score as score_rows
+    from reportgen.pipeline import score_data
 
     def action() -> tuple[SavedModel, Scored, bytes]:
-        saved = load_model(model)
-        result = score_rows(saved, read_table(data, skip_rows=skip_rows, sheet=sheet).frame)
+        saved, result = score_data(data, model, skip_rows=skip_rows, sheet=sheet, as_of=as_of)
         payload = csv_bytes(result.assignments)
         if out is not None:
             write_outputs(out.parent, {out.name: payload})

@@ -59,7 +59,15 @@ from reportgen.runs.folder import (
     SEGMENT_FOLDER,
     SUMMARY_FILE,
 )
-from reportgen.runs.model import PreviousRun, build_model, load_previous, model_bytes
+from reportgen.runs.model import (
+    PreviousRun,
+    SavedModel,
+    build_model,
+    load_model,
+    load_previous,
+    model_bytes,
+)
+from reportgen.runs.score import Scored, score
 from reportgen.version import __version__
 
 VERSIONED = (
@@ -432,7 +440,38 @@ def _model(
         assignments_sha256=csv_sha256,
         next_segment_id=matching.next_segment_id if matching else None,
         previous=previous.model if previous else None,
+        order_roles=_roles_of(a),
     )
+
+
+def _roles_of(a: Analysis) -> dict[str, str] | None:
+    if a.intake is None or a.intake.log is None:
+        return None
+    return {k: v for k, v in vars(a.intake.log.roles).items() if v is not None}
+
+
+def score_data(
+    data: Path | str,
+    model: Path | str,
+    *,
+    names: tuple[str, ...] | None = None,
+    skip_rows: int | None = None,
+    sheet: str | int | None = None,
+    as_of: str | None = None,
+) -> tuple[SavedModel, Scored]:
+    """Assign the rows of DATA to a saved run's segments. When the run read an order log, DATA
+    is a log too: it is reduced to one row per customer with the run's column roles (recency
+    measured to `as_of`, default the day after the new log's last date) and every customer is
+    scored."""
+    saved = load_model(model)
+    table = open_source(data, names, skip_rows=skip_rows, sheet=sheet).read()
+    roles = saved.order_roles
+    if roles is None:
+        return saved, score(saved, table.frame)
+    settings = OrderLogSettings(kind="transactions", roles=roles, as_of=as_of)
+    intake = customer_rows(table, settings)
+    assert intake.all_customers is not None
+    return saved, score(saved, intake.all_customers)
 
 
 def write_starter_dictionary(

@@ -173,3 +173,18 @@ def test_the_full_online_retail_log(tmp_path):
     assignments = pd.read_csv(tmp_path / "run" / "assignments.csv")
     assert len(assignments) == 4372 and assignments["CustomerID"].is_unique
     assert assignments["net_spend"].sum() == pytest.approx(log["net_revenue"], abs=1.0)
+
+
+def test_score_reduces_a_new_log_to_customers_with_the_runs_roles(tmp_path):
+    log = FIXTURES / "online_retail_sample.csv.gz"
+    assert brief(str(log), "--out", str(tmp_path / "run"))[0] == 0
+    out = tmp_path / "scored.csv"
+    result = runner.invoke(
+        app, ["score", str(log), "--model", str(tmp_path / "run"), "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    brief_rows = pd.read_csv(tmp_path / "run" / "assignments.csv")
+    scored = pd.read_csv(out)
+    assert scored["CustomerID"].tolist() == brief_rows["CustomerID"].tolist()  # every customer
+    both = brief_rows["segment_id"].notna()
+    assert (scored.loc[both, "segment_id"] == brief_rows.loc[both, "segment_id"]).all()

@@ -106,6 +106,22 @@ class SavedModel:
         return len(self.segments)
 
     @property
+    def order_roles(self) -> dict[str, str] | None:
+        """The column roles of the order log the run read (None: a customer table). Checked:
+        names of known roles mapped to column names, nothing else."""
+        block = self.raw.get("order_log")
+        roles = block.get("roles") if isinstance(block, dict) else None
+        if not isinstance(roles, dict):
+            return None
+        known = {"customer", "date", "order", "amount", "quantity", "unit_price", "product"}
+        known |= {"currency"}
+        return {
+            str(k): str(v)
+            for k, v in roles.items()
+            if k in known and isinstance(v, str) and len(v) <= 500
+        } or None
+
+    @property
     def centers_scaled(self) -> NDArray[np.float64]:
         return np.array([s.center_scaled for s in self.segments], dtype=float)
 
@@ -161,8 +177,11 @@ def build_model(
     assignments_sha256: str | None,
     next_segment_id: int | None = None,
     previous: SavedModel | None = None,
+    order_roles: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The model of one run as a plain, JSON-ready dict (floats at full precision)."""
+    """The model of one run as a plain, JSON-ready dict (floats at full precision).
+    `order_roles`: the run read an order log with these column roles, so `score` reduces a new
+    log to customers the same way."""
     features = list(prepared.features)
     ids = list(seg.segment_ids)
     return {
@@ -178,6 +197,7 @@ def build_model(
             "rows_read": int(prepared.n_read),
             "rows_kept": int(prepared.n_kept),
         },
+        "order_log": {"roles": dict(order_roles)} if order_roles else None,
         "id_column": dictionary.id_column,
         "id_name": prepared.id_name,
         "features": features,
