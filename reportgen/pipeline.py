@@ -28,7 +28,13 @@ from reportgen.analysis.profile import Profiles, profile
 from reportgen.analysis.results import Analysis
 from reportgen.analysis.screen import screen_features
 from reportgen.analysis.stability import Evaluation, evaluate
-from reportgen.analysis.value import ValueAnalysis, analyse_value, rfm_names
+from reportgen.analysis.value import (
+    RFMMigration,
+    ValueAnalysis,
+    analyse_value,
+    rfm_migration,
+    rfm_names,
+)
 from reportgen.config import BriefConfig
 from reportgen.deliver import files
 from reportgen.engine import offload
@@ -253,7 +259,19 @@ def _analyse(
     analysis = Analysis(
         table, dictionary, prepared, kchoice, seg, evaluation, profiles, stories, screening
     )
-    return replace(analysis, intake=intake, value=value, rest=rest), continuity
+    moves = _rfm_moves(continuity.previous, intake, value)
+    return replace(analysis, intake=intake, value=value, rest=rest, rfm_moves=moves), continuity
+
+
+def _rfm_moves(
+    previous: PreviousRun | None, intake: CustomerRows, value: ValueAnalysis | None
+) -> RFMMigration | None:
+    """Moves between RFM groups since the previous run of an order log (matched by id)."""
+    if previous is None or previous.rfm_groups is None or value is None:
+        return None
+    assert intake.all_customers is not None and intake.log is not None
+    ids = intake.all_customers[intake.log.roles.customer]
+    return rfm_migration(previous.rfm_groups, ids, value.customers.group, value.grid)
 
 
 def _dictionary(config: BriefConfig, intake: CustomerRows) -> DataDictionary:

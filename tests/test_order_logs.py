@@ -188,3 +188,14 @@ def test_score_reduces_a_new_log_to_customers_with_the_runs_roles(tmp_path):
     assert scored["CustomerID"].tolist() == brief_rows["CustomerID"].tolist()  # every customer
     both = brief_rows["segment_id"].notna()
     assert (scored.loc[both, "segment_id"] == brief_rows.loc[both, "segment_id"]).all()
+
+
+def test_a_re_report_of_a_log_says_who_moved_between_rfm_groups(tmp_path):
+    log = str(FIXTURES / "online_retail_sample.csv.gz")
+    keep = "--keep-all-features"
+    assert brief(log, "--as-of", "2011-09-30", keep, "--out", str(tmp_path / "m1"))[0] == 0
+    code, out = brief(log, keep, "--previous", str(tmp_path / "m1"), "--out", str(tmp_path / "m2"))
+    assert code == 0, out
+    text = " ".join(pdf_text(tmp_path / "m2" / "brief.pdf"))
+    assert "How customers moved between RFM groups" in text
+    assert "customers moved from" in text

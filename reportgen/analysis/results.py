@@ -13,7 +13,7 @@ from reportgen.analysis.prepare import PreparedData
 from reportgen.analysis.profile import Profiles
 from reportgen.analysis.screen import Screening
 from reportgen.analysis.stability import Evaluation
-from reportgen.analysis.value import ValueAnalysis
+from reportgen.analysis.value import RFMMigration, ValueAnalysis
 from reportgen.io.customers import CustomerRows
 from reportgen.io.dictionary import DataDictionary
 from reportgen.io.load import LoadedTable
@@ -32,4 +32,5 @@ class Analysis:
     screening: Screening | None = None
     intake: CustomerRows | None = None  # how the input became one row per customer
     value: ValueAnalysis | None = None  # RFM and predicted value, for order logs
+    rfm_moves: RFMMigration | None = None  # order logs re-reported: moves between RFM groups
     rest: LeftOutAssignment | None = None  # rows left out of the fit: assigned on partial data?

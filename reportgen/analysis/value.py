@@ -266,3 +266,40 @@ def _top_share(spend: NDArray[np.float64], customer_share: float) -> float | Non
         return None
     top = max(int(round(customer_share * len(spend))), 1)
     return float(np.sort(spend)[::-1][:top].sum() / total)
+
+
+@dataclass(frozen=True)
+class RFMMigration:
+    """Customers in both runs, by their RFM group then and now."""
+
+    groups: tuple[str, ...]  # the grid's groups, in its order
+    counts: NDArray[np.int64]  # previous group (rows) x current group (columns)
+    followed: int  # customers found in both runs
+
+    def moves(self, top: int = 5) -> tuple[tuple[int, str, str], ...]:
+        """The largest flows between different groups: (customers, from, to)."""
+        flows = [
+            (int(self.counts[i, j]), a, b)
+            for i, a in enumerate(self.groups)
+            for j, b in enumerate(self.groups)
+            if i != j and self.counts[i, j] > 0
+        ]
+        return tuple(sorted(flows, key=lambda f: (-f[0], f[1], f[2]))[:top])
+
+
+def rfm_migration(
+    previous: pd.Series, current_ids: pd.Series, current_groups: NDArray[np.str_], grid: rfm.RFMGrid
+) -> RFMMigration:
+    """How customers moved between RFM groups since a previous run (matched by id; groups a
+    grid does not know are left out)."""
+    now = pd.Series(np.asarray(current_groups), index=current_ids.astype(str).to_numpy())
+    both = now.index.intersection(previous.index)
+    before = previous[~previous.index.duplicated()].reindex(both)
+    after = now[~now.index.duplicated()].reindex(both)
+    position = {g: i for i, g in enumerate(grid.names)}
+    i = before.map(position).to_numpy(dtype=float)
+    j = after.map(position).to_numpy(dtype=float)
+    ok = ~(np.isnan(i) | np.isnan(j))
+    k = len(grid.names)
+    flat = np.bincount((i[ok] * k + j[ok]).astype(np.int64), minlength=k * k)
+    return RFMMigration(grid.names, flat.reshape(k, k).astype(np.int64), int(ok.sum()))

@@ -115,6 +115,8 @@ class ValueView:
     pareto_chart: str
     shares_chart: str
     excluded: int
+    moves: tuple[str, ...] = ()  # re-reports: "312 customers moved from Loyal to At risk"
+    moves_line: str = ""
 
 
 def value_context(a: Analysis, colors: Sequence[str]) -> ValueView | None:
@@ -162,6 +164,8 @@ def value_context(a: Analysis, colors: Sequence[str]) -> ValueView | None:
             )
         ),
         excluded=excluded,
+        moves=_moves(a),
+        moves_line=_moves_line(a),
     )
 
 
@@ -320,4 +324,23 @@ def _model(model: ValueModel, money: str) -> ModelView:
         ),
         assumptions=MODEL_ASSUMPTIONS,
         warnings=model.warnings,
+    )
+
+
+def _moves(a: Analysis) -> tuple[str, ...]:
+    m = a.rfm_moves
+    if m is None:
+        return ()
+    units = a.dictionary.units
+    return tuple(f"{n:,} {units} moved from {src} to {dst}" for n, src, dst in m.moves())
+
+
+def _moves_line(a: Analysis) -> str:
+    m = a.rfm_moves
+    if m is None:
+        return ""
+    stayed = int(np.trace(m.counts))
+    return (
+        f"Since the previous brief: {m.followed:,} {a.dictionary.units} are in both logs; "
+        f"{stayed:,} stayed in their RFM group and {m.followed - stayed:,} moved."
     )

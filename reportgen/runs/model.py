@@ -492,13 +492,14 @@ class PreviousRun:
     model: SavedModel
     assignments: pd.DataFrame | None  # columns: id (text), segment_id (int)
     note: str | None  # why there is no migration, when there is none
+    rfm_groups: pd.Series | None = None  # order logs: customer id (text) -> RFM group
 
 
 def load_previous(location: Path | str) -> PreviousRun:
     path = model_path(location)
     saved = load_model(path)
     folder = path.parent
-    assignments, note = None, None
+    assignments, note, rfm = None, None, None
     target = folder / ASSIGNMENTS_FILE
     if saved.id_column is None:
         note = "the previous run had no customer id column, so customers cannot be followed"
@@ -523,7 +524,16 @@ def load_previous(location: Path | str) -> PreviousRun:
                     }
                 ).dropna()
                 assignments["segment_id"] = assignments["segment_id"].astype(int)
-    return PreviousRun(folder=folder, model=saved, assignments=assignments, note=note)
+                rfm = _rfm_groups(frame, saved.id_name)
+    return PreviousRun(folder, saved, assignments, note, rfm if assignments is not None else None)
+
+
+def _rfm_groups(frame: pd.DataFrame, id_name: str) -> pd.Series | None:
+    """Each customer's RFM group in a previous order-log run (None for a customer table)."""
+    if "rfm_group" not in frame.columns:
+        return None
+    groups = frame["rfm_group"].astype(str).str.slice(0, 80)
+    return pd.Series(groups.to_numpy(), index=frame[id_name].astype(str).to_numpy())
 
 
 def _step(raw: Any) -> FeatureStep:

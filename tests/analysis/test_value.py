@@ -95,3 +95,16 @@ def test_the_same_customers_in_another_order_give_the_same_numbers():
     assert a.model.bgnbd == b.model.bgnbd
     assert [s.value_12m for s in a.segments] == pytest.approx([s.value_12m for s in b.segments])
     assert np.array_equal(a.customers.group[order], b.customers.group)
+
+
+def test_moves_between_rfm_groups_are_counted_by_customer():
+    from reportgen.analysis import rfm
+
+    grid = rfm.load_grid()
+    before = pd.Series(["Loyal", "Loyal", "Champions", "Lost"], index=["a", "b", "c", "d"])
+    now_ids = pd.Series(["a", "b", "c", "e"])
+    now = np.array(["At risk", "Loyal", "Champions", "New"], dtype=np.str_)
+    m = value.rfm_migration(before, now_ids, now, grid)
+    assert m.followed == 3  # d left, e is new
+    assert m.moves() == ((1, "Loyal", "At risk"),)
+    assert int(np.trace(m.counts)) == 2
