@@ -202,13 +202,8 @@ def _words(raw: Any, where: str) -> Words:
     )
 
 
-def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
-    where = f"columns.{name}"
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise InputError(f"data dictionary: {where} must be a mapping")
-    allowed = {
+_COLUMN_KEYS = frozenset(
+    {
         "role",
         "type",
         "label",
@@ -221,34 +216,23 @@ def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
         "missing",
         "transform",
     }
-    unknown = set(raw) - allowed
+)
+
+
+def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
+    where = f"columns.{name}"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError(f"data dictionary: {where} must be a mapping")
+    unknown = set(raw) - _COLUMN_KEYS
     if unknown:
         raise InputError(
             f"data dictionary: unknown key(s) in {where}: {', '.join(sorted(unknown))}"
         )
-    role = raw.get("role", "segment")
-    if role not in ROLES:
-        raise InputError(f"data dictionary: {where}.role must be one of {', '.join(ROLES)}")
-    ctype = raw.get("type", "")
-    if ctype and ctype not in TYPES:
-        raise InputError(f"data dictionary: {where}.type must be one of {', '.join(TYPES)}")
-    scale_min = scale_max = None
-    scale = raw.get("scale")
-    if scale is not None:
-        if not isinstance(scale, dict) or "min" not in scale or "max" not in scale:
-            raise InputError(f"data dictionary: {where}.scale needs min and max")
-        try:
-            scale_min, scale_max = float(scale["min"]), float(scale["max"])
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"data dictionary: {where}.scale min/max must be numbers") from exc
-        if scale_min >= scale_max:
-            raise InputError(f"data dictionary: {where}.scale min must be below max")
-    missing = raw.get("missing")
-    if missing not in (None, "drop", "impute"):
-        raise InputError(f"data dictionary: {where}.missing must be drop or impute")
-    transform = raw.get("transform")
-    if transform not in (None, "log", "none"):
-        raise InputError(f"data dictionary: {where}.transform must be log or none")
+    role, ctype = _role_and_type(raw, where)
+    scale_min, scale_max = _scale(raw.get("scale"), where)
+    missing, transform = _policies(raw, where)
     return ColumnSpec(
         name=name,
         role=role,
@@ -265,6 +249,43 @@ def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
         declared=True,
         reason="declared in the data dictionary",
     )
+
+
+def _role_and_type(raw: dict[str, Any], where: str) -> tuple[str, str]:
+    """The declared role (a listed column segments unless told otherwise) and type ('' when the
+    data should decide)."""
+    role = raw.get("role", "segment")
+    if role not in ROLES:
+        raise InputError(f"data dictionary: {where}.role must be one of {', '.join(ROLES)}")
+    ctype = raw.get("type", "")
+    if ctype and ctype not in TYPES:
+        raise InputError(f"data dictionary: {where}.type must be one of {', '.join(TYPES)}")
+    return role, ctype
+
+
+def _scale(scale: Any, where: str) -> tuple[float | None, float | None]:
+    if scale is None:
+        return None, None
+    if not isinstance(scale, dict) or "min" not in scale or "max" not in scale:
+        raise InputError(f"data dictionary: {where}.scale needs min and max")
+    try:
+        scale_min, scale_max = float(scale["min"]), float(scale["max"])
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"data dictionary: {where}.scale min/max must be numbers") from exc
+    if scale_min >= scale_max:
+        raise InputError(f"data dictionary: {where}.scale min must be below max")
+    return scale_min, scale_max
+
+
+def _policies(raw: dict[str, Any], where: str) -> tuple[str | None, str | None]:
+    """The declared missing-value and transform policies; None leaves the automatic rule."""
+    missing = raw.get("missing")
+    if missing not in (None, "drop", "impute"):
+        raise InputError(f"data dictionary: {where}.missing must be drop or impute")
+    transform = raw.get("transform")
+    if transform not in (None, "log", "none"):
+        raise InputError(f"data dictionary: {where}.transform must be log or none")
+    return missing, transform
 
 
 MAX_DICTIONARY_BYTES = 5 << 20  # a dictionary of a thousand columns is well under 1 MB
@@ -441,11 +462,7 @@ def _row_numbers(numbers: pd.Series) -> bool:
 def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     """Guess type and role of one column from its values, with the reason in words."""
     label = humanize(name)
-    non_null = series.dropna()
-    if not (
-        pd.api.types.is_numeric_dtype(non_null) or pd.api.types.is_datetime64_any_dtype(non_null)
-    ):
-        non_null = non_null[non_null.astype(str).str.strip() != ""]
+    non_null = _written(series)
     n_valid = len(non_null)
     if n_valid == 0:
         return ColumnSpec(name, "ignore", "text", label, reason="empty: no values at all")
@@ -461,6 +478,31 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
     n_unique = non_null.nunique() if is_number else non_null.astype(str).nunique()
     if n_unique == 1:
         return ColumnSpec(name, "ignore", "text", label, reason="constant: one value in every row")
+    named_id = _named_id(name, label, n_unique, n_rows)
+    if named_id is not None:
+        return named_id
+    nums = _numeric(non_null)
+    share_numeric = nums.notna().mean()
+    # Row numbers read as text.
+    if share_numeric == 1 and n_valid == n_rows and not measure and _row_numbers(nums):
+        return ColumnSpec(name, "id", "id", label, reason=ROW_NUMBER_REASON)
+    if share_numeric >= 0.95:
+        return _infer_numbers(name, label, nums)
+    return _infer_text(name, label, non_null, n_unique, n_valid)
+
+
+def _written(series: pd.Series) -> pd.Series:
+    """The values that are there: not missing and, in a text column, not blank."""
+    non_null = series.dropna()
+    if not (
+        pd.api.types.is_numeric_dtype(non_null) or pd.api.types.is_datetime64_any_dtype(non_null)
+    ):
+        non_null = non_null[non_null.astype(str).str.strip() != ""]
+    return non_null
+
+
+def _named_id(name: str, label: str, n_unique: int, n_rows: int) -> ColumnSpec | None:
+    """An id column by its name and (nearly) unique values, or None."""
     # An id column with a few repeats or blanks is still the id (the duplicate policy and the
     # assignments handle those rows); it must never become a feature by accident.
     if ID_NAME.search(str(name)) and n_unique >= ID_UNIQUE_SHARE * n_rows:
@@ -471,43 +513,48 @@ def infer_column(name: str, series: pd.Series, n_rows: int) -> ColumnSpec:
         return ColumnSpec(
             name, "id", "id", label, reason="named like a customer or row number, unique"
         )
-    nums = _numeric(non_null)
-    share_numeric = nums.notna().mean()
-    # Row numbers read as text.
-    if share_numeric == 1 and n_valid == n_rows and not measure and _row_numbers(nums):
-        return ColumnSpec(name, "id", "id", label, reason=ROW_NUMBER_REASON)
-    if share_numeric >= 0.95:
-        values = nums[np.isfinite(nums)]
-        distinct = np.unique(values.to_numpy())
-        if len(distinct) == 2:
-            return ColumnSpec(
-                name,
-                "describe",
-                "binary",
-                label,
-                reason="two values only: treated as a yes/no flag that describes",
-            )
-        integral = bool(np.all(np.mod(distinct, 1) == 0))
-        if integral and len(distinct) <= 3 and distinct.min() >= 0 and distinct.max() <= 9:
-            return ColumnSpec(
-                name,
-                "describe",
-                "categorical",
-                label,
-                reason=f"{len(distinct)} whole-number codes: treated as categories that describe",
-            )
-        if integral and len(distinct) <= 11 and distinct.min() >= 0 and distinct.max() <= 10:
-            lo, hi = float(distinct.min()), float(distinct.max())
-            return ColumnSpec(
-                name,
-                "segment",
-                "ordinal",
-                label,
-                # The answers seen are not the scale: declare `scale` in the dictionary to
-                # print "x / max" and to leave out answers outside it.
-                reason=f"whole numbers from {lo:g} to {hi:g}: treated as a rating scale",
-            )
-        return ColumnSpec(name, "segment", "numeric", label, reason="numbers")
+    return None
+
+
+def _infer_numbers(name: str, label: str, nums: pd.Series) -> ColumnSpec:
+    """A column of numbers: a flag, a few codes, a rating scale or plain numbers."""
+    values = nums[np.isfinite(nums)]
+    distinct = np.unique(values.to_numpy())
+    if len(distinct) == 2:
+        return ColumnSpec(
+            name,
+            "describe",
+            "binary",
+            label,
+            reason="two values only: treated as a yes/no flag that describes",
+        )
+    integral = bool(np.all(np.mod(distinct, 1) == 0))
+    if integral and len(distinct) <= 3 and distinct.min() >= 0 and distinct.max() <= 9:
+        return ColumnSpec(
+            name,
+            "describe",
+            "categorical",
+            label,
+            reason=f"{len(distinct)} whole-number codes: treated as categories that describe",
+        )
+    if integral and len(distinct) <= 11 and distinct.min() >= 0 and distinct.max() <= 10:
+        lo, hi = float(distinct.min()), float(distinct.max())
+        return ColumnSpec(
+            name,
+            "segment",
+            "ordinal",
+            label,
+            # The answers seen are not the scale: declare `scale` in the dictionary to
+            # print "x / max" and to leave out answers outside it.
+            reason=f"whole numbers from {lo:g} to {hi:g}: treated as a rating scale",
+        )
+    return ColumnSpec(name, "segment", "numeric", label, reason="numbers")
+
+
+def _infer_text(
+    name: str, label: str, non_null: pd.Series, n_unique: int, n_valid: int
+) -> ColumnSpec:
+    """A column that is not numbers: dates, categories or free text."""
     if _looks_like_dates(non_null):
         return ColumnSpec(
             name,
@@ -546,109 +593,15 @@ def resolve_dictionary(
     dictionary declares wins."""
     present = list(frame.columns)
     notes: list[str] = []
-    for requested, what in [
-        ((id_column,) if id_column else (), "--id-column"),
-        (columns or (), "--columns"),
-    ]:
-        missing = [c for c in requested if c not in present]
-        if missing:
-            raise InputError(
-                f"{what}: column(s) not in the data: {', '.join(missing)} "
-                f"(columns are: {_short_list(present)})"
-            )
-    declared: dict[str, ColumnSpec] = {}
-    if dictionary is not None:
-        missing = [
-            c.name for c in dictionary.columns if c.name not in present and c.role != "ignore"
-        ]
-        if missing:
-            raise InputError(
-                f"data dictionary names column(s) not in the data: {', '.join(missing)}"
-            )
-        declared = {c.name: c for c in dictionary.columns}
-
-    specs: list[ColumnSpec] = []
-    for name in present:
-        inferred = infer_column(name, frame[name], len(frame))
-        spec = declared.get(name)
-        if spec is None:
-            if dictionary is not None:
-                spec = replace(inferred, role="ignore", reason="not listed in the data dictionary")
-            else:
-                spec = inferred
-        elif not spec.type:
-            spec = replace(spec, type=inferred.type if inferred.type != "id" else "numeric")
-        if units and name in units and not spec.unit:
-            spec = replace(spec, unit=units[name])
-        specs.append(spec)
-
-    # The id column: the option beats the dictionary beats inference.
-    chosen_id = id_column or (dictionary.id_column if dictionary else None)
-    if chosen_id is None:
-        # A column named like an id beats a customer number, which beats a bare row number.
-        ids = sorted(
-            (s for s in specs if s.role == "id"),
-            key=lambda s: 0 if ID_NAME.search(s.name) else 1 if NUMBER_NAME.search(s.name) else 2,
-        )
-        chosen_id = ids[0].name if ids else None
-        if ids:
-            notes.append(f"'{chosen_id}' was recognised as the id column ({ids[0].reason}).")
-    if chosen_id is not None:
-        if chosen_id not in present:
-            raise InputError(f"id column '{chosen_id}' is not in the data")
-        specs = [
-            replace(s, role="id", type="id", reason="the id column")
-            if s.name == chosen_id
-            else (
-                replace(s, role="ignore", reason="another unique id-like column")
-                if s.role == "id"
-                else s
-            )
-            for s in specs
-        ]
-
+    _check_requested(present, columns, id_column)
+    specs = _declared_specs(frame, dictionary, units)
+    specs, chosen_id = _choose_id(specs, present, dictionary, id_column, notes)
     if columns:
-        specs = [
-            replace(s, role="segment", reason="chosen with --columns")
-            if s.name in columns
-            else (
-                replace(s, role="describe", reason="numbers; not chosen with --columns")
-                if s.role == "segment"
-                else s
-            )
-            for s in specs
-        ]
-        notes.append(f"Segmenting on the columns chosen with --columns: {', '.join(columns)}.")
-        bad = [s.name for s in specs if s.name in columns and s.name == chosen_id]
-        if bad:
-            raise InputError(f"--columns: '{bad[0]}' is the id column and cannot segment")
-
+        specs = _apply_columns_option(specs, columns, chosen_id, notes)
     if dictionary is None and not columns and not any(s.role == "segment" for s in specs):
-        # A table of categories only (e.g. service subscriptions): segment on the categories.
-        specs = [
-            replace(
-                s,
-                role="segment",
-                reason=s.reason.replace("describes", "segments")
-                + " (no numeric columns, so categories segment)",
-            )
-            if s.role == "describe" and s.type in ("categorical", "binary")
-            else s
-            for s in specs
-        ]
+        specs = _categories_segment_when_no_numbers(specs)
     if dictionary is None:
-        seg = [s.name for s in specs if s.role == "segment"]
-        desc = [s.name for s in specs if s.role == "describe"]
-        ign = [s.name for s in specs if s.role == "ignore"]
-        if not columns:
-            notes.append(
-                "No data dictionary: numeric columns segment (" + (", ".join(seg) or "none") + ")."
-            )
-        if desc:
-            notes.append("Describing segments by: " + ", ".join(desc) + ".")
-        if ign:
-            notes.append("Left out: " + ", ".join(ign) + " (see the column table for why).")
-
+        notes.extend(_inference_notes(specs, columns))
     base = dictionary or DataDictionary(
         title=None,
         source=None,
@@ -665,6 +618,144 @@ def resolve_dictionary(
         columns=tuple(specs),
         notes=tuple(base.notes) + tuple(notes),
     )
+
+
+def _check_requested(
+    present: list[str], columns: tuple[str, ...] | None, id_column: str | None
+) -> None:
+    """Refuse a column named on the command line that the table does not have."""
+    for requested, what in [
+        ((id_column,) if id_column else (), "--id-column"),
+        (columns or (), "--columns"),
+    ]:
+        missing = [c for c in requested if c not in present]
+        if missing:
+            raise InputError(
+                f"{what}: column(s) not in the data: {', '.join(missing)} "
+                f"(columns are: {_short_list(present)})"
+            )
+
+
+def _declared_specs(
+    frame: pd.DataFrame, dictionary: DataDictionary | None, units: dict[str, str] | None
+) -> list[ColumnSpec]:
+    """One spec per column of the table, in its order: as declared (the data fills in a type
+    left open), else as inferred; with a dictionary, a column it does not list is left out."""
+    present = list(frame.columns)
+    declared: dict[str, ColumnSpec] = {}
+    if dictionary is not None:
+        missing = [
+            c.name for c in dictionary.columns if c.name not in present and c.role != "ignore"
+        ]
+        if missing:
+            raise InputError(
+                f"data dictionary names column(s) not in the data: {', '.join(missing)}"
+            )
+        declared = {c.name: c for c in dictionary.columns}
+    specs: list[ColumnSpec] = []
+    for name in present:
+        inferred = infer_column(name, frame[name], len(frame))
+        spec = declared.get(name)
+        if spec is None:
+            if dictionary is not None:
+                spec = replace(inferred, role="ignore", reason="not listed in the data dictionary")
+            else:
+                spec = inferred
+        elif not spec.type:
+            spec = replace(spec, type=inferred.type if inferred.type != "id" else "numeric")
+        if units and name in units and not spec.unit:
+            spec = replace(spec, unit=units[name])
+        specs.append(spec)
+    return specs
+
+
+def _choose_id(
+    specs: list[ColumnSpec],
+    present: list[str],
+    dictionary: DataDictionary | None,
+    id_column: str | None,
+    notes: list[str],
+) -> tuple[list[ColumnSpec], str | None]:
+    """The specs with one id column, and its name (None when there is none); other id-like
+    columns are left out. The option beats the dictionary beats inference."""
+    chosen_id = id_column or (dictionary.id_column if dictionary else None)
+    if chosen_id is None:
+        # A column named like an id beats a customer number, which beats a bare row number.
+        ids = sorted(
+            (s for s in specs if s.role == "id"),
+            key=lambda s: 0 if ID_NAME.search(s.name) else 1 if NUMBER_NAME.search(s.name) else 2,
+        )
+        chosen_id = ids[0].name if ids else None
+        if ids:
+            notes.append(f"'{chosen_id}' was recognised as the id column ({ids[0].reason}).")
+    if chosen_id is None:
+        return specs, None
+    if chosen_id not in present:
+        raise InputError(f"id column '{chosen_id}' is not in the data")
+    specs = [
+        replace(s, role="id", type="id", reason="the id column")
+        if s.name == chosen_id
+        else (
+            replace(s, role="ignore", reason="another unique id-like column")
+            if s.role == "id"
+            else s
+        )
+        for s in specs
+    ]
+    return specs, chosen_id
+
+
+def _apply_columns_option(
+    specs: list[ColumnSpec], columns: tuple[str, ...], chosen_id: str | None, notes: list[str]
+) -> list[ColumnSpec]:
+    """--columns segments on exactly the columns it names; other numbers only describe."""
+    specs = [
+        replace(s, role="segment", reason="chosen with --columns")
+        if s.name in columns
+        else (
+            replace(s, role="describe", reason="numbers; not chosen with --columns")
+            if s.role == "segment"
+            else s
+        )
+        for s in specs
+    ]
+    notes.append(f"Segmenting on the columns chosen with --columns: {', '.join(columns)}.")
+    bad = [s.name for s in specs if s.name in columns and s.name == chosen_id]
+    if bad:
+        raise InputError(f"--columns: '{bad[0]}' is the id column and cannot segment")
+    return specs
+
+
+def _categories_segment_when_no_numbers(specs: list[ColumnSpec]) -> list[ColumnSpec]:
+    """A table of categories only (e.g. service subscriptions): segment on the categories."""
+    return [
+        replace(
+            s,
+            role="segment",
+            reason=s.reason.replace("describes", "segments")
+            + " (no numeric columns, so categories segment)",
+        )
+        if s.role == "describe" and s.type in ("categorical", "binary")
+        else s
+        for s in specs
+    ]
+
+
+def _inference_notes(specs: list[ColumnSpec], columns: tuple[str, ...] | None) -> list[str]:
+    """What inference chose, in words, for a run without a data dictionary."""
+    notes: list[str] = []
+    seg = [s.name for s in specs if s.role == "segment"]
+    desc = [s.name for s in specs if s.role == "describe"]
+    ign = [s.name for s in specs if s.role == "ignore"]
+    if not columns:
+        notes.append(
+            "No data dictionary: numeric columns segment (" + (", ".join(seg) or "none") + ")."
+        )
+    if desc:
+        notes.append("Describing segments by: " + ", ".join(desc) + ".")
+    if ign:
+        notes.append("Left out: " + ", ".join(ign) + " (see the column table for why).")
+    return notes
 
 
 def _short_list(names: list[str], limit: int = 12) -> str:

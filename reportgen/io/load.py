@@ -644,42 +644,17 @@ def read_table(
     Raises InputError with a one-line message on any problem (ConfigError for an option that
     does not fit the file)."""
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"data file not found: {path}")
-    if path.is_dir():
-        raise InputError(f"{path} is a folder, not a data file")
-    fmt, gz = _format_of(path)
-    if not fmt:
-        raise InputError(
-            f"unknown file format '{''.join(path.suffixes) or '(no extension)'}' for {path.name}: "
-            "use .csv, .tsv, .txt, .parquet, .xlsx or .xls"
-        )
-    _check_options(path, fmt, skip_rows, sheet)
-    if path.stat().st_size == 0:
-        raise InputError(f"{path.name} is empty")
+    fmt, gz = _checked_file(path, names, skip_rows, sheet)
     encoding = delimiter = None
     decimal_comma: tuple[str, ...] = ()
     thousands_comma: tuple[str, ...] = ()
     units: dict[str, str] = {}
     notes: tuple[str, ...] = ()
-    if names is not None and fmt != "csv":
-        raise InputError(f"column names can be given only for a CSV or text file, not {path.name}")
     if fmt == "csv":
         frame, encoding, delimiter, notes = _read_csv(path, gz, names, skip_rows)
         frame, decimal_comma, thousands_comma, units = _comma_numbers(frame, delimiter)
     elif fmt == "parquet":
-        _check_parquet_width(path)
-        try:
-            # Columns are converted one by one and each Arrow buffer freed once converted
-            # (self_destruct), without merging columns into one block (split_blocks): the Arrow
-            # table and the frame never both exist whole at the memory peak.
-            frame = pd.read_parquet(
-                path,
-                engine="pyarrow",
-                to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
-            )
-        except Exception as exc:  # pyarrow raises many types for a damaged file
-            raise InputError(f"cannot read {path.name} as Parquet: {_first_line(exc)}") from exc
+        frame = _read_parquet(path)
     else:
         frame, notes = _read_excel(path, sheet, skip_rows)
     frame = _clean_header(frame, path)
@@ -696,6 +671,44 @@ def read_table(
         units=units,
         notes=notes + huge,
     )
+
+
+def _checked_file(
+    path: Path, names: tuple[str, ...] | None, skip_rows: int | None, sheet: str | int | None
+) -> tuple[str, bool]:
+    """The file's format and whether it is gzipped, after the checks that need no reading.
+    The checks run in this order so that each file gets the message about its first problem."""
+    if not path.exists():
+        raise InputError(f"data file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a data file")
+    fmt, gz = _format_of(path)
+    if not fmt:
+        raise InputError(
+            f"unknown file format '{''.join(path.suffixes) or '(no extension)'}' for {path.name}: "
+            "use .csv, .tsv, .txt, .parquet, .xlsx or .xls"
+        )
+    _check_options(path, fmt, skip_rows, sheet)
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name} is empty")
+    if names is not None and fmt != "csv":
+        raise InputError(f"column names can be given only for a CSV or text file, not {path.name}")
+    return fmt, gz
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    _check_parquet_width(path)
+    try:
+        # Columns are converted one by one and each Arrow buffer freed once converted
+        # (self_destruct), without merging columns into one block (split_blocks): the Arrow
+        # table and the frame never both exist whole at the memory peak.
+        return pd.read_parquet(
+            path,
+            engine="pyarrow",
+            to_pandas_kwargs={"split_blocks": True, "self_destruct": True},
+        )
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise InputError(f"cannot read {path.name} as Parquet: {_first_line(exc)}") from exc
 
 
 def _check_options(path: Path, fmt: str, skip_rows: int | None, sheet: str | int | None) -> None:
@@ -1011,55 +1024,78 @@ def _comma_numbers(
     readings: dict[str, tuple[pd.Series, str]] = {}  # column -> (its text, reading)
     units: dict[str, str] = {}
     for name in frame.columns:
-        col = frame[name]
-        if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
-            continue
-        text = col.astype("string").str.strip()
-        present = text.dropna()
-        present = present[present != ""]
-        if present.empty:
-            continue
-        sign = _common_sign(present)
-        if sign:
-            text = text.str.replace(_SIGN_AT_ENDS, "", regex=True).str.strip()
-            present = text.dropna()
-            present = present[present != ""]
-            if present.empty:
-                continue
-        elif not present.str.contains(",", regex=False).any():
-            continue
-        as_decimal = delimiter != "," and bool(present.str.fullmatch(DECIMAL_COMMA).all())
-        as_thousands = bool(present.str.fullmatch(THOUSANDS_COMMA).all())
-        if as_decimal or as_thousands:
-            reading = "both" if as_decimal and as_thousands else "decimal" if as_decimal else "1000"
+        found = _comma_reading(frame[name], delimiter)
+        if found is not None:
+            text, reading, sign = found
             readings[name] = (text, reading)
             if sign:
                 units[name] = sign
     if not readings:
         return frame, (), (), {}
-    seen = {reading for _, reading in readings.values()}
-    if seen == {"decimal", "both"} or (seen == {"both"} and delimiter == ";"):
-        ambiguous = "decimal"
-    else:
-        ambiguous = "1000"  # also when the file has clear columns of both kinds
+    ambiguous = _ambiguous_reading({reading for _, reading in readings.values()}, delimiter)
     out = frame.copy(deep=False)  # new columns only; the other columns' data is shared
     decimal: list[str] = []
     thousands: list[str] = []
     for name, (text, reading) in readings.items():
         if reading == "both":
             reading = ambiguous
+        # A column whose values carry a sign but no comma is listed under neither reading:
+        # nothing in it was written with a comma.
+        listed = text.str.contains(",", regex=False).any() or name not in units
         if reading == "decimal":
             plain = text.str.replace(r"[.\s\u00a0\u202f]", "", regex=True)
             plain = plain.str.replace(",", ".", regex=False)
-            if text.str.contains(",", regex=False).any() or name not in units:
+            if listed:
                 decimal.append(name)
         else:
             plain = text.str.replace(",", "", regex=False)
-            if text.str.contains(",", regex=False).any() or name not in units:
+            if listed:
                 thousands.append(name)
         blank_as_na = plain.replace("", pd.NA)  # type: ignore[call-overload]  # stubs lack NA
         out[name] = pd.to_numeric(blank_as_na, errors="coerce").astype(float)
     return out, tuple(decimal), tuple(thousands), units
+
+
+def _comma_reading(
+    col: pd.Series, delimiter: str | None
+) -> tuple[pd.Series, str, str | None] | None:
+    """How one column's text reads as numbers: its trimmed text without the common sign, the
+    reading ("decimal", "1000" or "both" when either fits) and the sign; None when the column is
+    not text, is empty, or fits neither reading."""
+    if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
+        return None
+    text = col.astype("string").str.strip()
+    present = _present(text)
+    if present.empty:
+        return None
+    sign = _common_sign(present)
+    if sign:
+        text = text.str.replace(_SIGN_AT_ENDS, "", regex=True).str.strip()
+        present = _present(text)
+        if present.empty:
+            return None
+    elif not present.str.contains(",", regex=False).any():
+        return None  # neither a comma nor a sign: nothing to read otherwise
+    as_decimal = delimiter != "," and bool(present.str.fullmatch(DECIMAL_COMMA).all())
+    as_thousands = bool(present.str.fullmatch(THOUSANDS_COMMA).all())
+    if not (as_decimal or as_thousands):
+        return None
+    reading = "both" if as_decimal and as_thousands else "decimal" if as_decimal else "1000"
+    return text, reading, sign
+
+
+def _present(text: pd.Series) -> pd.Series:
+    """The values that are written: neither missing nor blank."""
+    present = text.dropna()
+    return present[present != ""]
+
+
+def _ambiguous_reading(seen: set[str], delimiter: str | None) -> str:
+    """The reading for columns that fit both: the file's other columns decide, else the
+    separator (';' files come from European spreadsheets)."""
+    if seen == {"decimal", "both"} or (seen == {"both"} and delimiter == ";"):
+        return "decimal"
+    return "1000"  # also when the file has clear columns of both kinds
 
 
 _SIGN_AT_ENDS = r"^[€$£][\s\u00a0\u202f]*|[\s\u00a0\u202f]*[€$£%]$"
