@@ -45,6 +45,18 @@ REPEAT_RATIO = 0.9  # an order log's customer column has at most 0.9 distinct va
 SAMPLE = 500  # distinct values looked at when judging what a column holds
 NAT = np.datetime64("NaT", "ns")
 
+# The customer features a marketer reads (brief appendix, assignments.csv), in that order.
+REPORTED_FEATURES = (
+    "recency_days",
+    "orders",
+    "net_spend",
+    "avg_order_value",
+    "tenure_days",
+    "return_share",
+    "distinct_products",
+    "mean_days_between_orders",
+)
+
 FEATURE_DEFINITIONS: dict[str, str] = {
     "recency_days": "Days from the customer's last purchase day to the as-of day (0 = bought "
     "on the as-of day).",

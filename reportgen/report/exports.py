@@ -11,6 +11,7 @@ from reportgen.analysis.naming import SegmentStory
 from reportgen.analysis.prepare import PreparedData
 from reportgen.analysis.profile import Profiles
 from reportgen.analysis.results import Analysis
+from reportgen.io.orders import REPORTED_FEATURES
 
 
 def assignments_frame(
@@ -39,18 +40,7 @@ def profiles_frame(profiles: Profiles, stories: tuple[SegmentStory, ...]) -> pd.
     return table
 
 
-LOG_FEATURES = (
-    "recency_days",
-    "orders",
-    "net_spend",
-    "avg_order_value",
-    "tenure_days",
-    "return_share",
-    "distinct_products",
-    "mean_days_between_orders",
-    "first_purchase",
-    "last_purchase",
-)
+LOG_FEATURES = (*REPORTED_FEATURES, "first_purchase", "last_purchase")
 
 
 def customer_value_frame(a: Analysis) -> pd.DataFrame:

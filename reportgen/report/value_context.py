@@ -22,7 +22,12 @@ from reportgen.analysis.value import (
     ValueModel,
 )
 from reportgen.io.customers import CustomerRows
-from reportgen.io.orders import FEATURE_DEFINITIONS, OrderSummary, SetAside
+from reportgen.io.orders import (
+    FEATURE_DEFINITIONS,
+    REPORTED_FEATURES,
+    OrderSummary,
+    SetAside,
+)
 from reportgen.report.images import data_uri
 
 RFM_LABELS = {"recency": "Recency (days since last purchase)", "frequency": "Frequency (orders)"}
@@ -135,7 +140,7 @@ def value_context(a: Analysis, colors: Sequence[str]) -> ValueView | None:
         roles=_roles(intake),
         totals=_totals(log, money),
         ledger=tuple(_ledger_row(s) for s in log.set_aside if s.lines or s.customers),
-        definitions=tuple((k, FEATURE_DEFINITIONS[k]) for k in _SHOWN_FEATURES),
+        definitions=tuple((k, FEATURE_DEFINITIONS[k]) for k in REPORTED_FEATURES),
         worth=tuple(
             _worth(sv, story, color, value, money)
             for sv, story, color in zip(value.segments, a.stories, colors, strict=True)
@@ -167,18 +172,6 @@ def value_context(a: Analysis, colors: Sequence[str]) -> ValueView | None:
         moves=_moves(a),
         moves_line=_moves_line(a),
     )
-
-
-_SHOWN_FEATURES = (
-    "recency_days",
-    "orders",
-    "net_spend",
-    "avg_order_value",
-    "tenure_days",
-    "return_share",
-    "distinct_products",
-    "mean_days_between_orders",
-)
 
 
 def _money(x: float | None, currency: str, digits: int = 0) -> str:
