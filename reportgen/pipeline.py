@@ -194,16 +194,23 @@ def _read(config: BriefConfig) -> CustomerRows:
     source = open_source(
         config.data_path, config.names, skip_rows=config.skip_rows, sheet=config.sheet
     )
-    return customer_rows(source.read(), _log_settings(config))
+    declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
+    return customer_rows(source.read(), _log_settings(config, declared))
 
 
-def _log_settings(config: BriefConfig) -> OrderLogSettings:
+def _log_settings(config: BriefConfig, declared: DataDictionary | None = None) -> OrderLogSettings:
+    """How to read the input: the options given, else the data dictionary's input_kind and
+    order_log roles, else detection."""
+    kind = config.input_kind
+    if kind == "auto" and declared is not None and declared.input_kind:
+        kind = declared.input_kind
+    roles = config.roles or (declared.order_roles if declared is not None else None)
     return OrderLogSettings(
-        kind=config.input_kind,  # type: ignore[arg-type]  # checked by BriefConfig
+        kind=kind,  # type: ignore[arg-type]  # checked by BriefConfig and the dictionary
         as_of=config.as_of,
         date_format=config.date_format,
         currency=config.currency,
-        roles=dict(config.roles) if config.roles else None,
+        roles=dict(roles) if roles else None,
     )
 
 
@@ -511,6 +518,8 @@ def write_starter_dictionary(
     if intake.log is not None:
         features = tuple(intake.table.frame.columns)
         mapping = features_mapping(intake.log.roles.customer, intake.log.currency, features)
+        roles = {k: v for k, v in vars(intake.log.roles).items() if v is not None}
+        mapping = {"input_kind": "transactions", "order_log": {"roles": roles}, **mapping}
         text = starter_for_log(mapping, table.path.name)
     else:
         dictionary = resolve_dictionary(intake.table.frame, units=table.units)

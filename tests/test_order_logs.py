@@ -199,3 +199,44 @@ def test_a_re_report_of_a_log_says_who_moved_between_rfm_groups(tmp_path):
     text = " ".join(pdf_text(tmp_path / "m2" / "brief.pdf"))
     assert "How customers moved between RFM groups" in text
     assert "customers moved from" in text
+
+
+def test_the_data_dictionary_can_say_it_is_an_order_log_and_name_its_columns(tmp_path):
+    dictionary = tmp_path / "cdnow.yaml"
+    dictionary.write_text(
+        "input_kind: transactions\n"
+        "order_log:\n"
+        "  roles: {customer: customer, date: date, amount: amount, order: ''}\n"
+        "columns:\n"
+        "  customer: {role: id}\n"
+        "  recency_days: {role: segment, label: Days since last purchase}\n"
+        "  orders: {role: segment, label: Orders}\n"
+        "  net_spend: {role: segment, label: Net spend, unit: USD}\n"
+    )
+    code, out = brief(
+        str(FIXTURES / "cdnow_sample.txt"),
+        "--names",
+        CDNOW_NAMES,
+        "--dictionary",
+        str(dictionary),
+        "--out",
+        str(tmp_path / "run"),
+    )
+    assert code == 0, out
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["input_kind"] == "transactions"
+    assert summary["features"] == ["recency_days", "orders", "net_spend"]
+    assert summary["order_log"]["roles"]["customer"] == "customer"
+
+
+def test_a_starter_dictionary_for_a_log_records_its_roles(tmp_path):
+    import yaml
+
+    target = tmp_path / "log.yaml"
+    made = runner.invoke(
+        app, ["init", str(FIXTURES / "online_retail_sample.csv.gz"), "-o", str(target)]
+    )
+    assert made.exit_code == 0, made.output
+    raw = yaml.safe_load(target.read_text())
+    assert raw["input_kind"] == "transactions"
+    assert raw["order_log"]["roles"]["customer"] == "CustomerID"

@@ -93,6 +93,10 @@ class DataDictionary:
     columns: tuple[ColumnSpec, ...]
     from_file: bool
     notes: tuple[str, ...] = ()  # what was inferred or overridden, in words
+    # How to read the input: "customers" or "transactions" (an order log), and for a log the
+    # column of each role (customer, date, order, amount, quantity, unit_price, product, currency)
+    input_kind: str | None = None
+    order_roles: tuple[tuple[str, str], ...] | None = None
 
     def column(self, name: str) -> ColumnSpec:
         for spec in self.columns:
@@ -404,7 +408,38 @@ def dictionary_from_mapping(raw: Any, name: str = "dictionary") -> DataDictionar
         id_column=id_column,
         columns=specs,
         from_file=True,
+        input_kind=_input_kind(raw.get("input_kind"), name),
+        order_roles=_order_roles(raw.get("order_log"), name),
     )
+
+
+_ORDER_ROLES = ("customer", "date", "order", "amount", "quantity", "unit_price", "product")
+
+
+def _input_kind(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if value not in ("auto", "customers", "transactions"):
+        raise InputError(
+            f"data dictionary {name}: input_kind must be auto, customers or transactions"
+        )
+    return str(value)
+
+
+def _order_roles(value: Any, name: str) -> tuple[tuple[str, str], ...] | None:
+    """order_log: {roles: {customer: CustomerID, date: InvoiceDate, ...}}, checked."""
+    if value is None:
+        return None
+    roles = value.get("roles") if isinstance(value, dict) else None
+    if not isinstance(roles, dict) or set(value) - {"roles"}:
+        raise InputError(f"data dictionary {name}: order_log takes one key, roles (role: column)")
+    unknown = sorted(str(k) for k in roles if k not in (*_ORDER_ROLES, "currency"))
+    if unknown:
+        raise InputError(
+            f"data dictionary {name}: unknown order_log role(s) {', '.join(unknown)}; roles are "
+            f"{', '.join(_ORDER_ROLES)}, currency"
+        )
+    return tuple((str(k), "" if v is None else str(v)) for k, v in roles.items())
 
 
 # --------------------------------------------------------------------------- inference
