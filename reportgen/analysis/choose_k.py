@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from reportgen.analysis.cluster import fit_kmeans, silhouette
+from reportgen.analysis.cluster import silhouette
+from reportgen.analysis.engine import fit_kmeans
 from reportgen.engine.parallel import map_small_fits
 from reportgen.errors import InputError
 

@@ -16,10 +16,7 @@ from numpy.typing import NDArray
 
 # The in-memory k-means code lives with the engine seam (engine.py); the stages and `score`
 # import these names from here, as before.
-from reportgen.analysis.engine import DEFAULT_ENGINE, Engine, fitted_result
-from reportgen.analysis.engine import SINGLE_THREAD_BELOW as SINGLE_THREAD_BELOW
-from reportgen.analysis.engine import fit_kmeans as fit_kmeans
-from reportgen.analysis.engine import nearest as nearest
+from reportgen.analysis.engine import DEFAULT_ENGINE, Engine, fit_kmeans, fitted_result
 
 Matrix = NDArray[np.float64]
 

@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from reportgen.analysis.cluster import fit_kmeans, silhouette
+from reportgen.analysis.cluster import silhouette
+from reportgen.analysis.engine import fit_kmeans
 from reportgen.analysis.prepare import FeatureStep, PreparedData
 from reportgen.engine.parallel import map_small_fits
 

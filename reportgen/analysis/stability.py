@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from reportgen.analysis.cluster import Segmentation, fit_kmeans
+from reportgen.analysis.cluster import Segmentation
+from reportgen.analysis.engine import fit_kmeans
 from reportgen.engine.parallel import map_small_fits
 
 STABILITY_SAMPLE = 5_000

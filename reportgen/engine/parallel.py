@@ -34,7 +34,7 @@ def map_threads(fn: Callable[[T], R], items: Iterable[T], *, rows: int) -> list[
 def map_small_fits(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """[fn(x) for x in items] on a thread per core, for many small independent model fits
     (k-means on a 20k-row sample for each candidate k, on each bootstrap resample). A fit that
-    small runs single-threaded (see cluster.SINGLE_THREAD_BELOW), which left one core idle;
+    small runs single-threaded (see analysis.engine.SINGLE_THREAD_BELOW), which left one core idle;
     scikit-learn's k-means loops and BLAS release the GIL, so two fits at a time use both.
 
     The native thread pools are held at one thread for the whole map, from this thread: the

@@ -2,7 +2,7 @@
 
 Pure: a `SavedModel` and a raw frame in, a `Scored` result out. The fitted preprocessing steps
 are re-applied with `prepare.apply_steps` (same parsing, same drop rules, same transforms and
-scaling, the very code `prepare` runs) and rows go to their nearest centre by `cluster.nearest`,
+scaling, the very code `prepare` runs) and rows go to their nearest centre by `engine.nearest`,
 the rule the brief's own segmentation uses, so scoring a run's own input reproduces its
 assignments.
 Rows that cannot be scored are counted with their reason, never dropped silently.
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from reportgen.analysis.assign import assign_left_out, assignment_table
-from reportgen.analysis.cluster import nearest
+from reportgen.analysis.engine import nearest
 from reportgen.analysis.prepare import DropReason, UnseenValues, id_text, unseen_categories
 from reportgen.errors import InputError
 from reportgen.runs.model import SavedModel

@@ -8,7 +8,7 @@ import numpy as np
 def test_small_fits_on_threads_give_the_serial_results_and_restore_the_thread_pools():
     from threadpoolctl import threadpool_info
 
-    from reportgen.analysis.cluster import fit_kmeans
+    from reportgen.analysis.engine import fit_kmeans
     from reportgen.engine.parallel import map_small_fits
 
     before = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
