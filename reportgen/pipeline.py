@@ -51,15 +51,17 @@ from reportgen.io.starter import starter_dictionary, starter_for_log
 from reportgen.progress import Progress, silent
 from reportgen.report import render
 from reportgen.report.changes import changes_context
-from reportgen.report.context import RunInfo, build_context
+from reportgen.report.context import BriefContext, RunInfo, build_context
 from reportgen.report.exports import assignments_frame, customer_value_frame, profiles_frame
 from reportgen.report.palette import palette_by_id
 from reportgen.report.summary import summary_dict
+from reportgen.report.workbook import write_workbook
 from reportgen.runs import compare
 from reportgen.runs.folder import (
     ASSIGNMENTS_FILE,
     BRIEF_HTML,
     BRIEF_PDF,
+    BRIEF_XLSX,
     MODEL_FILE,
     PROFILES_FILE,
     SEGMENT_FOLDER,
@@ -132,6 +134,7 @@ class _Presentation:
     segment_pdfs: dict[str, bytes]
     changes: compare.Changes | None
     run: RunInfo
+    context: BriefContext | None = None  # what the templates showed (the workbook shows it too)
 
 
 def example_data() -> tuple[Path, Path]:
@@ -380,6 +383,9 @@ def _present_and_publish(
         outputs = {
             BRIEF_PDF: shown.pdf,
             BRIEF_HTML: shown.html.encode("utf-8"),
+        with staging.open(BRIEF_XLSX) as fh:
+            assert shown.context is not None
+            write_workbook(fh, a, shown.context, assignments, shown.changes)
             PROFILES_FILE: files.csv_bytes(profiles_frame(a.profiles, a.stories)),
             SUMMARY_FILE: files.json_bytes(summary),
             MODEL_FILE: model_bytes(model),
@@ -435,7 +441,7 @@ def _present(
     context = build_context(a, charts=images, colors=colors, run=run, changes=changes_view)
     step("Rendering the PDF")
     html, pdf, segment_pdfs = render.render_all(context, config.template_dir, executor)
-    return _Presentation(html, pdf, segment_pdfs, changes, run)
+    return _Presentation(html, pdf, segment_pdfs, changes, run, context)
 
 
 def _run_info(config: BriefConfig, a: Analysis) -> RunInfo:

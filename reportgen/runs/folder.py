@@ -17,12 +17,21 @@ ASSIGNMENTS_FILE = "assignments.csv"
 PROFILES_FILE = "profiles.csv"
 SUMMARY_FILE = "summary.json"
 MODEL_FILE = "model.json"
+BRIEF_XLSX = "brief.xlsx"  # the workbook (report/workbook.py)
 SEGMENT_FOLDER = "segments"
 SEND_LOG = "send-log.jsonl"
 SEND_LOG_LOCK = SEND_LOG + ".lock"  # held by `reportgen email` while it sends
 OUTBOX = "outbox"
 
-OUTPUT_FILES = (BRIEF_PDF, BRIEF_HTML, ASSIGNMENTS_FILE, PROFILES_FILE, SUMMARY_FILE, MODEL_FILE)
+OUTPUT_FILES = (
+    BRIEF_PDF,
+    BRIEF_HTML,
+    ASSIGNMENTS_FILE,
+    PROFILES_FILE,
+    SUMMARY_FILE,
+    MODEL_FILE,
+    BRIEF_XLSX,
+)
 
 RUNS_SUFFIX = ".runs"
 

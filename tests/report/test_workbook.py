@@ -1,0 +1,225 @@
+"""brief.xlsx (reportgen.report.workbook): read back with openpyxl (and LibreOffice where it is
+installed): the sheets, numbers as numbers, every customer, formulas neutralised as in the CSV,
+the frozen header and autofilter, number formats and the heatmap-like colour scale, the Changes
+sheet of a re-report and the Excel row limit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import subprocess
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from reportgen import build_brief
+from reportgen.cli import app
+from reportgen.io.dictionary import ColumnSpec
+from reportgen.report import workbook
+from tests.conftest import two_group_frame
+
+runner = CliRunner()
+
+
+def _book(folder):
+    return openpyxl.load_workbook(folder / "brief.xlsx")
+
+
+def _rows(sheet, first=1):
+    return list(sheet.iter_rows(min_row=first, values_only=True))
+
+
+def _csv_rows(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+def test_demo_workbook_has_every_sheet_with_numbers(demo_run):
+    folder = demo_run.config.out_dir
+    book = _book(folder)
+    assert book.sheetnames == ["Summary", "Profiles", "Customers", "Method"]
+    rows = _rows(book["Summary"])
+    header = rows.index(workbook.SUMMARY_COLUMNS)
+    body = [r for r in rows[header + 1 :] if isinstance(r[0], int)]
+    assert [r[1] for r in body] == [s.name for s in demo_run.stories]
+    for r, seg in zip(body, demo_run.profiles.segments, strict=True):
+        assert r[2] == seg.size and isinstance(r[2], int)
+        assert r[3] == pytest.approx(seg.share) and isinstance(r[3], float)
+        assert r[5] in ("stable", "doubtful", "unstable") and 0 <= r[6] <= 1
+        assert r[4] and r[7]  # what sets it apart, the marketing angle
+
+
+def test_customers_sheet_is_assignments_csv(demo_run):
+    folder = demo_run.config.out_dir
+    sheet = _book(folder)["Customers"]
+    csv_rows = _csv_rows(folder / "assignments.csv")
+    rows = _rows(sheet)
+    assert list(rows[0]) == csv_rows[0]
+    assert len(rows) == len(csv_rows)  # every customer
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:F{len(rows)}"
+    for got, want in zip(rows[1:], csv_rows[1:], strict=True):
+        assert got[0] == want[0]
+        assert isinstance(got[1], int) and got[1] == int(want[1])
+        # The CSV prints six significant digits; the workbook keeps the number itself.
+        assert isinstance(got[3], float) and got[3] == pytest.approx(float(want[3]), rel=1e-5)
+
+
+def test_profiles_sheet_units_formats_and_colour_scale(demo_run):
+    sheet = _book(demo_run.config.out_dir)["Profiles"]
+    rows = _rows(sheet)
+    k = len(demo_run.stories)
+    assert rows[k + 1][0] == "All" and rows[k + 1][2] == demo_run.profiles.n
+    for j, mean in enumerate(demo_run.profiles.overall_mean):
+        assert rows[k + 1][4 + j] == pytest.approx(mean)
+        # The survey's answers are on a 1-7 scale: shown as "5.8 / 7", stored as 5.846...
+        assert sheet.cell(row=2, column=5 + j).number_format == '0.0" / 7"'
+    assert sheet.cell(row=2, column=4).number_format == "0.0%"
+    rules = [r for cf in sheet.conditional_formatting for r in cf.rules]
+    assert len(rules) == len(demo_run.profiles.features)
+    assert all(r.type == "colorScale" for r in rules)
+    mids = sorted(float(r.colorScale.cfvo[1].val) for r in rules)
+    assert mids == pytest.approx(sorted(demo_run.profiles.overall_mean))
+
+
+def test_method_sheet_has_the_k_evidence_and_counts(demo_run):
+    rows = _rows(_book(demo_run.config.out_dir)["Method"])
+    header = rows.index(workbook.EVIDENCE_COLUMNS)
+    evidence = demo_run.k_choice.evidence
+    table = rows[header + 1 : header + 1 + len(evidence)]
+    assert [r[0] for r in table] == [e.k for e in evidence]
+    assert [r[1] for r in table] == pytest.approx([e.inertia for e in evidence])
+    assert [r[8] for r in table] == [e.k == demo_run.k_choice.k for e in evidence]
+    counts = {r[0]: r[1] for r in rows if r[0] and isinstance(r[1], int)}
+    assert counts["Read from the file"] == demo_run.prepared.n_read
+    assert counts["Segmented on every feature"] == demo_run.prepared.n_kept
+
+
+HOSTILE = ['=HYPERLINK("http://x")', "+41 22", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "|pipe", "%x"]
+
+
+def test_formula_text_neutralised_exactly_as_in_the_csv(tmp_path):
+    frame = two_group_frame(n=120)[0].drop(columns=["joined"])
+    frame.loc[: len(HOSTILE) - 1, "id"] = HOSTILE
+    data = tmp_path / "c.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "out"
+    build_brief(data, out_dir=out, k=2, resamples=0, n_init=2, id_column="id")
+    csv_ids = [r[0] for r in _csv_rows(out / "assignments.csv")[1:]]
+    book_ids = [r[0] for r in _rows(_book(out)["Customers"], first=2)]
+    assert book_ids == csv_ids
+    for text in HOSTILE:  # the CSV rule: a leading quote (the reader strips tabs and CRs)
+        assert "'" + text.strip() in book_ids or text.strip()[0] not in "=+-@|%"
+    assert all(t.strip() in csv_ids or "'" + t.strip() in csv_ids for t in HOSTILE)
+    cells = [c for row in _book(out)["Customers"].iter_rows(min_row=2) for c in row]
+    assert not any(c.data_type == "f" for c in cells)  # no formula anywhere
+
+
+def test_changes_sheet_on_a_re_report(periods):
+    run = periods["runs"][2]
+    book = _book(run.config.out_dir)
+    assert book.sheetnames[-1] == "Changes"
+    rows = _rows(book["Changes"])
+    header = rows.index(workbook.CHANGE_COLUMNS)
+    body = [r for r in rows[header + 1 :] if isinstance(r[0], int)][: len(run.changes.segments)]
+    assert [r[0] for r in body] == [s.id for s in run.changes.segments]
+    for r, s in zip(body, run.changes.segments, strict=True):
+        assert r[2] == s.status
+        if s.size_after is not None:
+            assert r[5] == s.size_after
+    assert "Changes" not in _book(periods["runs"][1].config.out_dir).sheetnames
+
+
+def test_customers_sheet_stops_at_the_row_limit_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(workbook, "CUSTOMER_ROWS", 50)
+    frame = two_group_frame(n=120)[0].drop(columns=["joined"])
+    data = tmp_path / "c.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "out"
+    build_brief(data, out_dir=out, k=2, resamples=0, n_init=2)
+    book = _book(out)
+    rows = _rows(book["Customers"])
+    assert len(rows) == 51
+    assert "first 50 of 120 rows" in rows[0][-1]
+    assert len(_csv_rows(out / "assignments.csv")) == 121  # the CSV keeps every row
+    assert any(r[0] and "first 50 of 120" in str(r[0]) for r in _rows(book["Summary"]))
+
+
+def test_number_formats_follow_the_units():
+    def spec(**kw):
+        kw.setdefault("name", "x")
+        return ColumnSpec(role="segment", type="numeric", label=kw["name"], **kw)
+
+    assert workbook.number_format(spec(unit="€"), 1234.5) == '"€"#,##0'
+    assert workbook.number_format(spec(unit="kWh"), 12.3) == '#,##0.0" kWh"'
+    assert workbook.number_format(spec(unit="%"), 0.5) == '#,##0.00" %"'
+    assert workbook.number_format(spec(), 3.0) == "#,##0.0"
+    assert workbook.number_format(spec(name="Year_Birth"), 1970.0) == "0"
+
+
+def test_customer_columns_of_every_kind_written_as_their_kind():
+    frame = pd.DataFrame(
+        {
+            "id": ["\tTAB", "=b", "\rCR"],
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "x": [1.5, np.nan, np.inf],
+            "flag": [True, False, True],
+            "money": pd.Series([1.25, None, 3.5]),
+        }
+    )
+    buf = io.BytesIO()
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(buf, {"constant_memory": True})
+    workbook._customers_sheet(book, workbook._Formats(book, workbook.WorkbookStyle()), frame)
+    book.close()
+    rows = _rows(openpyxl.load_workbook(io.BytesIO(buf.getvalue()))["Customers"])
+    # A CR is stored as Excel's escape _x000D_ (openpyxl leaves it escaped; Excel shows a CR).
+    rows = [tuple(v.replace("_x000D_", "\r") if isinstance(v, str) else v for v in r) for r in rows]
+    assert rows[1:] == [
+        ("'\tTAB", 1, 1.5, True, 1.25),
+        ("'=b", None, None, False, None),
+        ("'\rCR", 3, None, True, 3.5),
+    ]
+
+
+def test_workbook_option_through_the_cli(tmp_path):
+    frame = two_group_frame(n=80)[0].drop(columns=["joined"])
+    data = tmp_path / "c.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["brief", str(data), "--out", str(out), "--k", "2", "-q"])
+    assert result.exit_code == 0, result.output
+    assert len(_rows(_book(out)["Customers"])) == 81
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_opens_the_workbook(demo_run, tmp_path):
+    src = demo_run.config.out_dir / "brief.xlsx"
+    shutil.copy(src, tmp_path / "brief.xlsx")
+    done = subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,3",
+            "--outdir",
+            str(tmp_path),
+            str(tmp_path / "brief.xlsx"),
+        ],
+        capture_output=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    # Sheet 3 (Customers) as LibreOffice read it: the same ids as assignments.csv.
+    converted = sorted(tmp_path.glob("brief*.csv"))
+    assert converted, done.stdout
+    customers = next((p for p in converted if "Customers" in p.name), converted[0])
+    rows = _csv_rows(customers)
+    if "Customers" in customers.name:
+        assert [r[0] for r in rows] == [r[0] for r in _csv_rows(src.parent / "assignments.csv")]
