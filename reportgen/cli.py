@@ -140,10 +140,24 @@ SheetOpt = Annotated[
     ),
 ]
 
+# Reading a database: DATA is then a URL, kept as text (a Path would turn '//' into '/').
+TableOpt = Annotated[
+    str | None, typer.Option("--table", help="DATA is a database URL: read this table.")
+]
+QueryOpt = Annotated[
+    str | None, typer.Option("--query", help="DATA is a database URL: read this query's rows.")
+]
+DB_HELP = (
+    " Or a database URL (sqlite:///crm.db, postgresql://user@host/db; password from "
+    "REPORTGEN_DB_PASSWORD or ~/.pgpass) with --table or --query."
+)
+
 
 @app.command()
 def brief(
-    data: Annotated[Path, typer.Argument(help="Customer table: CSV, TSV, Parquet or Excel.")],
+    data: Annotated[
+        str, typer.Argument(help="Customer table: CSV, TSV, Parquet or Excel." + DB_HELP)
+    ],
     dictionary: Annotated[
         Path | None,
         typer.Option("--dictionary", "-d", help="Data dictionary (YAML): roles, labels, words."),
@@ -225,13 +239,15 @@ def brief(
     ] = None,
     skip_rows: SkipRowsOpt = None,
     sheet: SheetOpt = None,
+    table: TableOpt = None,
+    query: QueryOpt = None,
 ) -> None:
     """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
     from reportgen.pipeline import build_brief
 
     def action() -> BriefResult:
-        config = BriefConfig(
-            data_path=data,
+        config = BriefConfig.of(
+            data,
             dictionary_path=dictionary,
             columns=tuple(columns.split(",")) if columns is not None else None,
             id_column=id_column,
@@ -255,6 +271,8 @@ def brief(
             roles=_pairs(roles, "--roles") if roles is not None else None,
             skip_rows=skip_rows,
             sheet=sheet,
+            table=table,
+            query=query,
         )
         with terminal_progress(enabled=False if quiet else None) as progress:
             return build_brief(config, progress=progress)
@@ -384,7 +402,9 @@ def _print_outcome(outcome: Outcome) -> None:
 
 @app.command()
 def score(
-    data: Annotated[Path, typer.Argument(help="New customers: CSV, TSV, Parquet or Excel.")],
+    data: Annotated[
+        str, typer.Argument(help="New customers: CSV, TSV, Parquet or Excel." + DB_HELP)
+    ],
     model: Annotated[
         Path, typer.Option("--model", "-m", help="A brief's output folder (or its model.json).")
     ],
@@ -398,6 +418,8 @@ def score(
         str | None,
         typer.Option("--as-of", help="Order logs: the analysis date YYYY-MM-DD."),
     ] = None,
+    table: TableOpt = None,
+    query: QueryOpt = None,
 ) -> None:
     """Assign each row of DATA to a saved brief's segments, without refitting (a run on an
     order log scores the customers of a new log)."""
@@ -405,7 +427,9 @@ def score(
     from reportgen.pipeline import score_data
 
     def action() -> tuple[SavedModel, Scored, bytes]:
-        saved, result = score_data(data, model, skip_rows=skip_rows, sheet=sheet, as_of=as_of)
+        saved, result = score_data(
+            data, model, skip_rows=skip_rows, sheet=sheet, as_of=as_of, table=table, query=query
+        )
         payload = csv_bytes(result.assignments)
         if out is not None:
             write_outputs(out.parent, {out.name: payload})

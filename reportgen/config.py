@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from reportgen.errors import ConfigError
 
 DEFAULT_OUT = Path("reportgen-out")
 MAX_SKIP_ROWS = 1000  # lines above a header that `skip_rows` can skip
+# A database URL (io.database reads it); a Path would turn its '//' into '/'.
+DATABASE_URL = re.compile(r"^(sqlite|postgres|postgresql)(\+[a-z0-9_]+)?://", re.IGNORECASE)
+
+
+
+def _without_password(url: str) -> str:
+    """Only for data_path, which names the source in progress lines: io.database parses URLs."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1@", url)
 
 
 @dataclass(frozen=True)
@@ -46,8 +56,25 @@ class BriefConfig:
     # number counting from 1; None: the first sheet that holds a table.
     skip_rows: int | None = None
     sheet: str | int | None = None
+    # Reading a database instead: `data_path` given as a URL (sqlite:///crm.db,
+    # postgresql://user@host/db) is kept here as written (a password in it is used, never shown:
+    # io.database) and data_path becomes the URL without it; the rows of `table` or of `query`.
+    data_url: str | None = field(default=None, repr=False)
+    table: str | None = None
+    query: str | None = None
+
+    @classmethod
+    def of(cls, location: str | Path, **options: Any) -> BriefConfig:
+        """The config for reading `location`: a file, or a database URL given as text."""
+        if isinstance(location, str) and DATABASE_URL.match(location.strip()):
+            url = location.strip()
+            return cls(data_path=Path(_without_password(url)), data_url=url, **options)
+        return cls(data_path=Path(location), **options)
 
     def __post_init__(self) -> None:
+        if isinstance(self.data_path, str) and DATABASE_URL.match(self.data_path.strip()):
+            object.__setattr__(self, "data_url", self.data_path.strip())
+            object.__setattr__(self, "data_path", Path(_without_password(self.data_url or "")))
         if self.previous is not None:
             object.__setattr__(self, "previous", Path(self.previous))
         object.__setattr__(self, "data_path", Path(self.data_path))
@@ -92,6 +119,7 @@ class BriefConfig:
             raise ConfigError(f"seed must be between 0 and {2**32 - 1} (got {self.seed})", "seed")
 
     def _check_reading(self) -> None:
+        self._check_database()
         if self.names is not None:
             names = tuple(n.strip() for n in self.names)
             if not names or any(not n for n in names) or len(set(names)) != len(names):
@@ -131,3 +159,18 @@ class BriefConfig:
                 raise ConfigError(
                     f"as_of must be a date YYYY-MM-DD (got {self.as_of!r})", "as_of"
                 ) from exc
+
+    def _check_database(self) -> None:
+        if self.data_url is None:
+            for setting in ("table", "query"):
+                if getattr(self, setting) is not None:
+                    raise ConfigError(
+                        f"{setting} applies to a database URL (sqlite:///crm.db, "
+                        f"postgresql://user@host/db), not to the file {self.data_path.name}",
+                        setting,
+                    )
+            return
+        if (self.table is None) == (self.query is None):
+            raise ConfigError(
+                'reading a database needs --table NAME or --query "SELECT …" (one of them)'
+            )

@@ -170,7 +170,7 @@ def build_brief(
     ``build_brief("customers.csv", k=3, out_dir="out")``. `progress`, if given, is called with the
     name of each stage as it starts (see reportgen.progress); the default reports nothing.
     """
-    config = data if isinstance(data, BriefConfig) else BriefConfig(data_path=Path(data), **options)
+    config = data if isinstance(data, BriefConfig) else BriefConfig.of(data, **options)
     step = progress or silent
     imports = offload.BackgroundImports()
     helper: offload.SecondProcess | None = None
@@ -195,7 +195,12 @@ def build_brief(
 def _read(config: BriefConfig) -> CustomerRows:
     """Stage 1: the rows, as one row per customer (an order log reduced to its customers)."""
     source = open_source(
-        config.data_path, config.names, skip_rows=config.skip_rows, sheet=config.sheet
+        config.data_url or config.data_path,
+        config.names,
+        skip_rows=config.skip_rows,
+        sheet=config.sheet,
+        table=config.table,
+        query=config.query,
     )
     declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
     return customer_rows(source.read(), _log_settings(config, declared))
@@ -489,18 +494,21 @@ def score_data(
     skip_rows: int | None = None,
     sheet: str | int | None = None,
     as_of: str | None = None,
+    table: str | None = None,
+    query: str | None = None,
 ) -> tuple[SavedModel, Scored]:
     """Assign the rows of DATA to a saved run's segments. When the run read an order log, DATA
     is a log too: it is reduced to one row per customer with the run's column roles (recency
     measured to `as_of`, default the day after the new log's last date) and every customer is
-    scored."""
+    scored. DATA may be a database URL (given as text) with `table` or `query` (io.database)."""
     saved = load_model(model)
-    table = open_source(data, names, skip_rows=skip_rows, sheet=sheet).read()
+    source = open_source(data, names, skip_rows=skip_rows, sheet=sheet, table=table, query=query)
+    rows = source.read()
     roles = saved.order_roles
     if roles is None:
-        return saved, score(saved, table.frame)
+        return saved, score(saved, rows.frame)
     settings = OrderLogSettings(kind="transactions", roles=roles, as_of=as_of)
-    intake = customer_rows(table, settings)
+    intake = customer_rows(rows, settings)
     assert intake.all_customers is not None
     return saved, score(saved, intake.all_customers)
 

@@ -700,7 +700,9 @@ def _method(a: Analysis, run: RunInfo, specs: dict[str, ColumnSpec]) -> MethodVi
     seg, ev = a.segmentation, a.evaluation
     return MethodView(
         file=table.path.name,
-        format={"csv": "CSV", "parquet": "Parquet", "excel": "Excel"}[table.file_format],
+        format={"csv": "CSV", "parquet": "Parquet", "excel": "Excel", "database": "database"}[
+            table.file_format
+        ],
         encoding=table.encoding,
         delimiter=_delimiter_name(table.delimiter),
         decimal_comma=tuple(table.decimal_comma),

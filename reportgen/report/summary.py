@@ -20,6 +20,7 @@ from reportgen.analysis.screen import SCREEN_RULE, Screening
 from reportgen.analysis.stability import QUALITY_RULE, STABILITY_RULE
 from reportgen.config import BriefConfig
 from reportgen.errors import InputError
+from reportgen.io.database import source_fields
 from reportgen.report.context import RunInfo
 from reportgen.runs.folder import SUMMARY_FILE, segment_brief_name
 from reportgen.version import __version__
@@ -46,6 +47,7 @@ def summary_dict(config: BriefConfig, a: Analysis, run: RunInfo) -> dict[str, An
             "sha256": table.sha256,
             "encoding": table.encoding,
             "delimiter": table.delimiter,
+            **source_fields(table),  # a database: its URL (no password), table or query
         },
         "rows": {
             "read": prepared.n_read,

@@ -35,6 +35,7 @@ from reportgen.analysis.prepare import (
 )
 from reportgen.engine.parallel import map_threads
 from reportgen.errors import InputError
+from reportgen.io.database import source_fields
 from reportgen.runs.folder import ASSIGNMENTS_FILE, MODEL_FILE
 
 if TYPE_CHECKING:  # types only: scoring a table needs none of these modules
@@ -194,6 +195,7 @@ def build_model(
         "input": {
             "file": table.path.name,
             "sha256": table.sha256,
+            **source_fields(table),  # a database: its URL (no password), table or query
             "rows_read": int(prepared.n_read),
             "rows_kept": int(prepared.n_kept),
         },

@@ -1,0 +1,626 @@
+"""Rows from a database: an SQLite file or a PostgreSQL server, read-only, through ADBC.
+
+`DatabaseSource` reads one table (`--table`) or the result of one query (`--query`) given an
+SQLAlchemy-style URL (`sqlite:///crm.db`, `postgresql://user@host:port/db`). The rows arrive as
+Arrow record batches (ADBC: the fastest reader measured, see benchmarks/README.md, and one whose
+peak memory is the Arrow data plus one column being converted), are hashed as they arrive, and
+then go through the same typing as a CSV file's text (io.load): text of numbers becomes
+numbers, dates become the ISO text a CSV export holds. So a table read from the database gives
+the same brief as its CSV export, and an order log is recognised exactly as its export would be.
+
+Credentials: the password comes from REPORTGEN_DB_PASSWORD or the driver's own ways (PGPASSWORD,
+~/.pgpass). One written in the URL works but is never shown: every name, note and error message
+uses `DatabaseUrl.shown`, the URL without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from reportgen.errors import ConfigError, InputError
+from reportgen.io.load import (
+    MAX_COLUMNS,
+    NA_VALUES,
+    LoadedTable,
+    _checked_values,
+    _clean_header,
+    _comma_numbers,
+    _same_names,
+    _typed,
+)
+
+PASSWORD_ENV = "REPORTGEN_DB_PASSWORD"
+_URL = re.compile(r"^(sqlite|postgres|postgresql)(\+[a-z0-9_]+)?://", re.IGNORECASE)
+# Query parameters never shown (libpq accepts a password as one).
+_SECRET_PARAMS = {"password", "sslpassword"}
+CONNECT_TIMEOUT_S = 15  # an unreachable host is an error after this, not a hang
+SQLITE_HEADER = b"SQLite format 3\x00"
+_warned: set[str] = set()  # URLs already warned about (once per process)
+
+
+def is_database_url(location: object) -> bool:
+    """A location written as a database URL, not a file name."""
+    return isinstance(location, str) and bool(_URL.match(location.strip()))
+
+
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A parsed URL: what to connect to, and how to name it without its password."""
+
+    dialect: str  # "sqlite" or "postgresql"
+    shown: str  # the URL as every output shows it: without a password
+    database: str  # the database's name (the file's name for SQLite)
+    connect: str = field(repr=False)  # what the driver gets (may hold the password)
+    password: str | None = field(default=None, repr=False)
+
+
+def parse_url(url: str) -> DatabaseUrl:
+    """Parse a URL; raises ConfigError when it is not one reportgen can read."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url.strip())
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigError(f"cannot read the database URL {_without_secrets(url)}: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_url(parsed)
+    if backend in ("postgresql", "postgres"):
+        return _postgresql_url(parsed)
+    raise ConfigError(f"unsupported database '{backend}': use sqlite:/// or postgresql:// URLs")
+
+
+def _without_secrets(url: str) -> str:
+    """A URL that could not be parsed, with anything between ':' and '@' in it hidden."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1@", url.strip())
+
+
+def _sqlite_url(parsed: Any) -> DatabaseUrl:
+    name = parsed.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        raise ConfigError(
+            "an SQLite URL names a database file: sqlite:///relative/crm.db or "
+            "sqlite:////absolute/crm.db"
+        )
+    path = Path(name).expanduser().absolute()
+    shown = parsed.set(password=None).render_as_string(hide_password=False)
+    connect = f"file:{quote(str(path))}?mode=ro"  # read-only: SQLite refuses every write
+    return DatabaseUrl("sqlite", shown, path.name, connect)
+
+
+def _postgresql_url(parsed: Any) -> DatabaseUrl:
+    query = {k: v for k, v in parsed.query.items() if k.lower() not in _SECRET_PARAMS}
+    shown = parsed.set(password=None, query=query).render_as_string(hide_password=False)
+    password = parsed.password or _param(parsed.query, "password")
+    if password:
+        _warn_once(shown)
+    else:
+        password = os.environ.get(PASSWORD_ENV) or None  # else libpq: PGPASSWORD, ~/.pgpass
+    params = dict(parsed.query)
+    # Every transaction read-only: the server refuses a write even if a query asks for one.
+    options = _param(params, "options")
+    params["options"] = " ".join(filter(None, [options, "-c default_transaction_read_only=on"]))
+    params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_S))
+    params.setdefault("application_name", "reportgen")
+    libpq = parsed.set(drivername="postgresql", password=password, query=params)
+    return DatabaseUrl(
+        "postgresql",
+        shown,
+        parsed.database or parsed.username or "postgres",
+        libpq.render_as_string(hide_password=False),
+        password,
+    )
+
+
+def _param(query: Any, key: str) -> str | None:
+    value = query.get(key)
+    if isinstance(value, tuple):
+        value = value[-1] if value else None
+    return value
+
+
+def _warn_once(shown: str) -> None:
+    if shown in _warned:
+        return
+    _warned.add(shown)
+    sys.stderr.write(
+        f"reportgen: warning: the password for {shown} is written in its URL, where shell "
+        f"history and process lists see it: set {PASSWORD_ENV} (or use ~/.pgpass) instead\n"
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseTable(LoadedTable):
+    """A LoadedTable read from a database: where from, without credentials."""
+
+    url: str = ""  # DatabaseUrl.shown
+    table_name: str | None = None
+    query: str | None = None
+
+
+@dataclass(frozen=True)
+class DatabaseSource:
+    """The rows of one table, or of one query, in a database."""
+
+    url: str = field(repr=False)  # as given: may hold a password
+    table: str | None = None
+    query: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.table is None) == (self.query is None):
+            raise ConfigError(
+                f'reading from {self.parsed.shown} needs --table NAME or --query "SELECT …" '
+                "(one of them)",
+                "table",
+            )
+        if self.table is not None and not self.table.strip():
+            raise ConfigError("table must name a table", "table")
+        if self.query is not None and not self.query.strip():
+            raise ConfigError("query is empty", "query")
+
+    @property
+    def parsed(self) -> DatabaseUrl:
+        return parse_url(self.url)
+
+    @property
+    def name(self) -> str:
+        """The table's name, or the database's for a query (the brief's title uses it)."""
+        return self.table.strip() if self.table is not None else self.parsed.database
+
+    def read(self) -> DatabaseTable:
+        url = self.parsed
+        with _connect(url) as connection:
+            sql, what = self._sql(connection, url)
+            rows = _fetch(connection, sql, what, url)
+        return _loaded(rows, self, url, what)
+
+    def _sql(self, connection: Any, url: DatabaseUrl) -> tuple[str, str]:
+        if self.query is not None:
+            return self.query.strip().rstrip(";"), "the query"
+        schema, name = _resolve_table(connection, self.table or "", url)
+        source = f"{quote_identifier(schema)}.{quote_identifier(name)}" if schema else None
+        return f"SELECT * FROM {source or quote_identifier(name)}", f"table {name}"
+
+
+# ----------------------------------------------------------------------------- connecting
+
+
+class _Connection:
+    """An ADBC connection, closed on exit; errors on connecting become one line."""
+
+    def __init__(self, url: DatabaseUrl) -> None:
+        self.url = url
+        self.handle: Any = None
+
+    def __enter__(self) -> Any:
+        url = self.url
+        try:
+            if url.dialect == "sqlite":
+                import adbc_driver_sqlite.dbapi as sqlite
+
+                self.handle = sqlite.connect(url.connect)
+            else:
+                import adbc_driver_postgresql.dbapi as postgresql
+
+                self.handle = postgresql.connect(url.connect)
+        except Exception as exc:  # the drivers raise their own error types
+            raise InputError(f"cannot connect to {url.shown}: {driver_message(exc, url)}") from None
+        return self.handle
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            # Nothing was written: end the read-only transaction (best effort after an error).
+            with contextlib.suppress(Exception):
+                self.handle.rollback()
+            self.handle.close()
+
+
+def _connect(url: DatabaseUrl) -> _Connection:
+    if url.dialect == "sqlite":
+        _check_sqlite_file(Path(_unquoted(url.connect)), url)
+    return _Connection(url)
+
+
+def _unquoted(connect: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(connect.removeprefix("file:").split("?mode=ro")[0])
+
+
+def _check_sqlite_file(path: Path, url: DatabaseUrl) -> None:
+    """SQLite would open a missing or foreign file and fail later with a vaguer message."""
+    if not path.exists():
+        raise InputError(f"database file not found: {path} (from {url.shown})")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not an SQLite database file")
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise InputError(f"cannot open {path}: {exc.strerror}") from None
+    if header != SQLITE_HEADER:
+        raise InputError(f"{path.name} is not an SQLite database (from {url.shown})")
+
+
+def driver_message(exc: BaseException, url: DatabaseUrl) -> str:
+    """The driver's message as one line: its own prefixes and the echoed query left out, the
+    password (should a driver echo it) replaced."""
+    text = str(exc)
+    if url.password:
+        text = text.replace(url.password, "***")
+        text = text.replace(quote(url.password, safe=""), "***")
+    text = re.sub(r"^[A-Z_]+: ", "", text.strip())
+    text = re.sub(r"\[(libpq|SQLite)\] ", "", text)
+    text = re.split(r"\n\s*(?:LINE \d+:|Query was:|query:)", text)[0]
+    text = text.replace("Failed to connect: ", "").replace("Failed to prepare query: ", "")
+    text = re.sub(r"Failed to execute query '.*?': ", "", text, flags=re.DOTALL)
+    text = re.sub(r"\b(ERROR|FATAL):\s+", "", text)
+    text = re.sub(r"\.?\s*SQLSTATE: \w+$", "", text.strip())
+    return " ".join(text.split()) or type(exc).__name__
+
+
+# ----------------------------------------------------------------------------- the table's name
+
+
+def quote_identifier(name: str) -> str:
+    """A name as an SQL identifier: in double quotes, inner quotes doubled. Whatever the name
+    holds, it stays one identifier: it cannot end the quote or add SQL."""
+    if "\x00" in name:
+        raise InputError("a table name cannot hold a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _tables(connection: Any) -> list[tuple[str, str]]:
+    """(schema, table) of every table and view the connection can see, system schemas aside."""
+    objects = connection.adbc_get_objects(depth="tables").read_all().to_pylist()
+    found = []
+    for catalog in objects:
+        for schema in catalog["catalog_db_schemas"] or []:
+            schema_name = schema["db_schema_name"] or ""
+            if schema_name in ("pg_catalog", "information_schema") or schema_name.startswith(
+                "pg_toast"
+            ):
+                continue
+            for table in schema["db_schema_tables"] or []:
+                found.append((schema_name, table["table_name"]))
+    return found
+
+
+def _resolve_table(connection: Any, given: str, url: DatabaseUrl) -> tuple[str, str]:
+    """The (schema, table) `--table` names: 'customers' or 'schema.customers', matched against
+    the tables that exist (exactly, else ignoring case), never pasted into SQL as written."""
+    wanted = given.strip()
+    try:
+        tables = _tables(connection)
+    except Exception as exc:  # the drivers raise their own error types
+        raise InputError(
+            f"cannot list the tables of {url.shown}: {driver_message(exc, url)}"
+        ) from None
+    schema, _, name = wanted.rpartition(".") if "." in wanted else ("", "", wanted)
+    for fold in (str, str.casefold):
+        hits = [
+            (s, t)
+            for s, t in tables
+            if fold(t) == fold(name) and (not schema or fold(s) == fold(schema))
+        ]
+        if len(hits) > 1:
+            preferred = [h for h in hits if h[0] in ("public", "main", "")]
+            hits = preferred if len(preferred) == 1 else hits
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            listed = ", ".join(f"{s}.{t}" for s, t in hits)
+            raise InputError(f"table {wanted} is in several schemas ({listed}): name one of them")
+    dotted = [(s, t) for s, t in tables if t == wanted]  # a table whose name has a dot in it
+    if "." in wanted and len(dotted) == 1:
+        return dotted[0]
+    names = sorted({t if s in ("public", "main", "") else f"{s}.{t}" for s, t in tables})
+    shown = ", ".join(names[:12]) + (f", … ({len(names)} in all)" if len(names) > 12 else "")
+    raise InputError(
+        f"no table {wanted} in {url.shown}: "
+        + (f"its tables are {shown}" if names else "it has no tables this user can see")
+    )
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Rows:
+    """What a query returned: its columns as Arrow chunks and the hash of its rows."""
+
+    columns: dict[str, Any]  # name -> pyarrow.ChunkedArray
+    n_rows: int
+    sha256: str
+
+
+def _fetch(connection: Any, sql: str, what: str, url: DatabaseUrl) -> _Rows:
+    try:
+        return _fetch_batches(connection, sql, url, one_batch=False)
+    except _TypeMismatch:
+        # SQLite columns have no fixed type: ADBC types each column from its first batch and
+        # fails when a later row differs ('12' after 1,024 whole numbers). Read again as one
+        # batch, typed from all rows.
+        connection.rollback()
+        return _fetch_batches(connection, sql, url, one_batch=True)
+    except InputError:
+        raise
+    except Exception as exc:  # the drivers raise their own error types
+        raise InputError(f"{what} failed in {url.shown}: {driver_message(exc, url)}") from None
+
+
+class _TypeMismatch(Exception):
+    pass
+
+
+def _fetch_batches(connection: Any, sql: str, url: DatabaseUrl, *, one_batch: bool) -> _Rows:
+    import pyarrow as pa
+
+    cursor = connection.cursor()
+    try:
+        if one_batch:
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 40)})
+        cursor.execute(sql)
+        reader = cursor.fetch_record_batch()
+        schema = reader.schema
+        _check_schema(schema, url)
+        hasher = RowsHash(schema.names)
+        batches = []
+        try:
+            for batch in reader:
+                hasher.update(batch)
+                batches.append(batch)
+        except OSError as exc:
+            if url.dialect == "sqlite" and "Type mismatch" in str(exc) and not one_batch:
+                raise _TypeMismatch() from exc
+            raise
+        table = pa.Table.from_batches(batches, schema=schema)
+        del batches
+        columns = dict(zip(schema.names, table.columns, strict=True))
+        return _Rows(columns, table.num_rows, hasher.hexdigest())
+    finally:
+        cursor.close()
+
+
+# Arrow types the typing below can read; anything else (binary, lists, structs, intervals) is
+# refused by name before a row is read.
+def _usable(t: Any) -> bool:
+    import pyarrow as pa
+
+    if isinstance(t, pa.ExtensionType):
+        return t.extension_name in ("arrow.uuid", "arrow.json", "arrow.opaque") and (
+            t.extension_name != "arrow.opaque" or pa.types.is_string(t.storage_type)
+        )
+    return bool(
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_decimal(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_temporal(t)
+        and not pa.types.is_duration(t)
+        and not pa.types.is_interval(t)
+        or pa.types.is_null(t)
+    )
+
+
+def _type_name(f: Any) -> str:
+    meta = f.metadata or {}
+    for key in (b"POSTGRESQL:type", b"ADBC:postgresql:typname"):
+        if key in meta:
+            return meta[key].decode()
+    return str(f.type)
+
+
+def _check_schema(schema: Any, url: DatabaseUrl) -> None:
+    if len(schema) > MAX_COLUMNS:
+        raise InputError(
+            f"the rows from {url.shown} have {len(schema):,} columns: at most {MAX_COLUMNS:,} "
+            "are read (MAX_COLUMNS)"
+        )
+    same = _same_names(list(schema.names))
+    if same:
+        raise InputError(f"the rows from {url.shown} have {same} (name them apart with AS)")
+    for f in schema:
+        if not _usable(f.type):
+            raise InputError(
+                f"column '{f.name}' holds {_type_name(f)} values, which reportgen cannot use: "
+                "leave it out (select the columns you need with --query) or cast it to text "
+                "or a number"
+            )
+
+
+class RowsHash:
+    """SHA-256 of the rows read: each column's values in a canonical form (text for every type,
+    with its length and a null mark per value), so the same rows give the same hash however the
+    driver cuts them into batches. Re-reporting compares it to tell whether the data changed."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.types: list[str] = []
+        self.digests = [hashlib.sha256() for _ in names]
+
+    def update(self, batch: Any) -> None:
+        if not self.types:
+            self.types = [str(t) for t in batch.schema.types]
+        for digest, column in zip(self.digests, batch.columns, strict=True):
+            for chunk in _canonical(column):
+                digest.update(chunk)
+
+    def hexdigest(self) -> str:
+        total = hashlib.sha256()
+        for name, kind, digest in zip(
+            self.names, self.types or [""] * len(self.names), self.digests, strict=True
+        ):
+            total.update(f"{name}\x00{kind}\x00".encode())
+            total.update(digest.digest())
+        return total.hexdigest()
+
+
+def _canonical(column: Any) -> Iterator[bytes]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column.type, pa.ExtensionType):
+        column = column.storage
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = pc.cast(column, pa.string())
+    text = pc.fill_null(column, "")
+    yield np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=np.uint8).tobytes()
+    yield pc.binary_length(text).to_numpy(zero_copy_only=False).astype("<i8").tobytes()
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + 2]
+    data = text.buffers()[2]
+    if data is not None and len(text):
+        end = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset + len(text)]
+        yield memoryview(data)[int(offsets[0]) : int(end)]
+
+
+# ----------------------------------------------------------------------------- typing
+
+
+def _loaded(rows: _Rows, source: DatabaseSource, url: DatabaseUrl, what: str) -> DatabaseTable:
+    name = source.name
+    if rows.n_rows == 0:
+        raise InputError(f"{what} returned no rows from {url.shown}")
+    frame, notes = _typed_frame(rows)
+    path = Path(name.replace("/", "_"))
+    frame = _clean_header(frame, path)
+    frame, decimal, thousands, units = _comma_numbers(frame, None)
+    frame, huge = _checked_values(frame, path, text_file=True)
+    origin = (
+        f"the rows of table {name} in {url.shown}"
+        if source.table is not None
+        else f"the rows of a query in {url.shown}"
+    )
+    return DatabaseTable(
+        frame=frame,
+        path=path,
+        file_format="database",
+        sha256=rows.sha256,
+        decimal_comma=decimal,
+        thousands_comma=thousands,
+        units=units,
+        notes=(f"{origin} were read ({rows.n_rows:,} rows)", *notes, *huge),
+        url=url.shown,
+        table_name=source.table.strip() if source.table is not None else None,
+        query=source.query.strip() if source.query is not None else None,
+    )
+
+
+def _typed_frame(rows: _Rows) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Each column as a CSV export of it would be read; its Arrow data is freed once converted,
+    so the peak is the Arrow rows plus one column."""
+    names = list(rows.columns)
+    out: dict[str, pd.Series] = {}
+    notes: list[str] = []
+    for name in names:
+        column = rows.columns.pop(name)
+        series, note = _typed_column(column)
+        del column
+        out[name] = series
+        if note:
+            notes.append(f"'{name}' {note}")
+    return pd.DataFrame(out, copy=False), tuple(notes)
+
+
+def _typed_column(column: Any) -> tuple[pd.Series, str | None]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = column.type
+    if isinstance(t, pa.ExtensionType):
+        column = pa.chunked_array([c.storage for c in column.chunks], type=t.storage_type)
+        if t.extension_name == "arrow.uuid":
+            return _text(_uuid_text(column)), None
+        if t.extension_name == "arrow.opaque" and getattr(t, "type_name", "") == "numeric":
+            return _numbers(pc.cast(column, pa.float64())), None
+        return _text(column), None
+    if pa.types.is_integer(t):
+        if (
+            pa.types.is_uint64(t)
+            and pc.max(column).as_py() not in (None,)
+            and (pc.max(column).as_py() >= 1 << 63)
+        ):
+            return _numbers(pc.cast(column, pa.float64())), None
+        ints = pc.cast(column, pa.int64())
+        return pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)), None
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return _numbers(pc.cast(column, pa.float64())), None
+    if pa.types.is_boolean(t):
+        return pd.Series(column.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)), None
+    if pa.types.is_timestamp(t):
+        return _timestamps(column)
+    if pa.types.is_temporal(t):  # dates and times of day: their ISO text, as a CSV export
+        return _text(pc.cast(column, pa.string())), None
+    return _text(column if not pa.types.is_null(t) else pc.cast(column, pa.string())), None
+
+
+def _numbers(column: Any) -> pd.Series:
+    return pd.Series(column.to_pandas())
+
+
+def _text(column: Any) -> pd.Series:
+    """Text as the CSV reader types it: the reader's missing-value words are missing, leading
+    spaces go, and a column whose every value is a plain number becomes numbers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_large_string(column.type):
+        column = pc.cast(column, pa.string())
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    missing = pc.is_in(column, value_set=pa.array(NA_VALUES, pa.string()))
+    column = pc.if_else(missing, pa.scalar(None, pa.string()), column)
+    return _typed(column, pc, pa)
+
+
+def _uuid_text(column: Any) -> Any:
+    import pyarrow as pa
+
+    values = [None if v is None else _uuid_str(v) for v in column.to_pylist()]
+    return pa.array(values, pa.string())
+
+
+def _uuid_str(raw: bytes) -> str:
+    import uuid
+
+    return str(uuid.UUID(bytes=raw))
+
+
+def _timestamps(column: Any) -> tuple[pd.Series, str | None]:
+    """Timestamps as an export writes them ('2024-01-03 10:00:00'), with fractions of a second
+    only where there are some; with a time zone, in UTC (said in a note)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = column.type
+    note = None
+    if t.tz is not None:
+        column = pc.cast(column, pa.timestamp(t.unit, tz="UTC"))
+        note = "held times with a time zone: they were read in UTC"
+    seconds = pc.cast(column, pa.timestamp("s", tz=t.tz and "UTC"), safe=False)
+    exact = pc.all(pc.equal(pc.cast(seconds, t if t.tz is None else column.type), column))
+    fmt = "%Y-%m-%d %H:%M:%S" if exact.as_py() in (True, None) else "%Y-%m-%d %H:%M:%S.%f"
+    text = pc.strftime(column if fmt.endswith("%f") else seconds, format=fmt)
+    return _text(text), note
+
+
+def source_fields(table: LoadedTable) -> dict[str, str | None]:
+    """What summary.json and model.json record of a database source beside the file fields:
+    the URL without its password, and the table or the query. Empty for a file."""
+    if not isinstance(table, DatabaseTable):
+        return {}
+    return {"url": table.url, "table": table.table_name, "query": table.query}
