@@ -152,6 +152,18 @@ DB_HELP = (
     "REPORTGEN_DB_PASSWORD or ~/.pgpass) with --table or --query."
 )
 
+ArchiveOpt = Annotated[
+    bool,
+    typer.Option(
+        "--pdf-archive",
+        help="Write brief.pdf as PDF/A-3b carrying assignments.csv, profiles.csv and model.json.",
+    ),
+]
+ThemeOpt = Annotated[
+    Path | None,
+    typer.Option("--theme", help="Brand theme (YAML): logo, colours, font, footer, cover page."),
+]
+
 
 @app.command()
 def brief(
@@ -241,6 +253,8 @@ def brief(
     sheet: SheetOpt = None,
     table: TableOpt = None,
     query: QueryOpt = None,
+    pdf_archive: ArchiveOpt = False,
+    theme: ThemeOpt = None,
 ) -> None:
     """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
     from reportgen.pipeline import build_brief
@@ -273,6 +287,8 @@ def brief(
             sheet=sheet,
             table=table,
             query=query,
+            pdf_archive=pdf_archive,
+            theme_path=theme,
         )
         with terminal_progress(enabled=False if quiet else None) as progress:
             return build_brief(config, progress=progress)

@@ -62,6 +62,10 @@ class BriefConfig:
     data_url: str | None = field(default=None, repr=False)
     table: str | None = None
     query: str | None = None
+    # The deliverables' form: brief.pdf as PDF/A-3b carrying assignments.csv, profiles.csv and
+    # model.json; and a brand theme (YAML, report/theme.py) for every document.
+    pdf_archive: bool = False
+    theme_path: Path | None = None
 
     @classmethod
     def of(cls, location: str | Path, **options: Any) -> BriefConfig:
@@ -83,6 +87,8 @@ class BriefConfig:
             object.__setattr__(self, "dictionary_path", Path(self.dictionary_path))
         if self.template_dir is not None:
             object.__setattr__(self, "template_dir", Path(self.template_dir))
+        if self.theme_path is not None:
+            object.__setattr__(self, "theme_path", Path(self.theme_path))
         if self.columns is not None:
             cols = tuple(c.strip() for c in self.columns if c and c.strip())
             if not cols:

@@ -383,19 +383,21 @@ def _present_and_publish(
             shown = _present(config, a, continuity, executor, step)
             step("Writing files")
         offload.release_arrow_memory()  # the CSV text was built in Arrow buffers
+        with staging.open(BRIEF_XLSX) as fh:
+            assert shown.context is not None
+            write_workbook(fh, a, shown.context, assignments, shown.changes)
         summary = summary_dict(config, a, shown.run)
         model = _model(a, continuity, shown.run, csv_job.sha256)
         outputs = {
             BRIEF_PDF: shown.pdf,
             BRIEF_HTML: shown.html.encode("utf-8"),
-        with staging.open(BRIEF_XLSX) as fh:
-            assert shown.context is not None
-            write_workbook(fh, a, shown.context, assignments, shown.changes)
             PROFILES_FILE: files.csv_bytes(profiles_frame(a.profiles, a.stories)),
             SUMMARY_FILE: files.json_bytes(summary),
             MODEL_FILE: model_bytes(model),
             **shown.segment_pdfs,
         }
+        if config.pdf_archive:  # laid out now that the files it carries exist
+            outputs[BRIEF_PDF] = _archive_pdf(config, staging.folder, outputs, shown)
         for name, data in outputs.items():
             staging.write(name, data)
     return BriefResult(
@@ -404,7 +406,7 @@ def _present_and_publish(
         assignments=assignments,
         summary=summary,
         html=shown.html,
-        pdf=shown.pdf,
+        pdf=outputs[BRIEF_PDF],
         files=staging.final,
         model=model,
         changes=shown.changes,
@@ -445,8 +447,29 @@ def _present(
         changes_view = changes_context(changes, a.dictionary, palette, a.dictionary.units)
     context = build_context(a, charts=images, colors=colors, run=run, changes=changes_view)
     step("Rendering the PDF")
-    html, pdf, segment_pdfs = render.render_all(context, config.template_dir, executor)
+    html, pdf, segment_pdfs = render.render_all(
+        context, config.template_dir, executor, main_pdf=not config.pdf_archive
+    )
     return _Presentation(html, pdf, segment_pdfs, changes, run, context)
+
+
+def _archive_pdf(
+    config: BriefConfig, folder: Path, outputs: dict[str, bytes], shown: _Presentation
+) -> bytes:
+    """brief.pdf as PDF/A-3b carrying assignments.csv (as streamed into the run folder),
+    profiles.csv and model.json: byte for byte the files published beside it."""
+    carried = {ASSIGNMENTS_FILE: (folder / ASSIGNMENTS_FILE).read_bytes()}
+    carried |= {name: outputs[name] for name in (PROFILES_FILE, MODEL_FILE)}
+    when = datetime.fromisoformat(shown.run.generated_at.replace("Z", "+00:00"))
+    attachments = [render.Attachment(name, data, ARCHIVED[name]) for name, data in carried.items()]
+    return render.archive_pdf(shown.html, attachments, config.template_dir, created=when)
+
+
+ARCHIVED = {
+    ASSIGNMENTS_FILE: "Every customer with their segment (the CRM file)",
+    PROFILES_FILE: "Segment averages in the data's units",
+    MODEL_FILE: "The fitted model: preparation steps and segment centres",
+}
 
 
 def _run_info(config: BriefConfig, a: Analysis) -> RunInfo:

@@ -13,9 +13,10 @@ folders, so a brief never fetches from the network or reads other local files.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,7 +112,40 @@ def _safe_fetcher(allowed_dirs: list[Path]) -> Any:
     return AssetsOnlyFetcher(timeout=1, allow_redirects=False)
 
 
-def html_to_pdf(html: str, user_dir: Path | None = None) -> bytes:
+ARCHIVE_VARIANT = "pdf/a-3b"  # PDF/A-3: archival, and may carry the data files it reports on
+MEDIA_TYPES = {".csv": "text/csv", ".json": "application/json"}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file embedded in an archival PDF as an associated file (PDF/A-3 /AF, /AFRelationship
+    /Data): the brief carries the very bytes of the files beside it."""
+
+    name: str
+    data: bytes = field(repr=False)
+    description: str = ""
+
+
+def _pdf_options(archive: bool) -> dict[str, Any]:
+    """Every PDF is tagged (structure tree, reading order, /Lang and title from the HTML) for
+    screen readers; an archival one is PDF/A-3b as well (XMP identification, sRGB output
+    intent, every font embedded)."""
+    options: dict[str, Any] = {"pdf_tags": True}
+    if archive:
+        options["pdf_variant"] = ARCHIVE_VARIANT
+    return options
+
+
+def html_to_pdf(
+    html: str,
+    user_dir: Path | None = None,
+    *,
+    archive: bool = False,
+    attachments: Sequence[Attachment] = (),
+    created: datetime | None = None,
+) -> bytes:
+    """The PDF of `html`: tagged; with `archive`, PDF/A-3b with `attachments` embedded (their
+    dates `created`, the run's time, so the same run gives the same file)."""
     import weasyprint
 
     dirs = template_dirs(user_dir)
@@ -119,14 +153,47 @@ def html_to_pdf(html: str, user_dir: Path | None = None) -> bytes:
     # does not depend on any of them, so keep the user's terminal clean.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
+    options = _pdf_options(archive)
     try:
+        fetcher = _safe_fetcher(dirs)
         document = weasyprint.HTML(
-            string=html, base_url=dirs[0].as_uri() + "/", url_fetcher=_safe_fetcher(dirs)
+            string=html, base_url=dirs[0].as_uri() + "/", url_fetcher=fetcher
         )
-        pdf: bytes = document.write_pdf()
+        files = [_weasy_attachment(a, fetcher, created) for a in attachments] if archive else []
+        pdf: bytes = document.write_pdf(attachments=files or None, **options)
         return pdf
     except Exception as exc:  # WeasyPrint raises many internal types
         raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _weasy_attachment(a: Attachment, fetcher: Any, created: datetime | None) -> Any:
+    """WeasyPrint's attachment, from memory (never fetched), related to the PDF as its data:
+    WeasyPrint 70's PDF/A-3 step writes /AFRelationship from `relationship` and lists every
+    embedded file in the catalog's /AF."""
+    import io
+
+    import weasyprint
+
+    when = created or datetime.now(UTC)
+    return weasyprint.Attachment(
+        file_obj=io.BytesIO(a.data),
+        url_fetcher=fetcher,
+        name=a.name,
+        description=a.description or a.name,
+        created=when,
+        modified=when,
+        relationship="Data",
+    )
+
+
+def archive_pdf(
+    html: str,
+    attachments: Sequence[Attachment],
+    user_dir: Path | None = None,
+    created: datetime | None = None,
+) -> bytes:
+    """The brief as PDF/A-3b carrying `attachments`: one file is the month's complete record."""
+    return html_to_pdf(html, user_dir, archive=True, attachments=attachments, created=created)
 
 
 def preload() -> None:
@@ -146,17 +213,22 @@ def segment_briefs_html(context: BriefContext, user_dir: Path | None = None) -> 
 
 
 def render_all(
-    context: BriefContext, user_dir: Path | None = None, executor: Executor | None = None
+    context: BriefContext,
+    user_dir: Path | None = None,
+    executor: Executor | None = None,
+    *,
+    main_pdf: bool = True,
 ) -> tuple[str, bytes, dict[str, bytes]]:
     """The main brief (HTML and PDF) and every segment's brief (PDF).
 
     With an `executor` the segment briefs are laid out there while this thread lays out the
-    main brief."""
+    main brief. Without `main_pdf` the main brief's PDF is left to the caller (b""): an archival
+    brief is laid out once its attachments exist (`archive_pdf`)."""
     html = render_html(template_variables(context), user_dir)
     pieces = segment_briefs_html(context, user_dir)
     folder = Path(user_dir).resolve() if user_dir is not None else None
     htmls = list(pieces.values())
     pending = [executor.submit(html_to_pdf, h, folder) for h in htmls] if executor else []
-    pdf = html_to_pdf(html, user_dir)
+    pdf = html_to_pdf(html, user_dir) if main_pdf else b""
     done = [f.result() for f in pending] if executor else [html_to_pdf(h, folder) for h in htmls]
     return html, pdf, dict(zip(pieces, done, strict=True))
