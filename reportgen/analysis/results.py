@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from reportgen.analysis.assign import LeftOutAssignment
 from reportgen.analysis.choose_k import KChoice
 from reportgen.analysis.cluster import Segmentation
+from reportgen.analysis.k_tree import KTree
 from reportgen.analysis.naming import SegmentStory
 from reportgen.analysis.prepare import PreparedData
 from reportgen.analysis.profile import Profiles
@@ -34,3 +35,4 @@ class Analysis:
     value: ValueAnalysis | None = None  # RFM and predicted value, for order logs
     rfm_moves: RFMMigration | None = None  # order logs re-reported: moves between RFM groups
     rest: LeftOutAssignment | None = None  # rows left out of the fit: assigned on partial data?
+    k_tree: KTree | None = None  # how the segments split as k grows (2 … chosen k + 1)

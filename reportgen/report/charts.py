@@ -29,6 +29,7 @@ from reportgen import fmt
 if TYPE_CHECKING:
     from reportgen.analysis.choose_k import KChoice
     from reportgen.analysis.cluster import Segmentation
+    from reportgen.analysis.k_tree import KTree
     from reportgen.analysis.naming import SegmentStory
     from reportgen.analysis.prepare import FeatureStep, PreparedData
     from reportgen.analysis.profile import Profiles
@@ -375,6 +376,7 @@ class Charts:
     sizes: bytes
     elbow: bytes
     traits: dict[int, bytes]  # segment id -> its trait bars (segments with numeric features)
+    k_tree: bytes | None = None  # how the segments split as k grows (report.k_tree_chart)
 
 
 @dataclass(frozen=True)
@@ -510,6 +512,7 @@ def draw_all(
     *,
     seed: int,
     executor: Executor | None = None,
+    tree: KTree | None = None,
 ) -> Charts:
     """Every chart of the brief. The trait charts (one per segment, the bulk of the drawing) go
     to the executor when there is one, and the other charts are drawn here meanwhile: same
@@ -533,6 +536,7 @@ def draw_all(
         kchoice.k,
         kchoice.knee,
     )
+    tree_png = _k_tree(tree, colors, kchoice)
     drawn = [f.result() for f in pending] if executor else [trait_bars(**i) for i in items]
     return Charts(
         segment_map=segment_png,
@@ -541,7 +545,16 @@ def draw_all(
         sizes=sizes,
         elbow=elbow_png,
         traits=dict(zip(requests, drawn, strict=True)),
+        k_tree=tree_png,
     )
+
+
+def _k_tree(tree: KTree | None, colors: Sequence[str], kchoice: KChoice) -> bytes | None:
+    if tree is None:
+        return None
+    from reportgen.report.k_tree_chart import segment_tree
+
+    return segment_tree(tree, colors, runner_up=kchoice.runner_up)
 
 
 def _segment_map(

@@ -28,6 +28,7 @@ from reportgen.analysis.stability import (
 )
 from reportgen.io.dictionary import ColumnSpec, DataDictionary
 from reportgen.report.images import data_uri
+from reportgen.report.k_tree_context import KTreeView, k_tree_view, runner_up_segments
 from reportgen.report.value_context import ValueView, value_context
 
 if TYPE_CHECKING:
@@ -323,6 +324,7 @@ class BriefContext:
     method: MethodView  # the appendix
     changes: ChangesView | None = None  # "what changed", when the run has a previous one
     value: ValueView | None = None  # what customers are worth, when the input is an order log
+    k_tree: KTreeView | None = None  # how the segments split as k grows (method appendix)
 
 
 # --------------------------------------------------------------------------- building it
@@ -352,6 +354,9 @@ def build_context(
         method=_method(analysis, run, specs),
         changes=changes,
         value=value_context(analysis, colors),
+        k_tree=k_tree_view(
+            analysis.k_tree, charts.k_tree, analysis.k_choice, analysis.dictionary.units
+        ),
     )
 
 
@@ -435,10 +440,13 @@ def _close_vote(a: Analysis) -> str:
     runner = next((e for e in kc.evidence if e.k == kc.runner_up), None)
     shares = ", ".join(fmt.percent(x) for x in runner.shares) if runner and runner.shares else ""
     split = f" its segments would hold {shares} of {a.dictionary.units}" if shares else ""
+    split += " (on the evidence sample)" if split else ""
+    if named := runner_up_segments(a.k_tree, kc):
+        split = f" its segments would be {named}"
     return (
         f"The vote was close: k = {kc.runner_up} came second "
-        f"({counted.count(kc.runner_up)} vote(s) against {counted.count(kc.k)});{split} "
-        f"(on the evidence sample). Run with --k {kc.runner_up} to see that brief."
+        f"({counted.count(kc.runner_up)} vote(s) against {counted.count(kc.k)});{split}. "
+        f"Run with --k {kc.runner_up} to see that brief."
     )
 
 

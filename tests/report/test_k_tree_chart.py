@@ -1,0 +1,64 @@
+"""The clustering-tree chart and its words (report.k_tree_chart, report.k_tree_context), and the
+tree in the brief."""
+
+from __future__ import annotations
+
+from reportgen.analysis.choose_k import KChoice
+from reportgen.analysis.k_tree import Flow, KTree, Level
+from reportgen.report.k_tree_chart import segment_tree, tree_order
+from reportgen.report.k_tree_context import k_tree_view, runner_up_segments, split_sentences
+from tests.conftest import pdf_text
+
+
+def _tree() -> KTree:
+    two = Level(2, (1, 2), (0.6, 0.4), ("Big spenders", "Frequent visitors"), chosen=True)
+    three = Level(3, (1, 2, 3), (0.4, 0.35, 0.25), ("Visitors", "Spenders", "Bargain hunters"))
+    flows = (
+        Flow(2, 0, 1, 0.35),
+        Flow(2, 0, 2, 0.25),
+        Flow(2, 1, 0, 0.4),
+    )
+    return KTree(levels=(two, three), flows=flows, rows_counted=1000, rows_fitted=1000)
+
+
+def _choice(runner_up: int | None, close: bool) -> KChoice:
+    return KChoice(
+        k=2, method="vote", reason="", evidence=(), knee=None, votes={}, sample_size=1000,
+        min_share=0.05, runner_up=runner_up, close=close,
+    )  # fmt: skip
+
+
+def test_children_are_placed_under_their_parents():
+    # Visitors come from the right-hand parent, so they go to the right of the two that split
+    # off Big spenders.
+    assert tree_order(_tree()) == [[0, 1], [1, 2, 0]]
+
+
+def test_the_split_is_told_in_words():
+    (sentence,) = split_sentences(_tree())
+    assert sentence == (
+        "From k = 2 to 3, Big spenders (60 %) splits into Spenders (35 %) and "
+        "Bargain hunters (25 %)."
+    )
+
+
+def test_the_chart_is_a_png_and_its_alt_text_names_every_step():
+    png = segment_tree(_tree(), ["#0072b2", "#e69f00"], runner_up=3)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000
+    view = k_tree_view(_tree(), png, _choice(3, True), "customers")
+    assert view is not None and view.chart.startswith("data:image/png;base64,")
+    assert "splits into Spenders (35 %)" in view.alt
+    assert [r.title for r in view.levels] == ["k = 2 (chosen)", "k = 3 (runner-up)"]
+    assert runner_up_segments(_tree(), _choice(3, True)) == (
+        "Visitors 40 % · Spenders 35 % · Bargain hunters 25 %"
+    )
+
+
+def test_the_brief_shows_the_tree_with_every_level(demo_run):
+    text = "\n".join(pdf_text(demo_run.pdf))
+    assert "How the segments split as k grows" in text
+    tree = demo_run.analysis.k_tree
+    assert tree is not None and [lv.k for lv in tree.levels] == [2, 3]
+    assert "k = 2 (chosen)" in text
+    for name in tree.levels[1].names:  # the k = 3 names, in the table under the chart
+        assert name.split(" ")[0] in text
