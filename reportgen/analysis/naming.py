@@ -15,6 +15,7 @@ unique; a segment is never called "Cluster 0".
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from reportgen import fmt
@@ -229,7 +230,29 @@ def _shorten(name: str) -> str:
 
 def _plain_name(t: Trait) -> str:
     """'high fresh', or 'contract: Month-to-month' for a category."""
-    return t.phrase if t.category is not None else f"{t.direction} {fmt.lower_first(t.label)}"
+    if t.category is not None:
+        return t.phrase
+    return f"{t.direction} {fmt.lower_first(name_label(t.label))}"
+
+
+_NAME_LEADS = re.compile(r"^(average|avg\.?|mean|total|number of|count of)\s+", re.IGNORECASE)
+_NAME_TAILS = re.compile(
+    r"\s+(\([^()]*\)|per (day|week|month|quarter|year)"
+    r"|(in the )?last (\d+ )?(day|week|month|quarter|year)s?|count)$",
+    re.IGNORECASE,
+)
+
+
+def name_label(label: str) -> str:
+    """A label as it goes into a name, which the headline beside it spells out in full: no unit
+    or scale in brackets, no leading 'average'/'total'/'number of', no trailing 'per month':
+    'Average basket value (EUR)' -> 'basket value'. The full label when little would be left."""
+    short = label
+    for _ in range(3):
+        short = _NAME_TAILS.sub("", short).strip()
+        rest = _NAME_LEADS.sub("", short)
+        short = rest if len(rest.split()) >= 2 else short  # "Total charges" stays whole
+    return short if len(short) >= 3 else label
 
 
 def _unique_names(drafts: list[Draft], dictionary: DataDictionary) -> list[str]:
@@ -244,8 +267,9 @@ def _unique_names(drafts: list[Draft], dictionary: DataDictionary) -> list[str]:
             # Add the next trait that is not already the name, in dictionary or plain words.
             for t in traits:
                 extra = _dict_name(t, dictionary) or _plain_name(t)
-                if extra.lower() not in names[i].lower():
-                    names[i] = f"{names[i]} · {fmt.lower_first(extra)}"
+                longer = f"{names[i]} · {fmt.lower_first(extra)}"
+                if extra.lower() not in names[i].lower() and len(longer) <= MAX_NAME:
+                    names[i] = longer
                     break
     # Still the same name ("Low spend" four times on one feature): tell them apart by their
     # average, "Low spend (avg 3.5)", or failing that by number.

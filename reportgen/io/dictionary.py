@@ -149,6 +149,13 @@ _ACRONYMS = frozenset({"ID", "VIP", "SMS", "URL", "CRM", "GDP", "ATM", "POS", "U
 
 
 _PERIODS = {"day", "week", "month", "quarter", "year"}
+# A unit spelled as the name's last word becomes the label's unit: basket_value_eur ->
+# "Basket value (EUR)", share_pct -> "Share (%)"; a trailing "count" says nothing a number doesn't.
+_UNIT_SUFFIXES = {
+    "eur": "EUR", "usd": "USD", "gbp": "GBP", "chf": "CHF", "jpy": "JPY", "inr": "INR",
+    "aud": "AUD", "cad": "CAD", "percent": "%", "pct": "%", "kg": "kg", "km": "km",
+    "days": "days", "hours": "hours", "mins": "minutes", "minutes": "minutes",
+}  # fmt: skip
 
 
 def humanize(name: str) -> str:
@@ -169,10 +176,19 @@ def humanize(name: str) -> str:
     ]
     if len(words) > 1 and words[0] in _LEAD_ABBREVIATIONS:
         words[0] = _LEAD_ABBREVIATIONS[words[0]]
+    unit = ""
+    if (
+        len(words) > 1
+        and words[-1].lower() in _UNIT_SUFFIXES
+        and words[-2] not in ("per", "in", "of")
+    ):
+        unit = f" ({_UNIT_SUFFIXES[words.pop().lower()]})"
+    elif len(words) > 2 and words[-1] == "count":
+        words.pop()
     words = [_ABBREVIATIONS.get(w, w) for w in words]
     if words[0] == "number of" and len(words) > 2 and words[-1] in _PERIODS and words[-2] != "per":
         words.insert(len(words) - 1, "per")  # "NumWebVisitsMonth": visits per month
-    text = " ".join(words)
+    text = " ".join(words) + unit
     return text[:1].upper() + text[1:]
 
 

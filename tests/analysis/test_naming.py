@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from reportgen.analysis.cluster import cluster
-from reportgen.analysis.naming import name_segments
+from reportgen.analysis.naming import MAX_NAME, name_label, name_segments
 from reportgen.analysis.prepare import prepare
 from reportgen.analysis.profile import profile
 from reportgen.io.dictionary import dictionary_from_mapping, resolve_dictionary
@@ -111,3 +111,34 @@ def test_a_category_names_a_segment_only_when_most_of_it_has_that_category():
     assert blank.phrase == "no channel given" and blank.effect > 1
     # The bucket of rare categories is no description.
     assert trait(CategoryShare(OTHER, 0.9, 0.2), CategoryShare("Shop", 0.1, 0.8)) is None
+
+
+def test_a_name_uses_the_label_without_its_unit_or_filler():
+    assert name_label("Average basket value (EUR)") == "basket value"
+    assert name_label("Number of web visits per month") == "web visits"
+    assert name_label("Customer service calls last year") == "Customer service calls"
+    assert name_label("Spending score (1–100)") == "Spending score"
+    assert name_label("Total charges") == "Total charges"  # one word would be left: kept whole
+    assert name_label("Days since last order") == "Days since last order"
+
+
+def test_ten_segments_on_long_column_names_get_short_unique_names():
+    rng = np.random.default_rng(3)
+    cols = [
+        "monthly_subscription_spend_eur",
+        "customer_service_calls_last_year",
+        "average_basket_value_eur",
+        "online_sessions_per_month_count",
+        "loyalty_programme_points_balance",
+        "years_since_first_purchase",
+    ]
+    truth = rng.integers(0, 10, 2000)
+    x = rng.uniform(-6, 6, size=(10, 6))[truth] + rng.normal(size=(2000, 6))
+    df = pd.DataFrame({c: (x[:, i] * 10 + 100).round(1) for i, c in enumerate(cols)})
+    d = resolve_dictionary(df, None)
+    p = prepare(df, d)
+    names = [s.name for s in name_segments(profile(p, cluster(p.scaled, k=10, seed=0), d), d)]
+    assert len(set(names)) == 10
+    assert all(len(n) <= MAX_NAME + 12 for n in names), names  # + an "(avg …)" suffix at most
+    assert sorted(len(n) for n in names)[5] <= MAX_NAME, names
+    assert not any("_" in n or " eur" in n.lower() for n in names), names

@@ -108,6 +108,14 @@ def test_humanize():
     assert humanize("total_CLV") == "Total CLV"
 
 
+def test_humanize_keeps_a_unit_written_as_the_last_word():
+    assert humanize("average_basket_value_eur") == "Average basket value (EUR)"
+    assert humanize("share_pct") == "Share (%)"
+    assert humanize("tenure_days") == "Tenure (days)"
+    assert humanize("number_of_days") == "Number of days"  # the unit is the thing counted
+    assert humanize("online_sessions_per_month_count") == "Online sessions per month"
+
+
 def test_unique_numeric_without_id_name_is_a_feature():
     shuffled = pd.Series(np.random.default_rng(0).permutation(50), name="score")
     assert infer_column("score", shuffled, 50).role == "segment"
