@@ -45,6 +45,7 @@ _URL = re.compile(r"^(sqlite|postgres|postgresql)(\+[a-z0-9_]+)?://", re.IGNOREC
 # Query parameters never shown (libpq accepts a password as one).
 _SECRET_PARAMS = {"password", "sslpassword"}
 CONNECT_TIMEOUT_S = 15  # an unreachable host is an error after this, not a hang
+SQLITE_BATCH_ROWS = 1 << 16
 SQLITE_HEADER = b"SQLite format 3\x00"
 _warned: set[str] = set()  # URLs already warned about (once per process)
 
@@ -95,33 +96,47 @@ def _sqlite_url(parsed: Any) -> DatabaseUrl:
             "sqlite:////absolute/crm.db"
         )
     path = Path(name).expanduser().absolute()
-    shown = parsed.set(password=None).render_as_string(hide_password=False)
+    shown = parsed._replace(password=None).render_as_string(hide_password=False)
     connect = f"file:{quote(str(path))}?mode=ro"  # read-only: SQLite refuses every write
     return DatabaseUrl("sqlite", shown, path.name, connect)
 
 
 def _postgresql_url(parsed: Any) -> DatabaseUrl:
-    query = {k: v for k, v in parsed.query.items() if k.lower() not in _SECRET_PARAMS}
-    shown = parsed.set(password=None, query=query).render_as_string(hide_password=False)
-    password = parsed.password or _param(parsed.query, "password")
+    query = {k: _param(parsed.query, k) for k in parsed.query}
+    shown_query = {k: v for k, v in query.items() if k.lower() not in _SECRET_PARAMS}
+    # URL.set(password=None) keeps the password: None there means "unchanged".
+    shown = parsed._replace(password=None, query=shown_query).render_as_string(hide_password=False)
+    password = parsed.password or query.pop("password", None)
     if password:
         _warn_once(shown)
     else:
         password = os.environ.get(PASSWORD_ENV) or None  # else libpq: PGPASSWORD, ~/.pgpass
-    params = dict(parsed.query)
     # Every transaction read-only: the server refuses a write even if a query asks for one.
-    options = _param(params, "options")
-    params["options"] = " ".join(filter(None, [options, "-c default_transaction_read_only=on"]))
-    params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_S))
-    params.setdefault("application_name", "reportgen")
-    libpq = parsed.set(drivername="postgresql", password=password, query=params)
+    options = query.get("options")
+    query["options"] = " ".join(filter(None, [options, "-c default_transaction_read_only=on"]))
+    query.setdefault("connect_timeout", str(CONNECT_TIMEOUT_S))
+    query.setdefault("application_name", "reportgen")
     return DatabaseUrl(
         "postgresql",
         shown,
         parsed.database or parsed.username or "postgres",
-        libpq.render_as_string(hide_password=False),
+        _libpq_uri(parsed, password, query),
         password,
     )
+
+
+def _libpq_uri(parsed: Any, password: str | None, query: dict[str, str | None]) -> str:
+    """The URI libpq reads (SQLAlchemy writes spaces as '+', which libpq keeps as '+')."""
+    auth = quote(parsed.username or "", safe="")
+    if password:
+        auth += ":" + quote(password, safe="")
+    host = parsed.host or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address
+    port = f":{parsed.port}" if parsed.port else ""
+    params = "&".join(f"{quote(k, safe='')}={quote(v or '', safe='')}" for k, v in query.items())
+    at = "@" if auth else ""
+    return f"postgresql://{auth}{at}{host}{port}/{quote(parsed.database or '', safe='')}?{params}"
 
 
 def _param(query: Any, key: str) -> str | None:
@@ -348,13 +363,14 @@ class _Rows:
 
 def _fetch(connection: Any, sql: str, what: str, url: DatabaseUrl) -> _Rows:
     try:
-        return _fetch_batches(connection, sql, url, one_batch=False)
-    except _TypeMismatch:
-        # SQLite columns have no fixed type: ADBC types each column from its first batch and
-        # fails when a later row differs ('12' after 1,024 whole numbers). Read again as one
-        # batch, typed from all rows.
-        connection.rollback()
-        return _fetch_batches(connection, sql, url, one_batch=True)
+        try:
+            return _fetch_batches(connection, sql, url, one_batch=False)
+        except _TypeMismatch:
+            # SQLite columns have no fixed type: ADBC types each column from its first batch
+            # and fails when a later row differs ('x-1' after 65,536 whole numbers). Read again
+            # as one batch, typed from all its rows.
+            connection.rollback()
+            return _fetch_batches(connection, sql, url, one_batch=True)
     except InputError:
         raise
     except Exception as exc:  # the drivers raise their own error types
@@ -370,8 +386,10 @@ def _fetch_batches(connection: Any, sql: str, url: DatabaseUrl, *, one_batch: bo
 
     cursor = connection.cursor()
     try:
-        if one_batch:
-            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 40)})
+        if url.dialect == "sqlite":
+            # 64Ki rows a batch (ADBC's default is 1,024: a thousand batches per million rows).
+            rows = str(1 << 30) if one_batch else str(SQLITE_BATCH_ROWS)
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": rows})
         cursor.execute(sql)
         reader = cursor.fetch_record_batch()
         schema = reader.schema
@@ -399,7 +417,7 @@ def _fetch_batches(connection: Any, sql: str, url: DatabaseUrl, *, one_batch: bo
 def _usable(t: Any) -> bool:
     import pyarrow as pa
 
-    if isinstance(t, pa.ExtensionType):
+    if isinstance(t, pa.BaseExtensionType):
         return t.extension_name in ("arrow.uuid", "arrow.json", "arrow.opaque") and (
             t.extension_name != "arrow.opaque" or pa.types.is_string(t.storage_type)
         )
@@ -444,49 +462,64 @@ def _check_schema(schema: Any, url: DatabaseUrl) -> None:
 
 
 class RowsHash:
-    """SHA-256 of the rows read: each column's values in a canonical form (text for every type,
-    with its length and a null mark per value), so the same rows give the same hash however the
-    driver cuts them into batches. Re-reporting compares it to tell whether the data changed."""
+    """SHA-256 of the rows read, the same however the driver cuts them into batches: per column,
+    one digest of the null marks, one of the values (fixed-width numbers, dates and times as
+    their bytes with nulls as zero; text as its lengths and its bytes, in two more digests).
+    Re-reporting compares it to tell whether the data changed."""
+
+    STREAMS = 3  # nulls, values (or text lengths), text bytes
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
         self.types: list[str] = []
-        self.digests = [hashlib.sha256() for _ in names]
+        self.digests = [[hashlib.sha256() for _ in range(self.STREAMS)] for _ in names]
 
     def update(self, batch: Any) -> None:
         if not self.types:
             self.types = [str(t) for t in batch.schema.types]
-        for digest, column in zip(self.digests, batch.columns, strict=True):
-            for chunk in _canonical(column):
-                digest.update(chunk)
+        for digests, column in zip(self.digests, batch.columns, strict=True):
+            for stream, data in _canonical(column):
+                digests[stream].update(data)
 
     def hexdigest(self) -> str:
         total = hashlib.sha256()
-        for name, kind, digest in zip(
-            self.names, self.types or [""] * len(self.names), self.digests, strict=True
-        ):
+        kinds = self.types or [""] * len(self.names)
+        for name, kind, digests in zip(self.names, kinds, self.digests, strict=True):
             total.update(f"{name}\x00{kind}\x00".encode())
-            total.update(digest.digest())
+            for digest in digests:
+                total.update(digest.digest())
         return total.hexdigest()
 
 
-def _canonical(column: Any) -> Iterator[bytes]:
+def _canonical(column: Any) -> Iterator[tuple[int, bytes | memoryview]]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(column.type, pa.ExtensionType):
+    if isinstance(column.type, pa.BaseExtensionType):
         column = column.storage
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        column = pc.cast(column, pa.string())
-    text = pc.fill_null(column, "")
-    yield np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=np.uint8).tobytes()
-    yield pc.binary_length(text).to_numpy(zero_copy_only=False).astype("<i8").tobytes()
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset : text.offset + 2]
+    t = column.type
+    yield 0, np.asarray(column.is_null().to_numpy(zero_copy_only=False), np.uint8).tobytes()
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_temporal(t):
+        if pa.types.is_temporal(t) and not (pa.types.is_date(t) or pa.types.is_timestamp(t)):
+            column = pc.cast(column, pa.int64())  # times of day
+        filled = pc.fill_null(column, pa.scalar(0, column.type)) if column.null_count else column
+        yield 1, filled.to_numpy(zero_copy_only=False).tobytes()
+        return
+    if pa.types.is_boolean(t):
+        yield 1, pc.fill_null(column, False).to_numpy(zero_copy_only=False).tobytes()
+        return
+    if pa.types.is_fixed_size_binary(t):
+        column = pc.cast(column, pa.binary())
+    elif not (pa.types.is_string(t) or pa.types.is_binary(t)):
+        column = pc.cast(column, pa.string())  # decimals, nulls and the like: their text
+    text = pc.fill_null(column, pa.scalar(b"" if pa.types.is_binary(column.type) else ""))
+    yield 1, pc.binary_length(text).to_numpy(zero_copy_only=False).astype("<i8").tobytes()
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)
+    first, end = offsets[text.offset], offsets[text.offset + len(text)]
     data = text.buffers()[2]
-    if data is not None and len(text):
-        end = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset + len(text)]
-        yield memoryview(data)[int(offsets[0]) : int(end)]
+    if data is not None and end > first:
+        yield 2, memoryview(data)[int(first) : int(end)]
 
 
 # ----------------------------------------------------------------------------- typing
@@ -542,7 +575,7 @@ def _typed_column(column: Any) -> tuple[pd.Series, str | None]:
     import pyarrow.compute as pc
 
     t = column.type
-    if isinstance(t, pa.ExtensionType):
+    if isinstance(t, pa.BaseExtensionType):
         column = pa.chunked_array([c.storage for c in column.chunks], type=t.storage_type)
         if t.extension_name == "arrow.uuid":
             return _text(_uuid_text(column)), None
@@ -565,7 +598,7 @@ def _typed_column(column: Any) -> tuple[pd.Series, str | None]:
     if pa.types.is_timestamp(t):
         return _timestamps(column)
     if pa.types.is_temporal(t):  # dates and times of day: their ISO text, as a CSV export
-        return _text(pc.cast(column, pa.string())), None
+        return pd.Series(pc.cast(column, pa.string()).to_pandas()), None
     return _text(column if not pa.types.is_null(t) else pc.cast(column, pa.string())), None
 
 
@@ -575,7 +608,7 @@ def _numbers(column: Any) -> pd.Series:
 
 def _text(column: Any) -> pd.Series:
     """Text as the CSV reader types it: the reader's missing-value words are missing, leading
-    spaces go, and a column whose every value is a plain number becomes numbers."""
+    spaces go, and a column whose every value is a plain number becomes numbers (io.load)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -584,6 +617,13 @@ def _text(column: Any) -> pd.Series:
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     missing = pc.is_in(column, value_set=pa.array(NA_VALUES, pa.string()))
     column = pc.if_else(missing, pa.scalar(None, pa.string()), column)
+    head = pc.utf8_ltrim_whitespace(pc.drop_null(column).slice(0, 1000))
+    try:
+        pc.cast(head, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Not numbers (a value that is no number settles it): the reader's typing would try
+        # the whole column and keep its trimmed text, at ten times the cost of this check.
+        return pd.Series(pc.utf8_ltrim_whitespace(column).to_pandas())
     return _typed(column, pc, pa)
 
 
@@ -602,20 +642,20 @@ def _uuid_str(raw: bytes) -> str:
 
 def _timestamps(column: Any) -> tuple[pd.Series, str | None]:
     """Timestamps as an export writes them ('2024-01-03 10:00:00'), with fractions of a second
-    only where there are some; with a time zone, in UTC (said in a note)."""
+    only where there are some; with a time zone, in UTC (said in a note). Never numbers, so the
+    text typing has nothing to try on them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     t = column.type
     note = None
     if t.tz is not None:
-        column = pc.cast(column, pa.timestamp(t.unit, tz="UTC"))
+        column = pc.cast(column, pa.timestamp(t.unit))  # the UTC wall clock
         note = "held times with a time zone: they were read in UTC"
-    seconds = pc.cast(column, pa.timestamp("s", tz=t.tz and "UTC"), safe=False)
-    exact = pc.all(pc.equal(pc.cast(seconds, t if t.tz is None else column.type), column))
-    fmt = "%Y-%m-%d %H:%M:%S" if exact.as_py() in (True, None) else "%Y-%m-%d %H:%M:%S.%f"
-    text = pc.strftime(column if fmt.endswith("%f") else seconds, format=fmt)
-    return _text(text), note
+    seconds = pc.cast(column, pa.timestamp("s"), safe=False)
+    whole = pc.all(pc.equal(pc.cast(seconds, column.type), column)).as_py()
+    text = pc.cast(seconds if whole in (True, None) else column, pa.string())
+    return pd.Series(text.to_pandas()), note
 
 
 def source_fields(table: LoadedTable) -> dict[str, str | None]:

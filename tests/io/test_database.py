@@ -1,0 +1,584 @@
+"""Reading customers and orders from a database (io.database): SQLite files made here, and a real
+PostgreSQL server started for the session (tests/pg_server.py), never a mock of either.
+
+The rule under test: the rows of a table or a query give the same brief as the CSV export of the
+same rows; credentials never reach an output; bad input is one line, exit code 2, nothing
+written; the connection never writes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from reportgen.cli import app
+from reportgen.errors import ConfigError, InputError
+from reportgen.io import database
+from reportgen.io.database import DatabaseSource, RowsHash, parse_url, quote_identifier
+from reportgen.io.load import read_table
+from reportgen.io.sources import FileSource, open_source
+from tests import pg_server
+from tests.conftest import DATA, FIXTURES, pdf_text
+
+runner = CliRunner()
+INSURANCE = DATA / "insurance_survey.csv"
+RETAIL = FIXTURES / "online_retail_sample.csv.gz"
+PASSWORD = "s3cret-Pa55"  # the reporting role's, on the throw-away server
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def sqlite_file(path: Path, ddl: str, rows: list[tuple] = (), insert: str | None = None) -> str:
+    """An SQLite file made with the standard library; its URL."""
+    with sqlite3.connect(path) as conn:
+        conn.executescript(ddl)
+        if rows:
+            conn.executemany(insert, rows)
+    conn.close()
+    return f"sqlite:///{path}"
+
+
+def sqlite_from_csv(csv: Path, db: Path, table: str = "customers") -> str:
+    """The CSV's rows in an SQLite table (whole numbers INTEGER, other numbers REAL, text)."""
+    frame = read_table(csv).frame
+    with sqlite3.connect(db) as conn:
+        frame.to_sql(table, conn, index=False)
+    conn.close()
+    return f"sqlite:///{db}"
+
+
+def one_line_error(result, *needles: str) -> str:
+    assert result.exit_code == 2, result.output
+    out = result.output.strip()
+    assert "Traceback" not in out and len(out.splitlines()) == 1, out
+    for needle in needles:
+        assert needle in out, out
+    return out
+
+
+def brief(*args: str, env: dict | None = None):
+    return runner.invoke(app, ["brief", *args, "--quiet"], env=env)
+
+
+def brief_words(pdf: Path, source: str) -> str:
+    """The brief's words with the source's name, the note on where the rows came from and the
+    input's hash line made neutral: the only text that may differ between a database and its
+    CSV export."""
+    text = " ".join(" ".join(pdf_text(pdf)).split())
+    text = re.sub(r"Reading \S+: the rows of .*? were read \([\d,]+ rows\)\.", "", text)
+    text = re.sub(r"File \S+ \((?:database|CSV[^)]*)\), SHA-256 [0-9a-f]+\.", "FILE.", text)
+    return " ".join(text.replace(source, "SOURCE").split())
+
+
+# ----------------------------------------------------------------------------- URLs, passwords
+
+
+def test_url_shown_without_password_and_read_only(monkeypatch, capsys):
+    database._warned.clear()
+    url = parse_url("postgresql://reporting:hunter2@db.example.com:5433/crm?sslmode=require")
+    assert url.shown == "postgresql://reporting@db.example.com:5433/crm?sslmode=require"
+    assert "hunter2" not in repr(url) and "hunter2" in url.connect
+    assert "default_transaction_read_only%3Don" in url.connect and url.database == "crm"
+    warning = capsys.readouterr().err
+    assert "REPORTGEN_DB_PASSWORD" in warning and "hunter2" not in warning
+    parse_url("postgresql://reporting:hunter2@db.example.com:5433/crm?sslmode=require")
+    assert capsys.readouterr().err == ""  # once per URL
+
+
+def test_password_from_the_environment_and_in_query_parameters(monkeypatch, capsys):
+    monkeypatch.setenv("REPORTGEN_DB_PASSWORD", "from-env")
+    url = parse_url("postgresql://reporting@localhost/crm")
+    assert "from-env" in url.connect and "from-env" not in url.shown
+    assert capsys.readouterr().err == ""  # nothing to warn about
+    hidden = parse_url("postgresql+psycopg://reporting@localhost/crm?password=zz&sslpassword=yy")
+    assert "zz" not in hidden.shown and "yy" not in hidden.shown
+    assert hidden.shown.startswith("postgresql+psycopg://reporting@localhost/crm")
+
+
+def test_sqlite_urls(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert parse_url("sqlite:///crm.db").connect == f"file:{tmp_path}/crm.db?mode=ro"
+    assert parse_url("sqlite:////abs/x y.db").connect == "file:/abs/x%20y.db?mode=ro"
+    for bad in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(ConfigError, match="names a database file"):
+            parse_url(bad)
+    with pytest.raises(ConfigError, match="unsupported database 'mysql'"):
+        parse_url("mysql://u@h/db")
+
+
+def test_identifiers_are_quoted():
+    assert quote_identifier("customers") == '"customers"'
+    assert quote_identifier('a"; DROP TABLE x; --') == '"a""; DROP TABLE x; --"'
+    with pytest.raises(InputError):
+        quote_identifier("a\x00b")
+
+
+def test_table_or_query_only_with_a_url(tmp_path):
+    with pytest.raises(ConfigError, match="table applies to a database URL"):
+        open_source(INSURANCE, table="customers")
+    with pytest.raises(ConfigError, match="needs --table NAME or --query"):
+        open_source("sqlite:///x.db")
+    with pytest.raises(ConfigError, match="one of them"):
+        open_source("sqlite:///x.db", table="a", query="select 1")
+    with pytest.raises(ConfigError, match="skip_rows applies to files"):
+        open_source("sqlite:///x.db", table="a", skip_rows=2)
+    with pytest.raises(ConfigError, match="lost its '//'"):
+        open_source(Path("sqlite:///x.db"))
+    assert isinstance(open_source(str(INSURANCE)), FileSource)
+
+
+# ----------------------------------------------------------------------------- SQLite: typing
+
+
+def test_sqlite_table_reads_as_its_csv(tmp_path):
+    url = sqlite_from_csv(INSURANCE, tmp_path / "crm.db")
+    from_db = open_source(url, table="customers").read()
+    from_file = read_table(INSURANCE)
+    assert from_db.frame.columns.tolist() == from_file.frame.columns.tolist()
+    # Same values; whole numbers with blanks are REAL in SQLite (pandas wrote them as floats).
+    pd.testing.assert_frame_equal(from_db.frame, from_file.frame, check_dtype=False)
+    assert from_db.file_format == "database" and from_db.path.name == "customers"
+    assert from_db.notes[0].startswith("the rows of table customers in sqlite:///")
+
+
+def test_text_is_typed_like_a_file(tmp_path):
+    url = sqlite_file(
+        tmp_path / "t.db",
+        "CREATE TABLE t (id TEXT, amount TEXT, spend TEXT, euro TEXT, note TEXT, born DATE);",
+        [
+            ("007", "12", " 1,234.5", "12,50 €", "NA", "2020-01-31"),
+            ("008", "13", "2,000", "3,10 €", "", "2021-02-01"),
+            ("009", None, "17", "1,00 €", "fine", None),
+        ],
+        "INSERT INTO t VALUES (?,?,?,?,?,?)",
+    )
+    got = open_source(url, query="SELECT * FROM t").read()
+    frame = got.frame
+    assert frame["id"].tolist() == ["007", "008", "009"]  # ids keep their zeros
+    assert str(frame["amount"].dtype) == "Int64" and frame["amount"].isna().tolist()[2]
+    assert frame["spend"].tolist() == [1234.5, 2000.0, 17.0] and got.thousands_comma == ("spend",)
+    assert got.units == {"euro": "€"} and frame["euro"].tolist() == [12.5, 3.1, 1.0]
+    assert frame["note"].isna().tolist() == [True, True, False]  # the reader's missing words
+    assert frame["born"].tolist()[:2] == ["2020-01-31", "2021-02-01"]
+
+
+def test_sqlite_columns_without_a_fixed_type(tmp_path):
+    """ADBC types a column from its first batch; a different value later is still read."""
+    n = database.SQLITE_BATCH_ROWS + 10
+    rows = [(i, i * 1.0) for i in range(n)] + [("x-1", 2.5)]
+    url = sqlite_file(
+        tmp_path / "m.db", "CREATE TABLE m (code, value);", rows, "INSERT INTO m VALUES (?,?)"
+    )
+    got = open_source(url, table="m").read()
+    assert len(got.frame) == n + 1 and got.frame["code"].iloc[-1] == "x-1"
+
+
+def test_postgres_types(pg):
+    pg.psql(
+        "CREATE TABLE typed (id bigint, price numeric(10,2), ok boolean, at timestamptz, "
+        "code uuid, extra jsonb, seen date, t time);"
+        "INSERT INTO typed VALUES (1, 12.50, true, '2024-01-03 10:00:00+01', "
+        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": 1}', '2024-02-29', '10:30:00'),"
+        "(2, NULL, false, NULL, NULL, NULL, NULL, NULL);"
+        "GRANT SELECT ON typed TO reporting;",
+        "crm",
+    )
+    got = DatabaseSource(pg.socket_url("crm"), table="typed").read()
+    frame = got.frame
+    assert frame["price"].tolist()[0] == 12.5 and pd.isna(frame["price"].iloc[1])
+    assert frame["ok"].tolist() == [True, False]
+    assert frame["at"].iloc[0] == "2024-01-03 09:00:00"  # in UTC
+    assert any("time zone" in n for n in got.notes)
+    assert frame["code"].iloc[0] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+    assert frame["seen"].iloc[0] == "2024-02-29" and frame["t"].iloc[0] == "10:30:00.000000"
+
+
+# ----------------------------------------------------------------------------- the rows' hash
+
+
+def test_hash_is_of_the_rows(tmp_path):
+    url = sqlite_from_csv(INSURANCE, tmp_path / "a.db")
+    first = open_source(url, table="customers").read().sha256
+    assert open_source(url, query="select * from customers").read().sha256 == first
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        conn.execute("UPDATE customers SET region = 'Town' WHERE rowid = 7")
+    conn.close()
+    assert open_source(url, table="customers").read().sha256 != first
+
+
+def test_hash_does_not_depend_on_batches():
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, None, 4, 5, 6, 7]),
+            "name": pa.array(["a", None, "ccc", "", "é", "ff", "g"]),
+            "x": pa.array([0.5, None, 1.5, 2.0, None, 3.0, 1e300]),
+            "d": pa.array([1, 2, 3, None, 5, 6, 7], pa.date32()),
+        }
+    )
+
+    def digest(size: int) -> str:
+        h = RowsHash(table.schema.names)
+        for batch in table.to_batches(max_chunksize=size):
+            h.update(batch)
+        return h.hexdigest()
+
+    assert digest(1) == digest(3) == digest(7)
+    other = table.set_column(1, "name", pa.array(["a", None, "ccc", None, "é", "ff", "g"]))
+    h = RowsHash(other.schema.names)
+    h.update(other.to_batches()[0])
+    assert h.hexdigest() != digest(7)  # a blank and a NULL are different rows
+
+
+# ----------------------------------------------------------------------------- SQLite: bad input
+
+
+@pytest.fixture
+def small_db(tmp_path) -> str:
+    return sqlite_file(
+        tmp_path / "crm.db",
+        "CREATE TABLE customers (id INTEGER, spend REAL, photo BLOB);"
+        "CREATE TABLE orders (id INTEGER);",
+        [(1, 2.0, b"\x00"), (2, 3.0, None)],
+        "INSERT INTO customers VALUES (?,?,?)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "query", "message"),
+    [
+        ("nosuch", None, "no table nosuch in sqlite:///"),
+        ("customers; DROP TABLE orders", None, "no table customers; DROP TABLE orders"),
+        (None, "SELECT * FROM nosuch", "the query failed in sqlite:///"),
+        (None, "SELEC 1", "syntax error"),
+        (None, "SELECT id FROM customers WHERE id > 9", "the query returned no rows"),
+        ("orders", None, "table orders returned no rows"),
+        ("customers", None, "column 'photo' holds binary values, which reportgen cannot use"),
+        (None, "SELECT id, id FROM customers", "duplicate column names: id"),
+    ],
+)
+def test_sqlite_bad_input(small_db, table, query, message):
+    with pytest.raises(InputError, match=re.escape(message)) as info:
+        open_source(small_db, table=table, query=query).read()
+    assert "\n" not in str(info.value)
+
+
+def test_table_names_are_matched_not_pasted(tmp_path):
+    url = sqlite_file(
+        tmp_path / "q.db",
+        'CREATE TABLE "odd ""name"" here" (id INTEGER, v REAL); CREATE TABLE Mixed (id INTEGER);',
+        [(1, 1.0), (2, 2.0)],
+        'INSERT INTO "odd ""name"" here" VALUES (?,?)',
+    )
+    assert len(open_source(url, table='odd "name" here').read().frame) == 2
+    with sqlite3.connect(tmp_path / "q.db") as conn:
+        conn.execute("INSERT INTO Mixed VALUES (1)")
+    conn.close()
+    assert len(open_source(url, table="mixed").read().frame) == 1  # case as SQL folds it
+
+
+def test_sqlite_missing_or_foreign_file(tmp_path):
+    with pytest.raises(InputError, match="database file not found"):
+        open_source(f"sqlite:///{tmp_path}/none.db", table="t").read()
+    (tmp_path / "x.db").write_text("id,spend\n1,2\n")
+    with pytest.raises(InputError, match="x.db is not an SQLite database"):
+        open_source(f"sqlite:///{tmp_path}/x.db", table="t").read()
+
+
+def test_sqlite_is_opened_read_only(small_db, tmp_path):
+    for sql in ("DELETE FROM customers RETURNING id", "INSERT INTO orders VALUES (1) RETURNING id"):
+        with pytest.raises(InputError, match="readonly database"):
+            open_source(small_db, query=sql).read()
+    with sqlite3.connect(tmp_path / "crm.db") as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+    conn.close()
+
+
+# ----------------------------------------------------------------------------- SQLite: the CLI
+
+
+@pytest.fixture(scope="module")
+def insurance_brief(tmp_path_factory):
+    """The brief of the bundled CSV, once (the reference the database briefs must match)."""
+    out = tmp_path_factory.mktemp("csv") / "out"
+    result = brief(str(INSURANCE), "--out", str(out), env={"SOURCE_DATE_EPOCH": "1764288000"})
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_cli_brief_from_sqlite_same_as_csv(tmp_path, insurance_brief):
+    url = sqlite_from_csv(INSURANCE, tmp_path / "crm.db", "crm_rows")
+    out = tmp_path / "db-out"
+    result = brief(url, "--table", "crm_rows", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    for name in ("assignments.csv", "profiles.csv"):
+        assert (out / name).read_bytes() == (insurance_brief / name).read_bytes(), name
+    assert brief_words(out / "brief.pdf", "crm_rows") == brief_words(
+        insurance_brief / "brief.pdf", "insurance_survey.csv"
+    )
+    assert len(pdf_text(out / "brief.pdf")) == len(pdf_text(insurance_brief / "brief.pdf"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["input"]["url"] == url and summary["input"]["table"] == "crm_rows"
+    model = json.loads((out / "model.json").read_text())
+    assert model["input"]["url"] == url and model["input"]["sha256"] == summary["input"]["sha256"]
+
+
+def test_cli_score_from_sqlite(tmp_path, insurance_brief):
+    url = sqlite_from_csv(INSURANCE, tmp_path / "crm.db")
+    from_db = runner.invoke(
+        app, ["score", url, "--query", "select * from customers", "--model", str(insurance_brief)]
+    )
+    from_csv = runner.invoke(app, ["score", str(INSURANCE), "--model", str(insurance_brief)])
+    assert from_db.exit_code == 0, from_db.output
+    assert from_db.stdout == from_csv.stdout and from_db.stdout.count("\n") == 151
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--table", "nosuch"], "no table nosuch"),
+        ([], 'reading a database needs --table NAME or --query "SELECT'),
+        (["--query", "select * from customers where 0"], "the query returned no rows"),
+    ],
+)
+def test_cli_sqlite_bad_input(small_db, tmp_path, args, message):
+    out = tmp_path / "never"
+    one_line_error(brief(small_db, *args, "--out", str(out)), message)
+    assert not out.exists()
+
+
+def test_cli_table_with_a_file(tmp_path):
+    out = tmp_path / "never"
+    one_line_error(
+        brief(str(INSURANCE), "--table", "customers", "--out", str(out)),
+        "--table applies to a database URL",
+    )
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    reason = pg_server.unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = pg_server.start()
+    try:
+        server.psql(
+            f"CREATE ROLE reporting LOGIN PASSWORD '{PASSWORD}';"
+            "CREATE DATABASE crm;"
+            "REVOKE ALL ON DATABASE crm FROM PUBLIC; GRANT CONNECT ON DATABASE crm TO reporting;"
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg(pg_cluster):
+    return pg_cluster
+
+
+def _sql_type(series: pd.Series) -> str:
+    if str(series.dtype) == "Int64":
+        return "bigint"
+    if pd.api.types.is_float_dtype(series):
+        return "double precision"
+    return "text"
+
+
+def load_csv(server, csv: Path, table: str, types: dict[str, str] | None = None) -> None:
+    """The CSV's rows in a PostgreSQL table through COPY, columns typed as its reading types
+    them (or as `types` says), readable by the reporting role."""
+    frame = read_table(csv).frame
+    columns = ", ".join(
+        f"{quote_identifier(c)} {(types or {}).get(c, _sql_type(frame[c]))}" for c in frame.columns
+    )
+    text = gzip.decompress(csv.read_bytes()) if csv.suffix == ".gz" else csv.read_bytes()
+    copy = f"COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)"
+    server.psql(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns});", "crm")
+    server.run(
+        "psql",
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        str(server.socket_dir),
+        "-p",
+        str(server.port),
+        "-U",
+        "postgres",
+        "-d",
+        "crm",
+        "-c",
+        copy,
+        input=text.decode("utf-8"),
+    )
+    server.psql(f"GRANT SELECT ON {table} TO reporting;", "crm")
+
+
+def export_csv(server, sql: str, path: Path) -> Path:
+    """The rows of `sql` as PostgreSQL's own CSV export writes them (psql \\copy)."""
+    out = server.psql(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", "crm")
+    path.write_text(out)
+    return path
+
+
+@pytest.fixture(scope="session")
+def crm(pg_cluster):
+    load_csv(pg_cluster, INSURANCE, "customers")
+    load_csv(
+        pg_cluster,
+        RETAIL,
+        "orders",
+        {"InvoiceNo": "text", "StockCode": "text", "InvoiceDate": "timestamp"},
+    )
+    return pg_cluster
+
+
+@pytest.mark.slow
+def test_done_when_postgres_query_gives_the_csv_exports_brief(crm, tmp_path):
+    """`reportgen brief postgresql://reporting@…/crm --query "select * from customers"` gives the
+    brief of the CSV export of the same rows: the same assignments.csv bytes, the same PDF text
+    but for the lines that name the source."""
+    export = export_csv(crm, "select * from customers", tmp_path / "customers.csv")
+    url = crm.url("crm", "reporting")
+    env = {"REPORTGEN_DB_PASSWORD": PASSWORD, "SOURCE_DATE_EPOCH": "1764288000"}
+    from_db = brief(
+        url, "--query", "select * from customers", "--out", str(tmp_path / "d"), env=env
+    )
+    assert from_db.exit_code == 0, from_db.output
+    from_csv = brief(str(export), "--out", str(tmp_path / "c"), env=env)
+    assert from_csv.exit_code == 0, from_csv.output
+    d, c = tmp_path / "d", tmp_path / "c"
+    for name in ("assignments.csv", "profiles.csv"):
+        assert (d / name).read_bytes() == (c / name).read_bytes(), name
+    assert brief_words(d / "brief.pdf", "crm") == brief_words(c / "brief.pdf", "customers.csv")
+    assert len(pdf_text(d / "brief.pdf")) == len(pdf_text(c / "brief.pdf"))
+    text = "\n".join(pdf_text(d / "brief.pdf"))
+    assert "the rows of a query in postgresql://reporting@127.0.0.1" in " ".join(text.split())
+    for name in ("summary.json", "model.json", "brief.html"):
+        assert PASSWORD not in (d / name).read_text(), name
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["input"]["url"] == url and summary["input"]["query"].startswith("select")
+
+
+@pytest.mark.slow
+def test_order_log_from_postgres_is_recognised_as_its_export(crm, tmp_path):
+    export = export_csv(crm, "select * from orders", tmp_path / "orders.csv")
+    env = {"REPORTGEN_DB_PASSWORD": PASSWORD, "SOURCE_DATE_EPOCH": "1764288000"}
+    args = ("--resamples", "3")
+    url = crm.url("crm", "reporting")
+    from_db = brief(url, "--table", "orders", "--out", str(tmp_path / "d"), *args, env=env)
+    assert from_db.exit_code == 0, from_db.output
+    from_csv = brief(str(export), "--out", str(tmp_path / "c"), *args, env=env)
+    assert from_csv.exit_code == 0, from_csv.output
+    d, c = tmp_path / "d", tmp_path / "c"
+    assert (d / "assignments.csv").read_bytes() == (c / "assignments.csv").read_bytes()
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["order_log"] == json.loads((c / "summary.json").read_text())["order_log"]
+    assert summary["order_log"] is not None
+
+
+def test_postgres_password_in_url_works_and_is_never_shown(crm, tmp_path):
+    database._warned.clear()
+    url = crm.url("crm", "reporting", PASSWORD)
+    got = DatabaseSource(url, query="select * from customers").read()
+    assert len(got.frame) == 150
+    assert PASSWORD not in got.url and PASSWORD not in " ".join(got.notes)
+    assert PASSWORD not in repr(DatabaseSource(url, table="customers"))
+
+
+def test_postgres_pgpassword_is_the_drivers_own(crm, monkeypatch):
+    monkeypatch.delenv("REPORTGEN_DB_PASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    got = DatabaseSource(crm.url("crm", "reporting"), table="customers").read()
+    assert len(got.frame) == 150
+
+
+def test_postgres_unix_socket_and_schema_table(crm):
+    crm.psql(
+        "CREATE SCHEMA IF NOT EXISTS sales; DROP TABLE IF EXISTS sales.leads;"
+        "CREATE TABLE sales.leads AS SELECT * FROM customers LIMIT 20;",
+        "crm",
+    )
+    got = DatabaseSource(crm.socket_url("crm"), table="sales.leads").read()
+    assert len(got.frame) == 20 and got.path.name == "sales.leads"
+
+
+@pytest.mark.parametrize(
+    ("make_url", "args", "env", "message"),
+    [
+        (
+            lambda s: s.url("crm", "reporting"),
+            ["--table", "customers"],
+            {"REPORTGEN_DB_PASSWORD": "wrong-one"},
+            'password authentication failed for user "reporting"',
+        ),
+        (
+            lambda s: f"postgresql://reporting@127.0.0.1:{pg_server._free_port()}/crm",
+            ["--table", "customers"],
+            {"REPORTGEN_DB_PASSWORD": PASSWORD},
+            "Connection refused",
+        ),
+        (
+            lambda s: s.url("crm", "reporting"),
+            ["--table", "nosuch"],
+            {"REPORTGEN_DB_PASSWORD": PASSWORD},
+            "no table nosuch in postgresql://reporting@127.0.0.1",
+        ),
+        (
+            lambda s: s.url("crm", "reporting"),
+            ["--query", "select * from customers where age_band = 'none'"],
+            {"REPORTGEN_DB_PASSWORD": PASSWORD},
+            "the query returned no rows",
+        ),
+        (
+            lambda s: s.url("crm", "reporting"),
+            ["--query", "select nosuch from customers"],
+            {"REPORTGEN_DB_PASSWORD": PASSWORD},
+            "the query failed in postgresql://reporting@127.0.0.1:",
+        ),
+        (
+            lambda s: s.url("crm", "reporting"),
+            ["--query", "select 1 as id, '\\x00ff'::bytea as blob"],
+            {"REPORTGEN_DB_PASSWORD": PASSWORD},
+            "column 'blob' holds bytea values",
+        ),
+        (
+            lambda s: s.url("crm", "reporting", "wrong-pass"),
+            ["--table", "customers"],
+            {},
+            "password authentication failed",
+        ),
+    ],
+)
+def test_postgres_bad_input_one_line(crm, tmp_path, make_url, args, env, message):
+    out = tmp_path / "never"
+    line = one_line_error(brief(make_url(crm), *args, "--out", str(out), env=env), message)
+    assert PASSWORD not in line and "wrong-one" not in line and "wrong-pass" not in line
+    assert not out.exists()
+
+
+def test_postgres_connection_is_read_only(crm):
+    """Even as the superuser (who may write anything), the connection refuses writes."""
+    for sql in (
+        "CREATE TABLE intruder AS SELECT 1 AS id",
+        "WITH gone AS (DELETE FROM customers RETURNING *) SELECT * FROM gone",
+    ):
+        with pytest.raises(InputError, match="read-only transaction"):
+            DatabaseSource(crm.socket_url("crm"), query=sql).read()
+    assert re.search(r"^\s*150$", crm.psql("SELECT count(*) FROM customers", "crm"), re.M)
+    assert "intruder" not in crm.psql("\\dt", "crm")
