@@ -163,6 +163,22 @@ ThemeOpt = Annotated[
     Path | None,
     typer.Option("--theme", help="Brand theme (YAML): logo, colours, font, footer, cover page."),
 ]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="memory (this process) or dask: the rows stay on a Dask cluster (DATA a Parquet "
+        "folder or glob, or a CSV glob; docs/scaling.md).",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="With --engine dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: "
+        "a local cluster of 2 workers).",
+    ),
+]
 
 
 @app.command()
@@ -255,6 +271,8 @@ def brief(
     query: QueryOpt = None,
     pdf_archive: ArchiveOpt = False,
     theme: ThemeOpt = None,
+    engine: EngineOpt = "memory",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Segment the customers in DATA and write a PDF brief plus CRM files into --out."""
     from reportgen.pipeline import build_brief
@@ -289,6 +307,8 @@ def brief(
             query=query,
             pdf_archive=pdf_archive,
             theme_path=theme,
+            engine=engine,
+            scheduler=scheduler,
         )
         with terminal_progress(enabled=False if quiet else None) as progress:
             return build_brief(config, progress=progress)
@@ -436,11 +456,18 @@ def score(
     ] = None,
     table: TableOpt = None,
     query: QueryOpt = None,
+    engine: EngineOpt = "memory",
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Assign each row of DATA to a saved brief's segments, without refitting (a run on an
-    order log scores the customers of a new log)."""
+    order log scores the customers of a new log). With --engine dask the workers write a
+    Parquet dataset into the folder --out."""
     from reportgen.deliver.files import csv_bytes, write_outputs
     from reportgen.pipeline import score_data
+
+    if engine != "memory" or scheduler is not None:
+        _score_on_dask(data, model, out, engine, scheduler, quiet)
+        return
 
     def action() -> tuple[SavedModel, Scored, bytes]:
         saved, result = score_data(
@@ -460,6 +487,30 @@ def score(
         typer.echo(
             f"{result.n_scored:,} of {result.n_read:,} rows scored against the {saved.k} segments "
             f"of {saved.date_text}" + (f"; written to {out}" if out is not None else ""),
+            err=True,
+        )
+
+
+def _score_on_dask(
+    data: str, model: Path, out: Path | None, engine: str, scheduler: str | None, quiet: bool
+) -> None:
+    def action() -> tuple[int, int, int, Path]:
+        if engine != "dask":
+            raise ConfigError(
+                "--scheduler needs --engine dask"
+                if engine == "memory"
+                else f"--engine must be memory or dask (got {engine!r})"
+            )
+        if out is None:
+            raise ConfigError("--engine dask writes a Parquet dataset: name its folder with --out")
+        from reportgen.pipeline_dask import score_dataset
+
+        return score_dataset(Path(data), model, out, scheduler)
+
+    read, scored, k, written = run_guarded(action)
+    if not quiet:
+        typer.echo(
+            f"{scored:,} of {read:,} rows scored against the {k} segments; written to {written}",
             err=True,
         )
 

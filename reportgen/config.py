@@ -66,6 +66,10 @@ class BriefConfig:
     # model.json; and a brand theme (YAML, report/theme.py) for every document.
     pdf_archive: bool = False
     theme_path: Path | None = None
+    # Where the rows are: "memory" (this process) or "dask" (a Dask cluster: the scheduler's
+    # address, or None for a LocalCluster started for the run; reportgen.pipeline_dask).
+    engine: str = "memory"
+    scheduler: str | None = None
 
     @classmethod
     def of(cls, location: str | Path, **options: Any) -> BriefConfig:
@@ -89,6 +93,10 @@ class BriefConfig:
             object.__setattr__(self, "template_dir", Path(self.template_dir))
         if self.theme_path is not None:
             object.__setattr__(self, "theme_path", Path(self.theme_path))
+        if self.engine not in ("memory", "dask"):
+            raise ConfigError(f"engine must be memory or dask (got {self.engine!r})", "engine")
+        if self.scheduler is not None and self.engine != "dask":
+            raise ConfigError("scheduler needs --engine dask", "scheduler")
         if self.columns is not None:
             cols = tuple(c.strip() for c in self.columns if c and c.strip())
             if not cols:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -79,6 +79,9 @@ from reportgen.runs.score import Scored, score
 from reportgen.version import __version__
 
 VERSIONED = (
+if TYPE_CHECKING:
+    from reportgen.pipeline_dask import ClusterRun
+
     "pandas",
     "numpy",
     "scikit-learn",
@@ -173,6 +176,8 @@ def build_brief(
     config = data if isinstance(data, BriefConfig) else BriefConfig.of(data, **options)
     step = progress or silent
     imports = offload.BackgroundImports()
+    if config.engine == "dask":  # the rows stay on a Dask cluster: reportgen.pipeline_dask
+        return _brief_on_dask(config, step)
     helper: offload.SecondProcess | None = None
     try:
         # Read the previous run first: a damaged model should stop the run before any work.
@@ -193,6 +198,16 @@ def build_brief(
 
 
 def _read(config: BriefConfig) -> CustomerRows:
+def _brief_on_dask(config: BriefConfig, step: Progress) -> BriefResult:
+    """`--engine dask`: stages 1-6 on the cluster (pipeline_dask), then the same presentation;
+    the workers write every row's assignment into the staged run folder."""
+    from reportgen import pipeline_dask
+
+    with pipeline_dask.dask_session(config.scheduler) as session:
+        analysis, run = pipeline_dask.analyse(config, session, step)
+        return _present_and_publish(config, analysis, _Continuity(None, None), None, step, run)
+
+
     """Stage 1: the rows, as one row per customer (an order log reduced to its customers)."""
     source = open_source(
         config.data_url or config.data_path,
@@ -371,15 +386,24 @@ def _present_and_publish(
     step: Progress,
 ) -> BriefResult:
     """Stages 7-9: charts, HTML and PDFs, then every file staged and published together."""
-    if a.value is not None:
+    if cluster is not None:  # the workers write every row; here the sample's rows
+        assignments = assignments_frame(a.prepared, a.segmentation, a.stories)
+    elif a.value is not None:
+    cluster: ClusterRun | None = None,
         assignments = customer_value_frame(a)
     else:
         assignments = assignments_frame(a.prepared, a.segmentation, a.stories, a.rest)
     # assignments.csv is streamed into the staging folder in chunks by a background thread while
     # the charts and PDFs are drawn (its kernels run without the GIL, the drawing is pure
     # Python); its SHA-256 goes into model.json.
-    with files.staged_outputs(config.out_dir, owned=(SEGMENT_FOLDER,)) as staging:
-        with files.csv_in_background(staging, ASSIGNMENTS_FILE, assignments) as csv_job:
+    owned = (SEGMENT_FOLDER, *(cluster.owned if cluster is not None else ()))
+    with files.staged_outputs(config.out_dir, owned=owned) as staging:
+        writing = (
+            cluster.assignments_in_background(staging)
+            if cluster is not None
+            else files.csv_in_background(staging, ASSIGNMENTS_FILE, assignments)
+        )
+        with writing as csv_job:
             shown = _present(config, a, continuity, executor, step)
             step("Writing files")
         offload.release_arrow_memory()  # the CSV text was built in Arrow buffers

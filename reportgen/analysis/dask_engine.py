@@ -59,7 +59,7 @@ def reduce_partitions(
 ) -> Any:
     """`mapper` on every partition of `frame`, the results merged in a fixed tree (partition
     order, `MERGE_FAN_IN` at a time) on the cluster; the one merged result comes back."""
-    dask = _dask()
+    dask = dask_module()
     parts = [dask.delayed(mapper)(p) for p in frame.to_delayed()]
     if not parts:
         raise ValueError("a dataset without partitions")
@@ -71,7 +71,7 @@ def reduce_partitions(
     return dask.compute(parts[0])[0]
 
 
-def _dask() -> Any:
+def dask_module() -> Any:
     """The dask module, imported when a pass runs (untyped: its results are ours to check)."""
     import importlib
 
@@ -565,7 +565,7 @@ def uniform_sample(frame: Any, rows: int, seed: int) -> tuple[pd.DataFrame, int]
     """About `rows` rows drawn uniformly on the cluster (each row kept with the same probability,
     seeded per partition: the same data and seed give the same sample), and the number of rows
     in the dataset. Every row when the dataset has no more than `rows`."""
-    dask = _dask()
+    dask = dask_module()
     total = int(dask.compute(frame.map_partitions(len).sum())[0])
     if total <= rows:
         whole: pd.DataFrame = frame.compute()

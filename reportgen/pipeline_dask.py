@@ -1,0 +1,690 @@
+"""The brief on a Dask cluster (`--engine dask`): the same stages, with the rows on the workers.
+
+What runs where (the brief's method appendix says it too):
+
+- on the cluster, over every row: reading the dataset, the preparation's column statistics
+  (`analysis.dask_prepare`), the final k-means (Lloyd iterations as reductions,
+  `DaskEngine.lloyd`), the per-segment aggregates the profiles are made of, the rows left out and
+  why, and writing every row's assignment as a Parquet dataset (one file per partition, written
+  by the worker that holds it, inside the staged run folder);
+- here, on a uniform random sample of SAMPLE_ROWS rows drawn on the cluster: the shape of the
+  preparation's steps, screening, the choice of k and the k-means++ starts, stability, the rank
+  and chi-squared tests, names and charts.
+
+Without `--scheduler` a LocalCluster of LOCAL_WORKERS processes with LOCAL_MEMORY each is
+started for the run. Dask is imported only here and in the analysis modules it calls, and only
+when this module runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import glob
+import hashlib
+import importlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reportgen.analysis.assign import LeftOutAssignment, assign_left_out, assignment_table
+from reportgen.analysis.choose_k import choose_k
+from reportgen.analysis.cluster import FINAL_FIT_SAMPLE, LLOYD_MAX_ITER, LLOYD_TOL, Segmentation
+from reportgen.analysis.dask_engine import (
+    DaskEngine,
+    Grouped,
+    dask_module,
+    group_moments,
+    merge_grouped,
+    reduce_partitions,
+    uniform_sample,
+)
+from reportgen.analysis.dask_prepare import (
+    fit_on_cluster,
+    sample_prepared,
+    scale_rules,
+)
+from reportgen.analysis.engine import SegmentAggregates, fit_kmeans, nearest
+from reportgen.analysis.naming import name_segments
+from reportgen.analysis.prepare import (
+    DropReason,
+    FeatureStep,
+    FittedSteps,
+    _notes,
+    apply_steps_rows,
+    fit_steps,
+    id_text,
+    parse_column,
+    prepare,
+)
+from reportgen.analysis.profile import Profiles, _vs_rest, profile
+from reportgen.analysis.results import Analysis
+from reportgen.analysis.screen import screen_features
+from reportgen.analysis.stability import evaluate
+from reportgen.config import BriefConfig
+from reportgen.deliver import files
+from reportgen.errors import ConfigError, InputError
+from reportgen.io.dictionary import (
+    DataDictionary,
+    numeric_values,
+    read_dictionary,
+    resolve_dictionary,
+    with_roles,
+)
+from reportgen.io.load import LoadedTable, file_sha256
+from reportgen.progress import Progress
+from reportgen.runs.folder import ASSIGNMENTS_FILE
+
+SAMPLE_ROWS = 100_000  # the sample drawn on the cluster for everything statistical about k
+LOCAL_WORKERS = 2
+LOCAL_MEMORY = "2GiB"  # per worker of the LocalCluster started without --scheduler
+CONNECT_TIMEOUT = 10  # seconds to reach a scheduler (distributed's connect timeout)
+CSV_MAX_ROWS = 1_000_000  # up to this many rows assignments.csv is written too
+ASSIGNMENTS_DATASET = "assignments"  # the Parquet dataset inside the run folder
+INSTALL_HINT = 'pip install "reportgen[dask]"'
+
+
+# --------------------------------------------------------------------------------- the cluster
+
+
+def require_dask() -> None:
+    """A one-line error (exit 2) when the optional Dask extra is not installed."""
+    try:
+        import dask.dataframe  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"--engine dask needs Dask: {INSTALL_HINT}", "engine") from None
+
+
+@dataclass
+class Session:
+    """A connected client and where it is (for the method text)."""
+
+    client: Any
+    where: str
+
+    @property
+    def workers(self) -> int:
+        return len(self.client.scheduler_info().get("workers", {}))
+
+
+@contextlib.contextmanager
+def dask_session(scheduler: str | None) -> Iterator[Session]:
+    """A client of the scheduler at `scheduler`, or of a LocalCluster started for the run (and
+    stopped after it). A scheduler that cannot be reached within CONNECT_TIMEOUT seconds is a
+    one-line InputError."""
+    require_dask()
+    distributed = importlib.import_module("distributed")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=True)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(
+                f"cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT} s "
+                f"({type(exc).__name__}); is it running?"
+            ) from None
+        with client:
+            yield Session(client, f"the Dask scheduler at {scheduler}")
+        return
+    cluster = LocalCluster(
+        n_workers=LOCAL_WORKERS,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit=LOCAL_MEMORY,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    with cluster, Client(cluster, set_as_default=True) as client:
+        yield Session(
+            client, f"a local Dask cluster ({LOCAL_WORKERS} workers, {LOCAL_MEMORY} each)"
+        )
+
+
+def dataset_files(location: Path) -> tuple[list[Path], str]:
+    """The files of a dataset: a folder (every .parquet/.csv file under it), a glob or one file;
+    and their format. Mixed formats or no file at all: InputError."""
+    text = str(location)
+    if any(ch in text for ch in "*?["):
+        found = [Path(p) for p in sorted(glob.glob(text, recursive=True))]
+    elif location.is_dir():
+        found = sorted(
+            p for p in location.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+        )
+    else:
+        found = [location] if location.is_file() else []
+    kinds = {_format(p) for p in found}
+    if not found:
+        raise InputError(f"no data files at {location}: name a Parquet folder, a file or a glob")
+    if None in kinds or len(kinds) > 1:
+        raise InputError(
+            f"{location} holds files that are not all Parquet or all CSV "
+            f"({', '.join(sorted({p.suffix or p.name for p in found}))})"
+        )
+    return found, str(kinds.pop())
+
+
+def _format(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    return {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}.get(suffix)
+
+
+def read_dataset(files_: list[Path], kind: str) -> Any:
+    import dask.dataframe as dd
+
+    names = [str(p.resolve()) for p in files_]
+    try:
+        if kind == "parquet":
+            return dd.read_parquet(names, blocksize="64MiB")
+        return dd.read_csv(names, blocksize="64MiB", assume_missing=True)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the dataset: {exc}") from None
+
+
+def dataset_sha256(files_: list[Path]) -> str:
+    """SHA-256 over the sorted (name, SHA-256) of every file, hashed on the workers."""
+    dask = dask_module()
+    digests = dask.compute(*[dask.delayed(file_sha256)(p.resolve()) for p in files_])
+    lines = "".join(f"{p.name} {d}\n" for p, d in zip(files_, digests, strict=True))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------- per partition
+
+
+def model_rows(
+    steps: tuple[FeatureStep, ...], rules: dict[str, tuple[float, float]], part: pd.DataFrame
+) -> pd.DataFrame:
+    """The model matrix of the rows the steps keep (what k-means sees)."""
+    matrix, usable, _, _ = apply_steps_rows(part, steps, rules)
+    columns = [c for s in steps for c in s.model_columns]
+    return pd.DataFrame(matrix[usable], columns=columns)
+
+
+@dataclass(frozen=True)
+class PartSummary:
+    """What one partition (or a merge of several) tells the driver after the final fit."""
+
+    grouped: Grouped
+    drops: dict[str, int]
+    rows: list[int]  # rows per partition, in partition order
+    partial: int
+    unassigned: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What every partition needs to place its rows: the fitted steps and centres."""
+
+    steps: tuple[FeatureStep, ...]
+    rules: dict[str, tuple[float, float]]
+    centers: np.ndarray
+    segment_ids: tuple[int, ...]
+    id_column: str | None
+    describe: tuple[str, ...] = ()  # numeric descriptive columns profiled on every row
+
+
+def _units(kept: pd.DataFrame, place: Placement) -> np.ndarray:
+    """The numeric features in the data's units (filled in), then the descriptive numbers."""
+    cols = []
+    for s in place.steps:
+        if s.kind == "categorical":
+            continue
+        raw = parse_column(kept[s.column], s.kind, s).values.to_numpy(dtype=float)
+        cols.append(np.where(np.isnan(raw), s.impute, raw) if s.impute is not None else raw)
+    cols += [numeric_values(kept[c]).to_numpy(dtype=float) for c in place.describe]
+    return np.column_stack(cols) if cols else np.zeros((len(kept), 0))
+
+
+def summarise_part(place: Placement, part: pd.DataFrame) -> PartSummary:
+    matrix, usable, drops, left_out = apply_steps_rows(part, place.steps, place.rules)
+    positions, _ = nearest(matrix[usable], place.centers)
+    grouped = group_moments(_units(part.loc[usable], place), positions, len(place.segment_ids))
+    rest = assign_left_out(
+        part, left_out, place.steps, place.centers, place.segment_ids, place.id_column
+    )
+    return PartSummary(
+        grouped,
+        {d.reason: d.rows for d in drops},
+        [len(part)],
+        rest.n_partial,
+        rest.n_unassigned,
+    )
+
+
+def merge_summaries(parts: list[PartSummary]) -> PartSummary:
+    drops: dict[str, int] = {}
+    for p in parts:
+        for reason, rows in p.drops.items():
+            drops[reason] = drops.get(reason, 0) + rows
+    return PartSummary(
+        merge_grouped([p.grouped for p in parts]),
+        drops,
+        [r for p in parts for r in p.rows],
+        sum(p.partial for p in parts),
+        sum(p.unassigned for p in parts),
+    )
+
+
+def assignment_part(
+    place: Placement, names: dict[int, str], id_name: str, offset: int, part: pd.DataFrame
+) -> pd.DataFrame:
+    """assignments.csv's rows for one partition: `assignment_table` as the brief builds it,
+    row numbers counted from `offset`."""
+    matrix, usable, _, left_out = apply_steps_rows(part, place.steps, place.rules)
+    positions, distances = nearest(matrix[usable], place.centers)
+    kept = np.flatnonzero(usable)
+    if place.id_column:
+        ids = id_text(part[place.id_column].iloc[kept]).reset_index(drop=True)
+    else:
+        ids = pd.Series(kept + 1 + offset, name="row")
+    rest = assign_left_out(
+        part, left_out, place.steps, place.centers, place.segment_ids, place.id_column
+    )
+    n_features = len(place.steps)
+    labels = np.asarray(place.segment_ids)[positions]
+    table = assignment_table(ids, id_name, labels, names, distances, n_features, kept, rest)
+    if not place.id_column:
+        table[id_name] = np.arange(1, len(table) + 1) + offset
+    return table
+
+
+def write_part(folder: str, index: int, table: pd.DataFrame) -> int:
+    """One Parquet file of the dataset, written whole or not at all (a temporary name, fsync,
+    rename): a task run again after a lost worker writes the same file again."""
+    target = os.path.join(folder, f"part-{index:05d}.parquet")
+    temporary = target + f".{os.getpid()}.tmp"
+    table.to_parquet(temporary, index=False)
+    with open(temporary, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(temporary, target)
+    return len(table)
+
+
+def _write_assignments(
+    place: Placement,
+    names: dict[int, str],
+    id_name: str,
+    offset: int,
+    folder: str,
+    index: int,
+    part: pd.DataFrame,
+) -> int:
+    return write_part(folder, index, assignment_part(place, names, id_name, offset, part))
+
+
+# --------------------------------------------------------------------------------- the run
+
+
+@dataclass
+class ClusterRun:
+    """The dataset on the cluster and what the run fitted: enough to write every row's
+    assignment from the workers (`assignments_in_background`)."""
+
+    data: Any
+    place: Placement
+    rows: list[int]
+    id_name: str
+    names: dict[int, str] = field(default_factory=dict)
+    owned: tuple[str, ...] = (ASSIGNMENTS_DATASET,)
+
+    @contextlib.contextmanager
+    def assignments_in_background(self, staging: files.Staging) -> Iterator[files.BackgroundCSV]:
+        """The workers write the Parquet dataset (and, for a small table, assignments.csv is
+        written from it) on a thread while the block draws and renders."""
+        job = files.BackgroundCSV()
+        errors: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                job.sha256 = self.write_assignments(staging)
+            except BaseException as exc:  # raised again in the caller's thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=write, name="reportgen-assignments", daemon=True)
+        thread.start()
+        try:
+            yield job
+        finally:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+    def write_assignments(self, staging: files.Staging) -> str | None:
+        dask = dask_module()
+        folder = (staging.folder / ASSIGNMENTS_DATASET).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        offsets = np.concatenate([[0], np.cumsum(self.rows)[:-1]]).astype(int)
+        tasks = [
+            dask.delayed(_write_assignments)(
+                self.place, self.names, self.id_name, int(offsets[i]), str(folder), i, p
+            )
+            for i, p in enumerate(self.data.to_delayed())
+        ]
+        dask.compute(*tasks)
+        names = sorted(p.name for p in folder.iterdir() if p.suffix == ".parquet")
+        staging.names.extend(f"{ASSIGNMENTS_DATASET}/{n}" for n in names)
+        if sum(self.rows) > CSV_MAX_ROWS:
+            return None
+        table = pd.concat([pd.read_parquet(folder / n) for n in names], ignore_index=True)
+        with staging.open(ASSIGNMENTS_FILE) as fh:
+            return files.write_csv(table, fh)
+
+
+def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Analysis, ClusterRun]:
+    """Stages 1-6 with the rows on the cluster (see the module's docstring)."""
+    _check_supported(config)
+    found, kind = dataset_files(config.data_path)
+    data = read_dataset(found, kind)
+    engine = DaskEngine()
+    step(f"Drawing a {SAMPLE_ROWS:,}-row sample on {session.where}")
+    sample, n_rows = uniform_sample(data, SAMPLE_ROWS, config.seed)
+    if not len(sample):
+        raise InputError(f"{config.data_path} holds no rows")
+    declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
+    dictionary = resolve_dictionary(
+        sample, declared, columns=config.columns, id_column=config.id_column, units={}
+    )
+    dictionary, screening, shape = _screened(config, sample, dictionary)
+    step(f"Column statistics of {n_rows:,} rows on the cluster")
+    fitted = fit_on_cluster(data, dictionary, shape, engine)
+    rules = scale_rules(fitted)
+    columns = [c for s in fitted.steps for c in s.model_columns]
+    scaled = data.map_partitions(
+        functools.partial(model_rows, fitted.steps, rules),
+        meta=pd.DataFrame({c: pd.Series(dtype=float) for c in columns}),
+    )
+    provisional = sample_prepared(
+        sample, dictionary, fitted, n_read=n_rows, n_kept=n_rows, drops=(), notes=()
+    )
+    step("Choosing k (evidence on the sample)")
+    kchoice = choose_k(
+        provisional.scaled,
+        k=config.k,
+        k_max=config.k_max,
+        seed=config.seed,
+        n_init=config.n_init,
+        min_share=config.min_share,
+        k_min=config.k_min,
+    )
+    step(f"Fitting k-means, k = {kchoice.k}, on every row on the cluster")
+    seg, start_rows = _final_fit(config, engine, scaled, provisional.scaled, kchoice.k)
+    describe = _describe_numbers(dictionary, sample)
+    place = Placement(
+        fitted.steps, rules, seg.centers_scaled, seg.segment_ids, dictionary.id_column, describe
+    )
+    step("Profiling segments on the cluster")
+    summary = reduce_partitions(data, functools.partial(summarise_part, place), merge_summaries)
+    drops = tuple(DropReason(r, n) for r, n in summary.drops.items())
+    n_kept = int(summary.grouped.all_n[0]) if summary.grouped.all_n.size else n_rows
+    notes = _notes(fitted, 0) + _method_notes(session, len(sample), seg, start_rows, n_kept)
+    prepared = sample_prepared(
+        sample, dictionary, fitted, n_read=n_rows, n_kept=n_kept, drops=drops, notes=notes
+    )
+    local = _on_sample(seg, prepared.scaled)
+    step("Checking stability (bootstrap on the sample)")
+    evaluation = evaluate(prepared.scaled, local, seed=config.seed, resamples=config.resamples)
+    profiles = full_profiles(
+        profile(prepared, local, dictionary),
+        summary.grouped,
+        seg,
+        prepared.numeric_features,
+        describe,
+    )
+    stories = name_segments(profiles, dictionary)
+    table = LoadedTable(
+        frame=sample, path=config.data_path, file_format=kind, sha256=dataset_sha256(found)
+    )
+    rest = _rest_counts(summary.partial, summary.unassigned)
+    analysis = Analysis(
+        table,
+        dictionary,
+        prepared,
+        kchoice,
+        replace(local, sizes=seg.sizes),  # the sample's labels (charts), every row's sizes
+        evaluation,
+        profiles,
+        stories,
+        screening,
+        rest=rest,
+    )
+    run = ClusterRun(data, place, summary.rows, prepared.id_name)
+    run.names = {s.segment_id: s.name for s in stories}
+    return analysis, run
+
+
+def _check_supported(config: BriefConfig) -> None:
+    if config.previous is not None:
+        raise ConfigError("--previous is not available with --engine dask yet", "previous")
+    if config.input_kind == "transactions":
+        raise ConfigError(
+            "order logs are not available with --engine dask yet: reduce the log to one row per "
+            "customer first",
+            "input_kind",
+        )
+    if config.names or config.skip_rows or config.sheet:
+        raise ConfigError("--names, --skip-rows and --sheet do not apply to a dataset", "names")
+
+
+def _screened(
+    config: BriefConfig, sample: pd.DataFrame, dictionary: DataDictionary
+) -> tuple[DataDictionary, Any, FittedSteps]:
+    """Screening on the sample (as the in-memory run screens on its own sample), then the shape
+    of the steps fitted on the sample."""
+    screening = None
+    if config.screen_features:
+        screening = screen_features(
+            prepare(sample, dictionary), seed=config.seed, k_max=config.k_max
+        )
+        if screening.removed:
+            dictionary = with_roles(
+                dictionary,
+                {c: ("describe", screening.reason(c)) for c in screening.removed},
+                note=screening.note() + " Use --keep-all-features to keep them.",
+            )
+    return dictionary, screening, fit_steps(sample, dictionary)
+
+
+def _final_fit(
+    config: BriefConfig, engine: DaskEngine, scaled: Any, sample: np.ndarray, k: int
+) -> tuple[Segmentation, int]:
+    """k-means++ starts on up to FINAL_FIT_SAMPLE sample rows (as `cluster.cluster` does), then
+    Lloyd on every row on the cluster from the best start's centres."""
+    rows = min(FINAL_FIT_SAMPLE, len(sample))
+    rng = np.random.default_rng(config.seed)
+    idx = np.sort(rng.choice(len(sample), size=rows, replace=False))
+    start = fit_kmeans(sample[idx], k, config.seed, config.n_init).cluster_centers_
+    final, _ = engine.lloyd_lazy(scaled, start, LLOYD_MAX_ITER, LLOYD_TOL)
+    seg = Segmentation(
+        k=k,
+        labels=np.zeros(0, dtype=np.intp),
+        distances=np.zeros(0),
+        centers_scaled=final.centers,
+        sizes=final.sizes,
+        inertia=final.inertia,
+        n_init=config.n_init,
+        n_iter=final.n_iter,
+        seed=config.seed,
+        start_sample=rows,
+    )
+    return seg, rows
+
+
+def _on_sample(seg: Segmentation, scaled: np.ndarray) -> Segmentation:
+    """The final centres applied to the sample (the rule every row follows on the cluster)."""
+    positions, distances = nearest(scaled, seg.centers_scaled)
+    sizes = tuple(int(s) for s in np.bincount(positions, minlength=seg.k))
+    return replace(seg, labels=positions + 1, distances=distances, sizes=sizes)
+
+
+def _describe_numbers(dictionary: DataDictionary, sample: pd.DataFrame) -> tuple[str, ...]:
+    """Descriptive number columns, profiled on every row (dates and categories on the sample)."""
+    return tuple(
+        c
+        for c in dictionary.describe_columns
+        if c in sample.columns and dictionary.column(c).type in ("numeric", "ordinal", "binary")
+    )
+
+
+def _rest_counts(partial: int, unassigned: int) -> LeftOutAssignment:
+    """The rows left out of the fit, as counts (their rows are in the assignments dataset)."""
+    n = partial + unassigned
+    return LeftOutAssignment(
+        positions=np.zeros(n, dtype=np.intp),
+        ids=pd.Series([], dtype="string"),
+        segment_ids=np.r_[np.zeros(partial), -np.ones(unassigned)].astype(np.int64),
+        distances=np.zeros(n),
+        features_used=np.zeros(n, dtype=np.int64),
+        reasons=("",) * n,
+    )
+
+
+def _method_notes(
+    session: Session, sample_rows: int, seg: Segmentation, start_rows: int, n_kept: int
+) -> tuple[str, ...]:
+    return (
+        f"Engine: Dask, on {session.where} ({session.workers} workers). On the cluster, over "
+        "every row: the preparation's column statistics (counts, blanks, means, SDs, skewness "
+        "from exact moments; medians, MADs and quantiles exact, by histogram bracketing), the "
+        "final k-means, the segments' sizes, means, SDs and effect sizes (per-segment "
+        "aggregates), and every row's assignment (written by the workers as a Parquet dataset, "
+        f"{ASSIGNMENTS_DATASET}/).",
+        f"On a uniform random sample of {sample_rows:,} rows drawn on the cluster: the choice of "
+        "k, the k-means++ starts, stability, the rank and chi-squared tests, the blank policy and "
+        "the categories' levels, names and charts.",
+        f"Final k-means: {seg.n_iter} Lloyd iterations on all {n_kept:,} rows on the cluster, "
+        f"from the best of {seg.n_init} k-means++ starts on {start_rows:,} sample rows.",
+    )
+
+
+def full_profiles(
+    sample: Profiles,
+    grouped: Grouped,
+    seg: Segmentation,
+    numeric: tuple[str, ...],
+    describe: tuple[str, ...],
+) -> Profiles:
+    """The sample's profiles with every number that aggregates give taken from every row:
+    sizes, shares, means, SDs, effect sizes (and the tests' effects); the tests' statistics and
+    p-values and the category shares stay the sample's."""
+    ids = seg.segment_ids
+    width = len(numeric)
+    features = grouped.aggregates(ids, slice(0, width))
+    per_column = {
+        c: grouped.aggregates(ids, slice(width + i, width + i + 1)) for i, c in enumerate(describe)
+    }
+    n = int(features.n.sum()) if width else int(sum(seg.sizes))
+    segments = tuple(
+        replace(
+            sp,
+            size=int(features.n[pos]),
+            share=float(features.n[pos]) / n,
+            features=tuple(_feature(f, features, i, pos) for i, f in enumerate(sp.features)),
+            describe=tuple(_described(d, per_column, pos) for d in sp.describe),
+        )
+        for pos, sp in enumerate(sample.segments)
+    )
+    moments = {c: features.moments(i) for i, c in enumerate(numeric)}
+    moments.update({c: a.moments(0) for c, a in per_column.items()})
+    tests = tuple(_retest(t, moments, len(ids)) for t in sample.tests)
+    return replace(
+        sample,
+        segments=segments,
+        overall_mean=tuple(float(x) for x in features.overall_mean),
+        overall_sd=tuple(float(x) for x in features.overall_sd),
+        n=n,
+        tests=tests,
+    )
+
+
+def _feature(f: Any, agg: SegmentAggregates, i: int, pos: int) -> Any:
+    m, rest, d = _vs_rest(agg.moments(i), pos)
+    mean, sd = float(agg.overall_mean[i]), float(agg.overall_sd[i])
+    z = float((m - mean) / sd) if sd else 0.0
+    if d == 0.0 and z != 0.0:
+        d = z
+    return replace(f, segment_mean=m, overall_mean=mean, overall_sd=sd, z=z, rest_mean=rest, d=d)
+
+
+def _described(d: Any, per_column: dict[str, SegmentAggregates], pos: int) -> Any:
+    agg = per_column.get(d.column)
+    if agg is None or d.kind != "numeric":
+        return d
+    counts, means, _ = agg.moments(0)
+    segment = float(means[pos]) if counts[pos] else None
+    overall = float(agg.overall_mean[0]) if counts.sum() else None
+    return replace(d, segment_mean=segment, overall_mean=overall)
+
+
+def _retest(t: Any, moments: dict[str, Any], k: int) -> Any:
+    if t.test != "Kruskal–Wallis" or t.column not in moments:
+        return t
+    effect = max(abs(_vs_rest(moments[t.column], g)[2]) for g in range(k))
+    return replace(t, effect=float(effect), separates=bool(t.p_value < 0.05 and effect >= 0.2))
+
+
+# --------------------------------------------------------------------------------- score
+
+
+@dataclass(frozen=True)
+class _ScoreCounts:
+    read: int
+    unscored: int
+
+
+def _score_part(
+    saved: Any, id_name: str | None, folder: str, index: int, offset: int, part: pd.DataFrame
+) -> _ScoreCounts:
+    from reportgen.runs.score import score
+
+    result = score(saved, part)
+    table = result.assignments
+    if id_name is None:  # row numbers of the whole dataset, not of the partition
+        table["row"] = np.arange(1, len(table) + 1) + offset
+    write_part(folder, index, table)
+    return _ScoreCounts(result.n_read, result.n_unscored)
+
+
+def score_dataset(
+    data: Path, model: Path, out: Path, scheduler: str | None
+) -> tuple[int, int, int, Path]:
+    """`score --engine dask`: every row of the dataset DATA through the saved model on the
+    workers (`runs.score.score` per partition: the brief's own rules), written as a Parquet
+    dataset into the folder OUT, published like a run folder. Returns (rows read, rows scored,
+    k, the dataset's folder)."""
+    dask = dask_module()
+    from reportgen.runs.model import load_model
+
+    saved = load_model(model)
+    found, kind = dataset_files(data)
+    with dask_session(scheduler):
+        frame = read_dataset(found, kind)
+        missing = [c for c in saved.features if c not in frame.columns]
+        if saved.id_column and saved.id_column not in frame.columns:
+            missing.append(saved.id_column)
+        if missing:
+            raise InputError(f"the data lacks column(s) the model needs: {', '.join(missing)}")
+        rows = [int(n) for n in dask.compute(*[dask.delayed(len)(p) for p in frame.to_delayed()])]
+        offsets = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(int)
+        id_name = None if saved.id_column else "row"
+        with files.staged_outputs(out, owned=(ASSIGNMENTS_DATASET,)) as staging:
+            folder = (staging.folder / ASSIGNMENTS_DATASET).resolve()
+            folder.mkdir(parents=True)
+            tasks = [
+                dask.delayed(_score_part)(saved, id_name, str(folder), i, int(offsets[i]), p)
+                for i, p in enumerate(frame.to_delayed())
+            ]
+            counts = dask.compute(*tasks)
+            staging.names.extend(
+                f"{ASSIGNMENTS_DATASET}/{p.name}" for p in sorted(folder.iterdir())
+            )
+    read = sum(c.read for c in counts)
+    return read, read - sum(c.unscored for c in counts), saved.k, out / ASSIGNMENTS_DATASET
