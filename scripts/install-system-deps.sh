@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages reportgen needs: Pango/HarfBuzz for WeasyPrint (libharfbuzz-subset0
-# makes font subsetting fast), a sans-serif font, and poppler-utils (pdftoppm/pdftotext) to look
-# at briefs. As root it installs them; otherwise it prints the exact command and fails.
+# makes font subsetting fast), a sans-serif font, poppler-utils (pdftoppm/pdftotext) to look
+# at briefs, and postgresql: the tests start a throw-away PostgreSQL server of their own
+# (tests/pg_server.py; reportgen itself only needs a client library, which its ADBC driver
+# brings). As root it installs them; otherwise it prints the exact command and fails.
 set -euo pipefail
-pkgs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-inter fonts-dejavu-core poppler-utils)
+pkgs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-inter fonts-dejavu-core poppler-utils
+  postgresql)
 py=${PYTHON:-python3}
 if ! "$py" -c "import ensurepip, venv" >/dev/null 2>&1; then
   pkgs+=("python3-venv")

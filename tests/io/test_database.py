@@ -582,3 +582,74 @@ def test_postgres_connection_is_read_only(crm):
             DatabaseSource(crm.socket_url("crm"), query=sql).read()
     assert re.search(r"^\s*150$", crm.psql("SELECT count(*) FROM customers", "crm"), re.M)
     assert "intruder" not in crm.psql("\\dt", "crm")
+
+
+# ----------------------------------------------------------------------------- monthly runs
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.original_content or envelope.content)
+        return "250 2.0.0 queued"
+
+
+@pytest.mark.slow
+def test_monthly_script_reads_the_query_compares_and_emails(tmp_path):
+    """scripts/monthly.sh from a database: two months of rows in SQLite, reports/YYYY-MM each,
+    the second compared with the first, the overview brief emailed to a real SMTP server."""
+    import email
+    import os
+    import subprocess
+    import sys
+
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import ROOT, make_period
+
+    db = tmp_path / "crm.db"
+    recipients = tmp_path / "owners.yaml"
+    recipients.write_text("overview:\n  - cmo@example.com\n")
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=pg_server._free_port())
+    controller.start()
+    reports = tmp_path / "reports"
+    env = dict(
+        os.environ,
+        REPORTGEN=str(Path(sys.executable).parent / "reportgen"),
+        RECIPIENTS=str(recipients),
+        MAIL_FROM="briefs@example.com",
+        SMTP_HOST="127.0.0.1",
+        SMTP_OPTS=f"--smtp-port {controller.port}",
+        SOURCE_DATE_EPOCH="1764288000",
+    )
+    try:
+        for month in (1, 2):
+            with sqlite3.connect(db) as conn:
+                make_period(month)[0].to_sql("customers", conn, index=False, if_exists="replace")
+            conn.close()
+            env["MONTH"] = f"2026-0{month}"
+            done = subprocess.run(
+                [str(ROOT / "scripts" / "monthly.sh"), f"sqlite:///{db}", str(reports)]
+                + ["--query", "SELECT * FROM customers ORDER BY customer_id", "--k", "3"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert done.returncode == 0, done.stderr
+    finally:
+        controller.stop()
+    assert os.readlink(reports / "latest") == "2026-02"
+    assert "compared with 2026-01" in done.stdout
+    second = " ".join(" ".join(pdf_text(reports / "2026-02" / "brief.pdf")).split())
+    assert "What changed since" in second
+    summary = json.loads((reports / "2026-02" / "summary.json").read_text())
+    assert summary["input"]["query"].startswith("SELECT * FROM customers")
+    assert len(inbox.messages) == 2  # the overview, once a month
+    message = email.message_from_bytes(inbox.messages[1])
+    attached = [p.get_filename() for p in message.walk() if p.get_filename()]
+    assert len(attached) == 1 and attached[0].endswith(".pdf"), attached
+    assert message["To"] == "cmo@example.com"
