@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +47,19 @@ from reportgen.analysis.dask_engine import (
     uniform_sample,
 )
 from reportgen.analysis.dask_prepare import (
+    ClusterPrepared,
     fit_on_cluster,
     sample_prepared,
     scale_rules,
 )
 from reportgen.analysis.engine import SegmentAggregates, fit_kmeans, nearest
+from reportgen.analysis.k_tree import k_tree
 from reportgen.analysis.naming import name_segments
 from reportgen.analysis.prepare import (
     DropReason,
     FeatureStep,
     FittedSteps,
+    PreparedData,
     _notes,
     apply_steps_rows,
     fit_steps,
@@ -64,7 +67,15 @@ from reportgen.analysis.prepare import (
     parse_column,
     prepare,
 )
-from reportgen.analysis.profile import Profiles, _vs_rest, profile
+from reportgen.analysis.profile import (
+    BLANK,
+    MAX_SHOWN_CATEGORIES,
+    OTHER,
+    CategoryShare,
+    Profiles,
+    _vs_rest,
+    profile,
+)
 from reportgen.analysis.results import Analysis
 from reportgen.analysis.screen import screen_features
 from reportgen.analysis.stability import evaluate
@@ -133,7 +144,8 @@ def dask_session(scheduler: str | None) -> Iterator[Session]:
                 f"({type(exc).__name__}); is it running?"
             ) from None
         with client:
-            yield Session(client, f"the Dask scheduler at {scheduler}")
+            workers = len(client.scheduler_info().get("workers", {}))
+            yield Session(client, f"the Dask scheduler at {scheduler} ({workers} workers)")
         return
     cluster = LocalCluster(
         n_workers=LOCAL_WORKERS,
@@ -214,6 +226,7 @@ class PartSummary:
     """What one partition (or a merge of several) tells the driver after the final fit."""
 
     grouped: Grouped
+    categories: dict[str, dict[str, np.ndarray]]  # column -> value as read -> rows per segment
     drops: dict[str, int]
     rows: list[int]  # rows per partition, in partition order
     partial: int
@@ -230,6 +243,7 @@ class Placement:
     segment_ids: tuple[int, ...]
     id_column: str | None
     describe: tuple[str, ...] = ()  # numeric descriptive columns profiled on every row
+    categories: tuple[str, ...] = ()  # category columns counted per segment on every row
 
 
 def _units(kept: pd.DataFrame, place: Placement) -> np.ndarray:
@@ -247,12 +261,17 @@ def _units(kept: pd.DataFrame, place: Placement) -> np.ndarray:
 def summarise_part(place: Placement, part: pd.DataFrame) -> PartSummary:
     matrix, usable, drops, left_out = apply_steps_rows(part, place.steps, place.rules)
     positions, _ = nearest(matrix[usable], place.centers)
-    grouped = group_moments(_units(part.loc[usable], place), positions, len(place.segment_ids))
+    kept = part.loc[usable]
+    grouped = group_moments(_units(kept, place), positions, len(place.segment_ids))
+    categories = {
+        c: _count_values(kept[c], positions, len(place.segment_ids)) for c in place.categories
+    }
     rest = assign_left_out(
         part, left_out, place.steps, place.centers, place.segment_ids, place.id_column
     )
     return PartSummary(
         grouped,
+        categories,
         {d.reason: d.rows for d in drops},
         [len(part)],
         rest.n_partial,
@@ -260,13 +279,29 @@ def summarise_part(place: Placement, part: pd.DataFrame) -> PartSummary:
     )
 
 
+def _count_values(column: pd.Series, positions: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Rows per segment position of each value (as text, blank as profile's BLANK)."""
+    text = column.astype("string").fillna(BLANK).to_numpy(dtype=object)
+    values, codes = np.unique(text, return_inverse=True)
+    table = np.zeros((len(values), k), dtype=np.int64)
+    np.add.at(table, (codes, positions), 1)
+    return {str(v): table[i] for i, v in enumerate(values)}
+
+
 def merge_summaries(parts: list[PartSummary]) -> PartSummary:
     drops: dict[str, int] = {}
     for p in parts:
         for reason, rows in p.drops.items():
             drops[reason] = drops.get(reason, 0) + rows
+    categories: dict[str, dict[str, np.ndarray]] = {}
+    for p in parts:
+        for column, counts in p.categories.items():
+            into = categories.setdefault(column, {})
+            for value, rows in counts.items():
+                into[value] = into[value] + rows if value in into else rows
     return PartSummary(
         merge_grouped([p.grouped for p in parts]),
+        categories,
         drops,
         [r for p in parts for r in p.rows],
         sum(p.partial for p in parts),
@@ -417,9 +452,15 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
     )
     step(f"Fitting k-means, k = {kchoice.k}, on every row on the cluster")
     seg, start_rows = _final_fit(config, engine, scaled, provisional.scaled, kchoice.k)
-    describe = _describe_numbers(dictionary, sample)
+    describe, categories = _described_columns(dictionary, sample, fitted.steps)
     place = Placement(
-        fitted.steps, rules, seg.centers_scaled, seg.segment_ids, dictionary.id_column, describe
+        fitted.steps,
+        rules,
+        seg.centers_scaled,
+        seg.segment_ids,
+        dictionary.id_column,
+        describe,
+        categories,
     )
     step("Profiling segments on the cluster")
     summary = reduce_partitions(data, functools.partial(summarise_part, place), merge_summaries)
@@ -438,8 +479,17 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
         seg,
         prepared.numeric_features,
         describe,
+        summary.categories,
     )
     stories = name_segments(profiles, dictionary)
+    tree = k_tree(
+        _plain(prepared),
+        local,
+        stories,
+        dictionary,
+        seed=config.seed,
+        runner_up=kchoice.runner_up,
+    )
     table = LoadedTable(
         frame=sample, path=config.data_path, file_format=kind, sha256=dataset_sha256(found)
     )
@@ -455,10 +505,16 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
         stories,
         screening,
         rest=rest,
+        k_tree=tree,
     )
     run = ClusterRun(data, place, summary.rows, prepared.id_name)
     run.names = {s.segment_id: s.name for s in stories}
     return analysis, run
+
+
+def _plain(prepared: ClusterPrepared) -> PreparedData:
+    """The sample as a `PreparedData` of its own rows (for stages that count what they hold)."""
+    return PreparedData(**{f.name: getattr(prepared, f.name) for f in fields(PreparedData)})
 
 
 def _check_supported(config: BriefConfig) -> None:
@@ -525,13 +581,17 @@ def _on_sample(seg: Segmentation, scaled: np.ndarray) -> Segmentation:
     return replace(seg, labels=positions + 1, distances=distances, sizes=sizes)
 
 
-def _describe_numbers(dictionary: DataDictionary, sample: pd.DataFrame) -> tuple[str, ...]:
-    """Descriptive number columns, profiled on every row (dates and categories on the sample)."""
-    return tuple(
-        c
-        for c in dictionary.describe_columns
-        if c in sample.columns and dictionary.column(c).type in ("numeric", "ordinal", "binary")
-    )
+def _described_columns(
+    dictionary: DataDictionary, sample: pd.DataFrame, steps: tuple[FeatureStep, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The descriptive columns profiled as numbers on every row (yes/no columns too, for their
+    test), and the columns counted per segment and value (descriptive categories and yes/no
+    columns, categorical features). Dates stay the sample's."""
+    present = [c for c in dictionary.describe_columns if c in sample.columns]
+    types = {c: dictionary.column(c).type for c in present}
+    numbers = tuple(c for c in present if types[c] in ("numeric", "ordinal", "binary"))
+    counted = tuple(c for c in present if types[c] not in ("numeric", "ordinal", "date"))
+    return numbers, counted + tuple(s.column for s in steps if s.kind == "categorical")
 
 
 def _rest_counts(partial: int, unassigned: int) -> LeftOutAssignment:
@@ -551,7 +611,7 @@ def _method_notes(
     session: Session, sample_rows: int, seg: Segmentation, start_rows: int, n_kept: int
 ) -> tuple[str, ...]:
     return (
-        f"Engine: Dask, on {session.where} ({session.workers} workers). On the cluster, over "
+        f"Engine: Dask, on {session.where}. On the cluster, over "
         "every row: the preparation's column statistics (counts, blanks, means, SDs, skewness "
         "from exact moments; medians, MADs and quantiles exact, by histogram bracketing), the "
         "final k-means, the segments' sizes, means, SDs and effect sizes (per-segment "
@@ -571,6 +631,7 @@ def full_profiles(
     seg: Segmentation,
     numeric: tuple[str, ...],
     describe: tuple[str, ...],
+    categories: dict[str, dict[str, np.ndarray]],
 ) -> Profiles:
     """The sample's profiles with every number that aggregates give taken from every row:
     sizes, shares, means, SDs, effect sizes (and the tests' effects); the tests' statistics and
@@ -588,13 +649,14 @@ def full_profiles(
             size=int(features.n[pos]),
             share=float(features.n[pos]) / n,
             features=tuple(_feature(f, features, i, pos) for i, f in enumerate(sp.features)),
-            describe=tuple(_described(d, per_column, pos) for d in sp.describe),
+            describe=tuple(_described(d, per_column, categories, pos) for d in sp.describe),
+            categories=tuple(_described(d, per_column, categories, pos) for d in sp.categories),
         )
         for pos, sp in enumerate(sample.segments)
     )
     moments = {c: features.moments(i) for i, c in enumerate(numeric)}
     moments.update({c: a.moments(0) for c, a in per_column.items()})
-    tests = tuple(_retest(t, moments, len(ids)) for t in sample.tests)
+    tests = tuple(_retest(t, moments, categories, len(ids)) for t in sample.tests)
     return replace(
         sample,
         segments=segments,
@@ -614,7 +676,14 @@ def _feature(f: Any, agg: SegmentAggregates, i: int, pos: int) -> Any:
     return replace(f, segment_mean=m, overall_mean=mean, overall_sd=sd, z=z, rest_mean=rest, d=d)
 
 
-def _described(d: Any, per_column: dict[str, SegmentAggregates], pos: int) -> Any:
+def _described(
+    d: Any,
+    per_column: dict[str, SegmentAggregates],
+    categories: dict[str, dict[str, np.ndarray]],
+    pos: int,
+) -> Any:
+    if d.kind == "categorical" and d.column in categories:
+        return replace(d, shares=_shares(categories[d.column], pos))
     agg = per_column.get(d.column)
     if agg is None or d.kind != "numeric":
         return d
@@ -624,7 +693,54 @@ def _described(d: Any, per_column: dict[str, SegmentAggregates], pos: int) -> An
     return replace(d, segment_mean=segment, overall_mean=overall)
 
 
-def _retest(t: Any, moments: dict[str, Any], k: int) -> Any:
+def _shares(counts: dict[str, np.ndarray], pos: int) -> tuple[CategoryShare, ...]:
+    """profile._describe's shares from every row's counts: values trimmed (blank as BLANK), the
+    MAX_SHOWN_CATEGORIES most common (ties alphabetically), the rest as OTHER."""
+    trimmed: dict[str, np.ndarray] = {}
+    for value, rows in counts.items():
+        key = value.strip() or BLANK
+        trimmed[key] = trimmed[key] + rows if key in trimmed else rows
+    order = sorted(trimmed, key=lambda v: (-int(trimmed[v].sum()), v))
+    shown = order[:MAX_SHOWN_CATEGORIES]
+    grouped = {v: trimmed[v] for v in shown}
+    rest = [trimmed[v] for v in order[MAX_SHOWN_CATEGORIES:]]
+    if rest:
+        grouped[OTHER] = grouped.get(OTHER, 0) + np.sum(rest, axis=0)
+    total = sum(int(r.sum()) for r in grouped.values())
+    in_segment = sum(int(r[pos]) for r in grouped.values())
+    listed = shown + ([OTHER] if rest and OTHER not in shown else [])
+    return tuple(
+        CategoryShare(
+            v,
+            float(grouped[v][pos]) / in_segment if in_segment else 0.0,
+            float(grouped[v].sum()) / total if total else 0.0,
+        )
+        for v in listed
+    )
+
+
+def _chi_squared(counts: dict[str, np.ndarray]) -> tuple[float, float, float] | None:
+    """profile's chi-squared test of segment x value, on every row's counts."""
+    from scipy import stats
+
+    table = np.array([rows for rows in counts.values() if rows.sum() > 0]).T
+    table = table[table.sum(axis=1) > 0] if table.size else table
+    if table.ndim != 2 or table.shape[0] < 2 or table.shape[1] < 2:
+        return None
+    chi2, p, _, _ = stats.chi2_contingency(table)
+    v = float(np.sqrt(chi2 / (table.sum() * (min(table.shape) - 1))))
+    return float(chi2), float(p), v
+
+
+def _retest(
+    t: Any, moments: dict[str, Any], categories: dict[str, dict[str, np.ndarray]], k: int
+) -> Any:
+    if t.test == "chi-squared" and t.column in categories:
+        found = _chi_squared(categories[t.column])
+        if found is None:
+            return t
+        chi2, p, v = found
+        return replace(t, statistic=chi2, p_value=p, effect=v, separates=p < 0.05 and v >= 0.1)
     if t.test != "Kruskal–Wallis" or t.column not in moments:
         return t
     effect = max(abs(_vs_rest(moments[t.column], g)[2]) for g in range(k))
