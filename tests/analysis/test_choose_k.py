@@ -54,3 +54,25 @@ def test_synthetic_suite_recovers_k_and_segments():
     assert right >= 9
     assert mean_ari >= 0.9
     assert all("noise" in screened for _, _, _, screened in results)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+def test_structureless_data_gets_the_smallest_k_and_says_so(kind):
+    """One Gaussian or uniform data: the gap statistic stops at k = 1 and no k reaches a good
+    silhouette, so the smallest k allowed is taken (never more) and the reason says there is no
+    clear structure."""
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(1_200, 5)) if kind == "gaussian" else rng.uniform(size=(1_200, 5))
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    choice = choose_k(x, k=None, k_max=10, seed=42)
+    assert choice.no_structure and choice.k == 2
+    assert choice.reason.startswith("No clear structure")
+    assert choose_k(x, k=None, k_max=10, seed=42, k_min=3).k == 3
+
+
+def test_three_groups_a_first_split_cuts_badly_are_structure():
+    """Three blobs in a triangle: gap(1) ≥ gap(2) − s(2), but k = 3's silhouette is good, so
+    this is structure, and the gap statistic's vote (from k = 2) is 3."""
+    df = blobs()
+    choice = choose_k(prepare(df, resolve_dictionary(df)).scaled, k=None, k_max=8, seed=1)
+    assert not choice.no_structure and choice.votes["gap"] == 3 and choice.k == 3
