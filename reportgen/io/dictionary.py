@@ -235,6 +235,7 @@ _COLUMN_KEYS = frozenset(
         "description",
         "missing",
         "transform",
+        "why",  # why the column has this role and type: shown in the appendix
     }
 )
 
@@ -267,7 +268,7 @@ def _column_from_yaml(name: str, raw: Any) -> ColumnSpec:
         high=_words(raw.get("high"), f"{where}.high"),
         low=_words(raw.get("low"), f"{where}.low"),
         declared=True,
-        reason="declared in the data dictionary",
+        reason=_text(raw.get("why"), f"{where}.why") or "declared in the data dictionary",
     )
 
 

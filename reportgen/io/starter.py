@@ -1,7 +1,7 @@
 """`reportgen init`: a starter data dictionary for a table, written from what reportgen infers.
 
 Every column is listed with the role, type and label the brief would use without a dictionary,
-and the reason as a comment, so the file read back unchanged gives the same segments, numbers
+and the reason (`why:`), so the file read back unchanged gives the same segments, numbers
 and names. What only a person can know (a rating's real scale, the words for high and low
 values, marketing angles) is written as commented examples to fill in.
 """
@@ -42,7 +42,9 @@ def starter_dictionary(dictionary: DataDictionary, source: str) -> str:
 
 
 def _column(spec: ColumnSpec) -> list[str]:
-    out = [f"  {_q(spec.name)}:", f"    # {spec.reason}" if spec.reason else ""]
+    # The inferred reason is kept as `why:`, so the appendix of a brief built with the file
+    # unchanged gives the same reasons as the brief built without it; edit it with the role.
+    out = [f"  {_q(spec.name)}:", f"    why: {_q(spec.reason)}" if spec.reason else ""]
     out += [f"    role: {spec.role}", f"    type: {spec.type}", f"    label: {_q(spec.label)}"]
     if spec.unit:
         out.append(f"    unit: {_q(spec.unit)}")

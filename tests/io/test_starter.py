@@ -6,7 +6,7 @@ import yaml
 from typer.testing import CliRunner
 
 from reportgen.cli import app
-from tests.conftest import DATA, FIXTURES
+from tests.conftest import DATA, FIXTURES, pdf_text
 
 runner = CliRunner()
 
@@ -24,6 +24,11 @@ def _same_brief_with_and_without(tmp_path, data) -> None:
     assert plain.exit_code == 0 and declared.exit_code == 0, declared.output
     for name in ("assignments.csv", "profiles.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    # the appendix gives the same reason for each column's role, not "declared"
+    words = [" ".join(pdf_text(tmp_path / run / "brief.pdf")).split() for run in ("a", "b")]
+    assert "declared" not in words[1]
+    for reason in ("numbers", "codes:"):
+        assert words[0].count(reason) == words[1].count(reason)
 
 
 def test_a_starter_dictionary_unchanged_gives_the_same_segments(tmp_path):
@@ -41,7 +46,7 @@ def test_a_starter_dictionary_unchanged_gives_the_same_segments(tmp_path):
     }
     text = (tmp_path / "starter.yaml").read_text()
     assert "# high:" in text and "# low:" in text  # word slots to fill in
-    assert "3 whole-number codes" in text  # the inferred reason, as a comment
+    assert raw["columns"]["Region"]["why"].startswith("3 whole-number codes")  # the reason
 
 
 def test_a_starter_for_an_order_log_describes_its_customer_features(tmp_path):
