@@ -1,0 +1,245 @@
+"""`--engine dask` end to end against a real LocalCluster (2 worker processes with nannies): the
+brief, the same answers as the in-memory engine, a worker killed mid-run, a scheduler that is
+not there, scoring, and the message when Dask is not installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from reportgen.cli import app
+
+distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
+
+ROWS = 200_000
+FILES = 4
+REPORTGEN = [sys.executable, "-m", "reportgen"]
+
+
+def _customers(n: int, seed: int = 7) -> pd.DataFrame:
+    """Three groups of customers on four skewed amounts, with blanks in two columns."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
+    centres = np.array([[20, 200, 3, 40], [45, 1500, 8, 10], [30, 600, 15, 25]], float)
+    x = centres[group] * rng.lognormal(0, 0.25, size=(n, 4))
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:07d}" for i in range(n)],
+            "age": x[:, 0].round(0),
+            "spend": x[:, 1].round(2),
+            "visits": x[:, 2].round(0),
+            "recency_days": x[:, 3].round(0),
+            "region": rng.choice(["North", "South", "East", "West"], n),
+            "income": x[:, 1] * 10 + rng.normal(0, 500, n),
+        }
+    )
+    frame.loc[rng.random(n) < 0.02, "visits"] = np.nan
+    frame.loc[rng.random(n) < 0.1, "income"] = np.nan
+    return frame
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        memory_limit="1GiB",
+        dashboard_address=None,
+    ) as local:
+        yield local
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same rows as a folder of FILES Parquet files and as one file (of the same name, so
+    that the briefs' titles agree)."""
+    root = tmp_path_factory.mktemp("dask-data")
+    frame = _customers(ROWS)
+    folder = root / "folder" / "customers.parquet"
+    folder.mkdir(parents=True)
+    for i, rows in enumerate(np.array_split(np.arange(ROWS), FILES)):
+        frame.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False)
+    whole = root / "customers.parquet"
+    frame.to_parquet(whole, index=False)
+    return folder, whole
+
+
+def _brief(args: list[str]) -> None:
+    result = CliRunner().invoke(app, ["brief", *args, "--quiet"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="session")
+def runs(cluster, dataset, tmp_path_factory) -> tuple[Path, Path]:
+    """One brief per engine on the same rows."""
+    folder, whole = dataset
+    root = tmp_path_factory.mktemp("dask-runs")
+    on_dask, in_memory = root / "dask", root / "memory"
+    _brief([str(folder), "--engine", "dask", "--scheduler", cluster.scheduler_address,
+            "--out", str(on_dask)])  # fmt: skip
+    _brief([str(whole), "--out", str(in_memory)])
+    return on_dask, in_memory
+
+
+def _pdf_text(path: Path) -> list[str]:
+    from pypdf import PdfReader
+
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def test_brief_on_the_cluster(runs):
+    on_dask, _ = runs
+    for name in ("brief.pdf", "brief.html", "profiles.csv", "summary.json", "model.json"):
+        assert (on_dask / name).is_file(), name
+    parts = sorted((on_dask / "assignments").glob("part-*.parquet"))
+    assert len(parts) >= 1
+    written = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    assert len(written) == ROWS  # every customer, in input order
+    assert written["customer_id"].tolist()[:3] == ["C0000000", "C0000001", "C0000002"]
+    csv = pd.read_csv(on_dask / "assignments.csv")  # small enough: the CSV too
+    assert len(csv) == ROWS
+    method = " ".join(_pdf_text(on_dask / "brief.pdf"))
+    assert "Engine: Dask" in method
+    assert "uniform random sample of" in method
+
+
+def test_same_answers_as_in_memory(runs):
+    from sklearn.metrics import adjusted_rand_score
+
+    on_dask, in_memory = runs
+    a = json.loads((on_dask / "summary.json").read_text())
+    b = json.loads((in_memory / "summary.json").read_text())
+    assert a["segments"] and len(a["segments"]) == len(b["segments"])  # the same k
+    da = pd.read_csv(on_dask / "assignments.csv")
+    dm = pd.read_csv(in_memory / "assignments.csv")
+    assert (da["customer_id"] == dm["customer_id"]).all()
+    both = da["segment_id"].notna() & dm["segment_id"].notna()
+    assert adjusted_rand_score(da["segment_id"][both], dm["segment_id"][both]) >= 0.99
+    pa_, pm = pd.read_csv(on_dask / "profiles.csv"), pd.read_csv(in_memory / "profiles.csv")
+    assert list(pa_.columns) == list(pm.columns)
+    numbers = pm.select_dtypes("number").columns
+    assert np.allclose(pa_[numbers], pm[numbers], rtol=5e-4, atol=0)  # 3 significant figures
+    assert list(pa_["segment_name"]) == list(pm["segment_name"])
+    # Every page before the method appendix reads the same.
+    pages_dask, pages_memory = _pdf_text(on_dask / "brief.pdf"), _pdf_text(in_memory / "brief.pdf")
+    method = next(i for i, text in enumerate(pages_dask) if "Engine: Dask" in text)
+    assert method >= 3
+    assert pages_dask[:method] == pages_memory[:method]
+
+
+def test_scoring_on_the_cluster(cluster, dataset, runs, tmp_path):
+    on_dask, in_memory = runs
+    folder, _ = dataset
+    out = tmp_path / "scored"
+    result = CliRunner().invoke(
+        app,
+        ["score", str(folder), "--model", str(on_dask), "--engine", "dask",
+         "--scheduler", cluster.scheduler_address, "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scored = pd.concat(
+        [pd.read_parquet(p) for p in sorted((out / "assignments").glob("*.parquet"))],
+        ignore_index=True,
+    )
+    brief = pd.read_csv(on_dask / "assignments.csv")
+    assert len(scored) == ROWS
+    assert (scored["segment_id"].fillna(-1).to_numpy() == brief["segment_id"].fillna(-1)).all()
+    # model.json keeps its format: the in-memory score reads the Dask run's model.
+    one = CliRunner().invoke(app, ["score", str(folder / "part-0.parquet"), "-m", str(on_dask)])
+    assert one.exit_code == 0, one.output
+
+
+def test_a_killed_worker_changes_nothing(cluster, dataset, runs, tmp_path):
+    """SIGKILL one worker process while the run works: its nanny starts a new one, Dask
+    recomputes the partitions it held, and the run writes the same assignments. (The reference
+    run's k is given and the bootstrap skipped: neither changes the assignments or profiles.)"""
+    on_dask, _ = runs
+    folder, _ = dataset
+    with distributed.Client(cluster.scheduler_address) as client:
+        pids = list(client.run(os.getpid).values())
+    k = len(json.loads((on_dask / "summary.json").read_text())["segments"])
+    out = tmp_path / "out"
+    run = subprocess.Popen(
+        [*REPORTGEN, "brief", str(folder), "--engine", "dask", "--scheduler",
+         cluster.scheduler_address, "--out", str(out), "--quiet", "--k", str(k),
+         "--resamples", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    killed = threading.Event()
+    at_kill: list[int] = []
+    client = distributed.Client(cluster.scheduler_address)
+    before = _transitions(client)
+
+    def kill_when_working() -> None:
+        # Mid-run: once the run's own tasks are under way on the cluster (the sample is drawn
+        # and the preparation's passes run), well before its last pass.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and run.poll() is None:
+            if (now := _transitions(client)) - before > 400:  # a run makes about 900
+                at_kill.append(now)
+                os.kill(pids[0], signal.SIGKILL)
+                killed.set()
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=kill_when_working)
+    watcher.start()
+    try:
+        _, stderr = run.communicate(timeout=300)
+        watcher.join()
+        after = _transitions(client)
+        workers = client.run(os.getpid)
+    finally:
+        client.close()
+    assert killed.is_set(), "the run ended before a worker could be killed"
+    assert run.returncode == 0, stderr
+    assert after - at_kill[0] > 200  # the run went on working after the kill
+    assert pids[0] not in workers.values() and len(workers) == 2  # the nanny started another
+    assert (out / "assignments.csv").read_bytes() == (on_dask / "assignments.csv").read_bytes()
+    assert (out / "profiles.csv").read_bytes() == (on_dask / "profiles.csv").read_bytes()
+
+
+def _transitions(client) -> int:
+    """Task state transitions the scheduler has made so far (a measure of work done)."""
+    return int(client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter))
+
+
+def test_unreachable_scheduler_is_one_line(dataset, tmp_path):
+    folder, _ = dataset
+    out = tmp_path / "out"
+    started = time.monotonic()
+    result = subprocess.run(
+        [*REPORTGEN, "brief", str(folder), "--engine", "dask", "--scheduler",
+         "tcp://127.0.0.1:9", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in lines[0]
+    assert time.monotonic() - started < 60
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_without_dask_installed(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    result = CliRunner().invoke(
+        app, ["brief", str(tmp_path / "x.parquet"), "--engine", "dask", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert 'pip install "reportgen[dask]"' in result.output
