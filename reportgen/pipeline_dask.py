@@ -297,8 +297,8 @@ def merge_summaries(parts: list[PartSummary]) -> PartSummary:
     for p in parts:
         for column, counts in p.categories.items():
             into = categories.setdefault(column, {})
-            for value, rows in counts.items():
-                into[value] = into[value] + rows if value in into else rows
+            for value, per_segment in counts.items():
+                into[value] = into[value] + per_segment if value in into else per_segment
     return PartSummary(
         merge_grouped([p.grouped for p in parts]),
         categories,
@@ -342,6 +342,14 @@ def write_part(folder: str, index: int, table: pd.DataFrame) -> int:
         os.fsync(fh.fileno())
     os.replace(temporary, target)
     return len(table)
+
+
+def _dataset_files(folder: Path) -> list[str]:
+    """The dataset's files, once every task is done; a temporary file a killed worker left
+    behind is removed (its task ran again elsewhere and wrote the file whole)."""
+    for leftover in folder.glob("*.tmp"):
+        leftover.unlink(missing_ok=True)
+    return sorted(p.name for p in folder.glob("part-*.parquet"))
 
 
 def _write_assignments(
@@ -405,7 +413,7 @@ class ClusterRun:
             for i, p in enumerate(self.data.to_delayed())
         ]
         dask.compute(*tasks)
-        names = sorted(p.name for p in folder.iterdir() if p.suffix == ".parquet")
+        names = _dataset_files(folder)
         staging.names.extend(f"{ASSIGNMENTS_DATASET}/{n}" for n in names)
         if sum(self.rows) > CSV_MAX_ROWS:
             return None
@@ -518,6 +526,8 @@ def _plain(prepared: ClusterPrepared) -> PreparedData:
 
 
 def _check_supported(config: BriefConfig) -> None:
+    if config.data_url is not None:
+        raise ConfigError("--engine dask reads a Parquet or CSV dataset, not a database", "engine")
     if config.previous is not None:
         raise ConfigError("--previous is not available with --engine dask yet", "previous")
     if config.input_kind == "transactions":
@@ -799,8 +809,6 @@ def score_dataset(
                 for i, p in enumerate(frame.to_delayed())
             ]
             counts = dask.compute(*tasks)
-            staging.names.extend(
-                f"{ASSIGNMENTS_DATASET}/{p.name}" for p in sorted(folder.iterdir())
-            )
+            staging.names.extend(f"{ASSIGNMENTS_DATASET}/{n}" for n in _dataset_files(folder))
     read = sum(c.read for c in counts)
     return read, read - sum(c.unscored for c in counts), saved.k, out / ASSIGNMENTS_DATASET

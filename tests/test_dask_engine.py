@@ -243,3 +243,9 @@ def test_without_dask_installed(monkeypatch, tmp_path):
     )
     assert result.exit_code == 2
     assert 'pip install "reportgen[dask]"' in result.output
+
+
+def test_dask_is_imported_only_for_the_dask_engine():
+    code = "import sys, reportgen.cli, reportgen.pipeline; print('dask' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
