@@ -31,16 +31,21 @@ almost always too low, docs/choosing-k.md). On large data the candidate fits use
 
 from __future__ import annotations
 
+import os
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from reportgen.analysis.cluster import silhouette
-from reportgen.analysis.engine import fit_kmeans
-from reportgen.engine.parallel import map_small_fits
 from reportgen.errors import InputError
+
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 
 FIT_SAMPLE = 20_000
 SILHOUETTE_SAMPLE = 3_000
@@ -115,6 +120,113 @@ def max_k_for(n_rows: int, n_distinct: int, k_max: int) -> int:
 
 
 Matrix = NDArray[np.float64]
+T = TypeVar("T")
+R = TypeVar("R")
+
+# ------------------------------------------------------------ the fits of one model selection
+#
+# Model selection is ~150 small k-means fits (choose_k's candidates and gap references, the
+# stability resamples, screening). Each fit through `engine.fit_kmeans` enters its own
+# `threadpool_limits(1)`, which builds a new threadpoolctl controller: a scan of every loaded
+# library, ~3 ms holding the GIL, per fit (issue 20). Here the limit is taken once for the
+# whole selection from one cached controller (BLAS is process-wide; OpenMP's thread count is
+# per thread, so each worker sets its own once, when it starts), the warnings filter is set
+# once, and one pool of workers runs every batch. The fits are `fit_kmeans`'s small-sample fits
+# exactly (same estimator, same arguments: tests/analysis/test_choose_k.py checks they agree).
+
+_CONTROLLER: Any = None
+
+
+def _controller() -> Any:
+    """One threadpoolctl controller for the process (scanning the libraries costs ~3 ms)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        import sklearn.cluster  # noqa: F401  (loads the OpenMP runtime the scan must see)
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+def _one_openmp_thread() -> None:
+    _controller().limit(limits=1, user_api="openmp")  # this worker thread only, for its life
+
+
+class SelectionFits:
+    """Runs a selection's small fits: `map(fn, items)` on a worker per core (fits release the
+    GIL), results in input order; every fit carries its own seed, so the order they run in
+    does not matter. Use as `with selection_fits() as fits:`."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None) -> None:
+        self._pool = pool
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        items = list(items)
+        if self._pool is None or len(items) < 2:
+            return [fn(x) for x in items]
+        return list(self._pool.map(fn, items))
+
+
+@contextmanager
+def selection_fits(fits: SelectionFits | None = None) -> Iterator[SelectionFits]:
+    """The thread limit, the warnings filter and the workers for a whole selection (or the
+    caller's `fits`, already set up, reused)."""
+    if fits is not None:
+        yield fits
+        return
+    from sklearn.exceptions import ConvergenceWarning
+
+    limiter = _controller().limit(limits=1)
+    workers = os.cpu_count() or 1
+    pool = ThreadPoolExecutor(workers, initializer=_one_openmp_thread) if workers > 1 else None
+    try:
+        # A bootstrap resample with repeated rows can hold fewer distinct points than k: the
+        # caller sees it in the labels, the user's terminal stays clean (as fit_kmeans).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            yield SelectionFits(pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        limiter.restore_original_limits()
+
+
+def small_kmeans(x: Matrix, k: int, seed: int, n_init: int) -> KMeans:
+    """`engine.fit_kmeans(x, k, seed, n_init)` for a sample (below its SINGLE_THREAD_BELOW
+    rows), without the per-fit thread limit: call it inside `selection_fits`."""
+    from sklearn.cluster import KMeans
+
+    model = KMeans(k, n_init=n_init, random_state=seed, copy_x=True, max_iter=300, tol=1e-4)
+    return model.fit(x)
+
+
+def silhouettes(distances: Matrix, label_sets: Sequence[NDArray[np.intp]]) -> list[float]:
+    """Average silhouette (Rousseeuw 1987, as `cluster.silhouette`) of several labelings of the
+    same rows, from their precomputed distances: every labeling's per-segment distance sums in
+    one matrix product, so the n² distances are read once, not once per candidate k."""
+    inverses, widths = [], []
+    for labels in label_sets:
+        codes, inverse = np.unique(labels, return_inverse=True)
+        inverses.append(inverse)
+        widths.append(len(codes))
+    onehot = np.zeros((distances.shape[0], sum(widths)))
+    rows = np.arange(distances.shape[0])
+    starts = np.cumsum([0, *widths])
+    for inverse, start in zip(inverses, starts, strict=False):
+        onehot[rows, start + inverse] = 1.0
+    all_sums = distances @ onehot
+    out = []
+    for inverse, start, width in zip(inverses, starts, widths, strict=False):
+        sums = all_sums[:, start : start + width]
+        sizes = onehot[:, start : start + width].sum(axis=0)
+        own = sizes[inverse]
+        a = sums[rows, inverse] / np.maximum(own - 1, 1)
+        mean_other = sums / sizes
+        mean_other[rows, inverse] = np.inf
+        b = mean_other.min(axis=1)
+        sil = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-300), 0.0)
+        out.append(float(np.mean(np.nan_to_num(sil))))
+    return out
 
 
 def _sample(x: Matrix, size: int, rng: np.random.Generator) -> Matrix:
@@ -123,26 +235,27 @@ def _sample(x: Matrix, size: int, rng: np.random.Generator) -> Matrix:
     return x[np.sort(rng.choice(len(x), size=size, replace=False))]
 
 
-def _gap(
-    x: Matrix, ks: list[int], log_w: dict[int, float], seed: int
-) -> dict[int, tuple[float, float]]:
+def _gap_references(x: Matrix, seed: int) -> list[Matrix]:
+    """GAP_REFERENCES uniform data sets in the principal-component box of `x` (Tibshirani et al.'s
+    reference distribution 'b'), rotated back into the data's axes."""
     rng = np.random.default_rng(seed)
     centred = x - x.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     rotated = centred @ vt.T
     lo, hi = rotated.min(axis=0), rotated.max(axis=0)
-    refs = [rng.uniform(lo, hi, size=rotated.shape) @ vt for _ in range(GAP_REFERENCES)]
-    jobs = [(b, k) for b in range(GAP_REFERENCES) for k in ks]
-    inertias = map_small_fits(
-        lambda job: float(fit_kmeans(refs[job[0]], job[1], seed + job[0], n_init=1).inertia_),
-        jobs,
-    )
-    ref_logs: dict[int, list[float]] = {k: [] for k in ks}
-    for (_, k), inertia in zip(jobs, inertias, strict=True):
-        ref_logs[k].append(float(np.log(max(inertia, 1e-12))))
+    return [rng.uniform(lo, hi, size=rotated.shape) @ vt for _ in range(GAP_REFERENCES)]
+
+
+def _gap(
+    ks: list[int], log_w: dict[int, float], ref_inertia: dict[tuple[int, int], float]
+) -> dict[int, tuple[float, float]]:
+    """gap(k) = mean over the references of log W_k(reference) − log W_k(data), and its
+    standard error s(k) = sd · sqrt(1 + 1/B)."""
     out = {}
     for k in ks:
-        logs = np.asarray(ref_logs[k])
+        logs = np.asarray(
+            [float(np.log(max(ref_inertia[b, k], 1e-12))) for b in range(GAP_REFERENCES)]
+        )
         out[k] = (
             float(logs.mean() - log_w[k]),
             float(logs.std() * np.sqrt(1 + 1 / GAP_REFERENCES)),
@@ -174,36 +287,62 @@ def _evidence_samples(sample: Matrix, upper: int, rng: np.random.Generator) -> _
     return _Samples(sample, sil_idx, distances, gap_x)
 
 
-def _indices(samples: _Samples, cand: int, seed: int, n_init: int) -> tuple[dict[str, Any], float]:
-    """One candidate k's indices on the sample, and log W_k for the gap statistic."""
+def _indices(
+    samples: _Samples, cand: int, seed: int, n_init: int
+) -> tuple[dict[str, Any], float, NDArray[np.intp] | None]:
+    """One candidate k's indices on the sample but the silhouette, log W_k for the gap
+    statistic, and the silhouette subsample's labels (None when it cannot have a silhouette)."""
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
     sample = samples.fit
-    model = fit_kmeans(sample, cand, seed, min(n_init, EVIDENCE_N_INIT))
+    model = small_kmeans(sample, cand, seed, min(n_init, EVIDENCE_N_INIT))
     labels = model.labels_
     entry: dict[str, Any] = {"inertia": float(model.inertia_), "min_share": 1.0}
+    sil_labels = None
     if cand >= 2 and len(np.unique(labels)) >= 2:
         counts = np.bincount(labels, minlength=cand)
         entry["min_share"] = float(counts.min() / len(labels))
         entry["shares"] = tuple(float(c) for c in np.sort(counts)[::-1] / len(labels))
         sl = labels[samples.silhouette_idx]
         if len(np.unique(sl)) >= 2 and samples.silhouette_distances is not None:
-            entry["silhouette"] = silhouette(samples.silhouette_distances, sl)
+            sil_labels = sl
         entry["calinski_harabasz"] = float(calinski_harabasz_score(sample, labels))
         entry["davies_bouldin"] = float(davies_bouldin_score(sample, labels))
-    gap_model = model if samples.gap is sample else fit_kmeans(samples.gap, cand, seed, n_init=2)
-    return entry, float(np.log(max(gap_model.inertia_, 1e-12)))
+    gap_model = model if samples.gap is sample else small_kmeans(samples.gap, cand, seed, 2)
+    return entry, float(np.log(max(gap_model.inertia_, 1e-12))), sil_labels
 
 
 def _evidence(
-    samples: _Samples, ks: list[int], seed: int, n_init: int, min_share: float
+    samples: _Samples,
+    ks: list[int],
+    seed: int,
+    n_init: int,
+    min_share: float,
+    fits: SelectionFits,
 ) -> tuple[KEvidence, ...]:
-    results = dict(
-        zip(ks, map_small_fits(lambda c: _indices(samples, c, seed, n_init), ks), strict=True)
-    )
-    raw = {c: entry for c, (entry, _) in results.items()}
-    gap_log_w = {c: log_w for c, (_, log_w) in results.items()}
-    gaps = _gap(samples.gap, ks, gap_log_w, seed) if len(samples.gap) >= 3 else {}
+    """Every candidate's fit and the gap statistic's reference fits in one batch (the large
+    candidate fits first, so the workers finish together), then every silhouette from one
+    pass over the distances."""
+    refs = _gap_references(samples.gap, seed) if len(samples.gap) >= 3 else []
+    jobs = [(c, -1) for c in ks] + [(c, b) for b in range(len(refs)) for c in ks]
+
+    def run(job: tuple[int, int]) -> Any:
+        c, b = job
+        if b < 0:
+            return _indices(samples, c, seed, n_init)
+        return float(small_kmeans(refs[b], c, seed + b, n_init=1).inertia_)
+
+    done = dict(zip(jobs, fits.map(run, jobs), strict=True))
+    raw = {c: done[c, -1][0] for c in ks}
+    with_sil = [c for c in ks if done[c, -1][2] is not None]
+    if with_sil and samples.silhouette_distances is not None:
+        values = silhouettes(samples.silhouette_distances, [done[c, -1][2] for c in with_sil])
+        for c, value in zip(with_sil, values, strict=True):
+            raw[c]["silhouette"] = value
+    gaps = {}
+    if refs:
+        ref_inertia = {(b, c): done[c, b] for c in ks for b in range(len(refs))}
+        gaps = _gap(ks, {c: done[c, -1][1] for c in ks}, ref_inertia)
     return tuple(
         KEvidence(
             k=c,
@@ -243,9 +382,11 @@ def choose_k(
     n_init: int = 10,
     min_share: float = 0.05,
     k_min: int = 2,
+    fits: SelectionFits | None = None,
 ) -> KChoice:
     """The number of segments: the analyst's `k`, or the vote of the indices among
-    k = k_min..k_max (see VOTE_RULE), with the runner-up and whether the vote was close."""
+    k = k_min..k_max (see VOTE_RULE), with the runner-up and whether the vote was close.
+    `fits` shares one selection's thread limit and workers with other stages (optional)."""
     n_rows = scaled.shape[0]
     rng = np.random.default_rng(seed)
     sample = _sample(scaled, FIT_SAMPLE, rng)
@@ -253,7 +394,9 @@ def choose_k(
     upper = max_k_for(len(sample), n_distinct, k_max)
     _check_k(k, n_rows, n_distinct, upper)
     ks = list(range(1, upper + 1))
-    evidence = _evidence(_evidence_samples(sample, upper, rng), ks, seed, n_init, min_share)
+    samples = _evidence_samples(sample, upper, rng)
+    with selection_fits(fits) as pool:
+        evidence = _evidence(samples, ks, seed, n_init, min_share, pool)
     knee = _knee([e.k for e in evidence], [e.inertia for e in evidence])
     votes = _votes(evidence, knee, k_min)
     no_structure = _no_structure(evidence)
@@ -377,11 +520,11 @@ def _settle(
     gap = votes.get("gap")
     sils = [e.silhouette for e in ok if e.silhouette is not None]
     at_gap = next((e for e in ok if e.k == gap), None)
-    near = at_gap is not None and at_gap.silhouette is not None and sils
-    if near and at_gap.silhouette >= max(sils) - GAP_SILHOUETTE_SLACK:
+    gap_sil = at_gap.silhouette if at_gap is not None else None
+    if at_gap is not None and gap_sil is not None and gap_sil >= max(sils) - GAP_SILHOUETTE_SLACK:
         return at_gap.k, (
             f"k = {at_gap.k}, the gap statistic's choice: its average silhouette "
-            f"({at_gap.silhouette:.2f}) is within {GAP_SILHOUETTE_SLACK} of the best "
+            f"({gap_sil:.2f}) is within {GAP_SILHOUETTE_SLACK} of the best "
             f"({max(sils):.2f}), so its finer segments hold together "
             f"({_vote_text(votes)}). Only ks whose smallest segment holds at least "
             f"{min_share:.0%} of customers could win."

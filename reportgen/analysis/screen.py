@@ -41,10 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from reportgen.analysis.cluster import silhouette
-from reportgen.analysis.engine import fit_kmeans
+from reportgen.analysis.choose_k import SelectionFits, selection_fits, silhouettes, small_kmeans
 from reportgen.analysis.prepare import FeatureStep, PreparedData
-from reportgen.engine.parallel import map_small_fits
 
 Matrix = NDArray[np.float64]
 Vector = NDArray[np.float64]
@@ -119,21 +117,22 @@ class Screening:
         return " ".join(notes)
 
 
-def _quick_k(x: Matrix, k_max: int, seed: int, rng: np.random.Generator) -> int:
+def _quick_k(
+    x: Matrix, k_max: int, seed: int, rng: np.random.Generator, fits: SelectionFits
+) -> int:
     from sklearn.metrics import pairwise_distances
 
     idx = rng.choice(len(x), size=min(len(x), SILHOUETTE_SAMPLE), replace=False)
-    best, best_k = -1.0, 2
     distances = pairwise_distances(x[idx])  # once for every k
     ks = list(range(2, max(2, min(k_max, 8)) + 1))
-    fits = map_small_fits(lambda k: fit_kmeans(x, k, seed, n_init=3).labels_, ks)
-    for k, labels in zip(ks, fits, strict=True):
-        if len(np.unique(labels[idx])) < 2:
-            continue
-        s = silhouette(distances, labels[idx])
-        if s > best:
-            best, best_k = s, k
-    return best_k
+    labelings = fits.map(lambda k: small_kmeans(x, k, seed, n_init=3).labels_, ks)
+    usable = [(k, labels[idx]) for k, labels in zip(ks, labelings, strict=True)]
+    usable = [(k, sub) for k, sub in usable if len(np.unique(sub)) >= 2]
+    if not usable:
+        return 2
+    scores = silhouettes(distances, [sub for _, sub in usable])
+    best = max(range(len(usable)), key=lambda i: (scores[i], -i))  # the first best, as before
+    return usable[best][0]
 
 
 def _blocks(steps: Sequence[FeatureStep]) -> list[Columns]:
@@ -192,8 +191,9 @@ def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Sc
     steps, x, blocks, copies = _sample_without_copies(prepared, rng)
     if len(steps) < 3 or len(np.unique(x, axis=0)) < 10:
         return Screening({}, (), None, copies=copies)
-    k_all = _quick_k(x, k_max, seed, rng)
-    r2, r2_all, r2_linear = _explained(x, steps, blocks, k_all, seed)
+    with selection_fits() as fits:
+        k_all = _quick_k(x, k_max, seed, rng, fits)
+        r2, r2_all, r2_linear = _explained(x, steps, blocks, k_all, seed, fits)
     valley = {
         step.column: valley_z(x[:, cols[0]])
         for step, cols in zip(steps, blocks, strict=True)
@@ -213,16 +213,26 @@ def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Sc
 
 
 def _explained(
-    x: Matrix, steps: list[FeatureStep], blocks: list[Columns], k: int, seed: int
+    x: Matrix,
+    steps: list[FeatureStep],
+    blocks: list[Columns],
+    k: int,
+    seed: int,
+    fits: SelectionFits,
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """Per feature, the adjusted share of its variance explained by groups found without it, by
     groups found on all features (shown, not used), and linearly by the other features."""
-    all_labels = fit_kmeans(x, k, seed, n_init=3).labels_
 
     def without(cols: Columns) -> Matrix:
         return x[:, np.setdiff1d(np.arange(x.shape[1]), cols)]
 
-    loo = map_small_fits(lambda cols: fit_kmeans(without(cols), k, seed, n_init=3).labels_, blocks)
+    # The fit on all features and the one without each feature, in one batch.
+    everything = np.arange(0)
+    labelings = fits.map(
+        lambda cols: small_kmeans(without(cols), k, seed, n_init=3).labels_,
+        [everything, *blocks],
+    )
+    all_labels, loo = labelings[0], labelings[1:]
     r2: dict[str, float] = {}
     r2_all: dict[str, float] = {}
     r2_linear: dict[str, float] = {}

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from reportgen.analysis.choose_k import SelectionFits, selection_fits, small_kmeans
 from reportgen.analysis.cluster import Segmentation
-from reportgen.analysis.engine import fit_kmeans
-from reportgen.engine.parallel import map_small_fits
 
 STABILITY_SAMPLE = 5_000
 SILHOUETTE_SAMPLE = 3_000
@@ -74,8 +73,15 @@ Labels = NDArray[np.intp]
 
 
 def evaluate(
-    scaled: NDArray[np.float64], seg: Segmentation, *, seed: int, resamples: int = 20
+    scaled: NDArray[np.float64],
+    seg: Segmentation,
+    *,
+    seed: int,
+    resamples: int = 20,
+    fits: SelectionFits | None = None,
 ) -> Evaluation:
+    """Quality and stability of `seg` (see the module docstring). The resamples' fits run in
+    one batch under one thread limit (`choose_k.selection_fits`; pass `fits` to share one)."""
     rng = np.random.default_rng(seed + 1)
     n = len(scaled)
     idx = (
@@ -86,15 +92,17 @@ def evaluate(
     x, labels = scaled[idx], seg.labels[idx]
     silhouette = _silhouette(x, labels, rng)
 
-    # The resamples are drawn in order from one generator, then fitted two at a time.
+    # The resamples are drawn in order from one generator, then fitted a worker per core.
     boots = [rng.integers(0, len(x), size=len(x)) for _ in range(resamples)]
 
     def refit(b: int) -> tuple[Labels, Labels]:
-        model = fit_kmeans(x[boots[b]], seg.k, seed + 100 + b, n_init=3)
+        model = small_kmeans(x[boots[b]], seg.k, seed + 100 + b, n_init=3)
         members = np.unique(boots[b])
         return members, model.predict(x[members])
 
-    jaccard = _mean_best_jaccard(seg, labels, map_small_fits(refit, range(resamples)))
+    with selection_fits(fits) as pool:
+        refits = pool.map(refit, range(resamples))
+    jaccard = _mean_best_jaccard(seg, labels, refits)
     stability = tuple(
         SegmentStability(segment_id=sid, jaccard=j, verdict=stability_verdict(j))
         for sid, j in zip(seg.segment_ids, jaccard, strict=True)

@@ -76,3 +76,34 @@ def test_three_groups_a_first_split_cuts_badly_are_structure():
     df = blobs()
     choice = choose_k(prepare(df, resolve_dictionary(df)).scaled, k=None, k_max=8, seed=1)
     assert not choice.no_structure and choice.votes["gap"] == 3 and choice.k == 3
+
+
+def test_selection_fits_are_fit_kmeans_fits_and_restore_the_thread_limits():
+    """The selection's fits (one thread limit for all of them) are engine.fit_kmeans's fits
+    exactly, the batched silhouettes are cluster.silhouette's, and the process's thread pools
+    are as they were afterwards."""
+    from threadpoolctl import threadpool_info
+
+    from reportgen.analysis.choose_k import selection_fits, silhouettes, small_kmeans
+    from reportgen.analysis.cluster import silhouette
+    from reportgen.analysis.engine import fit_kmeans
+
+    rng = np.random.default_rng(4)
+    x = np.vstack([rng.normal(c, 1, (300, 3)) for c in (0, 4, 8)])
+    before = [(p["internal_api"], p["num_threads"]) for p in threadpool_info()]
+    with selection_fits() as fits:
+        inside = {p["internal_api"]: p["num_threads"] for p in threadpool_info()}
+        models = fits.map(lambda k: small_kmeans(x, k, 7, 3), [2, 3, 4, 5])
+        in_workers = fits.map(lambda _: [p["num_threads"] for p in threadpool_info()], range(4))
+    assert set(inside.values()) == {1}
+    assert all(set(threads) == {1} for threads in in_workers)  # OpenMP's limit is per thread
+    assert [(p["internal_api"], p["num_threads"]) for p in threadpool_info()] == before
+    for k, model in zip([2, 3, 4, 5], models, strict=True):
+        reference = fit_kmeans(x, k, 7, 3)
+        assert np.array_equal(model.labels_, reference.labels_)
+        assert model.inertia_ == reference.inertia_
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    labelings = [m.labels_ for m in models]
+    assert silhouettes(d, labelings) == pytest.approx(
+        [silhouette(d, labels) for labels in labelings], rel=1e-12
+    )
