@@ -74,16 +74,6 @@ def write_sqlite(table, path: Path) -> None:
         conn.commit()
 
 
-def write_postgresql(table, server) -> None:
-    import adbc_driver_postgresql.dbapi as postgresql
-
-    server.psql(f"ALTER ROLE postgres PASSWORD '{PG_PASSWORD}'; CREATE DATABASE bench;")
-    with postgresql.connect(server.url("bench", "postgres", PG_PASSWORD)) as conn:
-        with conn.cursor() as cur:
-            cur.adbc_ingest(TABLE, table, mode="create")
-        conn.commit()
-
-
 def write_csv(table, path: Path) -> None:
     from pyarrow import csv
 
@@ -111,6 +101,9 @@ def child(candidate: str, url: str, csv_path: str) -> dict:
     elif candidate == "sqlalchemy+pandas":
         import sqlalchemy
     elif candidate == "reportgen":
+        import adbc_driver_postgresql.dbapi  # noqa: F401  (imported inside read(): not timed)
+        import adbc_driver_sqlite.dbapi  # noqa: F401
+
         from reportgen.io.database import DatabaseSource
     elif candidate == "csv file":
         from reportgen.io.load import read_table
@@ -134,7 +127,8 @@ def child(candidate: str, url: str, csv_path: str) -> dict:
             frame = pd.concat(pd.read_sql(sql, conn, chunksize=100_000), ignore_index=True)
         rows = len(frame)
     elif candidate == "reportgen":
-        frame = DatabaseSource(url, table=TABLE).read().frame
+        # As a user runs it: the password from REPORTGEN_DB_PASSWORD (set by the parent).
+        frame = DatabaseSource(url.replace(f":{PG_PASSWORD}@", "@"), table=TABLE).read().frame
         rows = len(frame)
     elif candidate == "csv file":
         frame = read_table(csv_path).frame
@@ -144,7 +138,7 @@ def child(candidate: str, url: str, csv_path: str) -> dict:
 
 def run_child(candidate: str, url: str, csv_path: Path) -> tuple[float, int, int]:
     """(seconds, rows, peak RSS in KiB) of one child run."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REPORTGEN_DB_PASSWORD": PG_PASSWORD}
     proc = subprocess.Popen(
         [sys.executable, __file__, "--child", candidate, "--url", url, "--csv", str(csv_path)],
         stdout=subprocess.PIPE,
@@ -211,39 +205,64 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--url")
     parser.add_argument("--csv")
+    parser.add_argument("--prepare")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.url, args.csv)))
         return
+    if args.prepare:
+        prepare(args.rows, Path(args.prepare), args.url)
+        return
+    # The parent stays small: a child's ru_maxrss counts the pages it shared with the parent
+    # before exec, so the rows are generated and written by a child of their own.
     work = Path(tempfile.mkdtemp(prefix="reportgen-dbbench-"))
-    table = generate(args.rows)
-    arrow_mib = table.nbytes / (1 << 20)
-    csv_path = work / "customers.csv"
-    write_csv(table, csv_path)
-    print(f"{args.rows:,} rows, {table.num_columns} columns, {arrow_mib:,.0f} MiB in Arrow")
-    if args.dialect in ("sqlite", "both"):
-        db = work / "crm.db"
-        write_sqlite(table, db)
-        report(
-            "SQLite",
-            measure("SQLite", f"sqlite:///{db}", csv_path, args.repeats, args.rows),
-            arrow_mib,
-        )
+    server = None
+    pg_url = ""
     if args.dialect in ("postgresql", "both"):
         import pg_server
 
         reason = pg_server.unavailable()
         if reason:
             print(f"PostgreSQL skipped: {reason}")
-            return
-        server = pg_server.start()
-        try:
-            write_postgresql(table, server)
-            url = server.url("bench", "postgres", PG_PASSWORD)
-            results = measure("PostgreSQL", url, csv_path, args.repeats, args.rows)
+        else:
+            server = pg_server.start()
+            server.psql(f"ALTER ROLE postgres PASSWORD '{PG_PASSWORD}'; CREATE DATABASE bench;")
+            pg_url = server.url("bench", "postgres", PG_PASSWORD)
+    try:
+        subprocess.run(
+            [sys.executable, __file__, "--rows", str(args.rows), "--prepare", str(work)]
+            + (["--url", pg_url] if pg_url else []),
+            check=True,
+        )
+        arrow_mib = json.loads((work / "size.json").read_text())["arrow_bytes"] / (1 << 20)
+        csv_path = work / "customers.csv"
+        if args.dialect in ("sqlite", "both"):
+            url = f"sqlite:///{work / 'crm.db'}"
+            report("SQLite", measure("SQLite", url, csv_path, args.repeats, args.rows), arrow_mib)
+        if pg_url:
+            results = measure("PostgreSQL", pg_url, csv_path, args.repeats, args.rows)
             report("PostgreSQL", results, arrow_mib)
-        finally:
+    finally:
+        if server is not None:
             server.stop()
+
+
+def prepare(rows: int, work: Path, pg_url: str | None) -> None:
+    """The table, its CSV export, the SQLite file and (given its URL) the PostgreSQL table."""
+    import adbc_driver_postgresql.dbapi as postgresql
+
+    table = generate(rows)
+    write_csv(table, work / "customers.csv")
+    write_sqlite(table, work / "crm.db")
+    if pg_url:
+        with postgresql.connect(pg_url) as conn:
+            with conn.cursor() as cur:
+                cur.adbc_ingest(TABLE, table, mode="create")
+            conn.commit()
+    (work / "size.json").write_text(json.dumps({"arrow_bytes": table.nbytes}))
+    print(
+        f"{rows:,} rows, {table.num_columns} columns, {table.nbytes / (1 << 20):,.0f} MiB in Arrow"
+    )
 
 
 if __name__ == "__main__":

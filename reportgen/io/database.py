@@ -143,7 +143,7 @@ def _param(query: Any, key: str) -> str | None:
     value = query.get(key)
     if isinstance(value, tuple):
         value = value[-1] if value else None
-    return value
+    return None if value is None else str(value)
 
 
 def _warn_once(shown: str) -> None:
@@ -395,19 +395,27 @@ def _fetch_batches(connection: Any, sql: str, url: DatabaseUrl, *, one_batch: bo
         schema = reader.schema
         _check_schema(schema, url)
         hasher = RowsHash(schema.names)
-        batches = []
+        chunks: list[list[Any]] = [[] for _ in schema.names]
+        n_rows = 0
         try:
             for batch in reader:
                 hasher.update(batch)
-                batches.append(batch)
+                n_rows += batch.num_rows
+                # A batch imported from the driver is freed only as a whole, when none of its
+                # columns is referenced any more: copied column by column into Arrow's own pool,
+                # each column can be freed once converted, and the driver's batch right now.
+                for kept, column in zip(chunks, batch.columns, strict=True):
+                    kept.append(pa.concat_arrays([column]))
+                del batch
         except OSError as exc:
             if url.dialect == "sqlite" and "Type mismatch" in str(exc) and not one_batch:
                 raise _TypeMismatch() from exc
             raise
-        table = pa.Table.from_batches(batches, schema=schema)
-        del batches
-        columns = dict(zip(schema.names, table.columns, strict=True))
-        return _Rows(columns, table.num_rows, hasher.hexdigest())
+        columns = {
+            f.name: pa.chunked_array(kept, type=f.type)
+            for f, kept in zip(schema, chunks, strict=True)
+        }
+        return _Rows(columns, n_rows, hasher.hexdigest())
     finally:
         cursor.close()
 
@@ -439,7 +447,7 @@ def _type_name(f: Any) -> str:
     meta = f.metadata or {}
     for key in (b"POSTGRESQL:type", b"ADBC:postgresql:typname"):
         if key in meta:
-            return meta[key].decode()
+            return str(meta[key].decode())
     return str(f.type)
 
 
@@ -557,13 +565,17 @@ def _loaded(rows: _Rows, source: DatabaseSource, url: DatabaseUrl, what: str) ->
 def _typed_frame(rows: _Rows) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Each column as a CSV export of it would be read; its Arrow data is freed once converted,
     so the peak is the Arrow rows plus one column."""
+    import pyarrow as pa
+
     names = list(rows.columns)
     out: dict[str, pd.Series] = {}
     notes: list[str] = []
+    pool = pa.default_memory_pool()
     for name in names:
         column = rows.columns.pop(name)
         series, note = _typed_column(column)
         del column
+        pool.release_unused()  # the column's Arrow memory back to the system before the next
         out[name] = series
         if note:
             notes.append(f"'{name}' {note}")
