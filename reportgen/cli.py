@@ -322,13 +322,23 @@ def demo(
     seed: SeedOpt = 42,
     k: KOpt = None,
     quiet: QuietOpt = False,
+    pdf_archive: ArchiveOpt = False,
+    theme: ThemeOpt = None,
 ) -> None:
     """Write the brief for the bundled example: a synthetic insurance customer survey."""
     from reportgen.pipeline import build_demo
 
     def action() -> BriefResult:
         with terminal_progress(enabled=False if quiet else None) as progress:
-            return build_demo(out, progress=progress, seed=seed, k=k, quiet=quiet)
+            return build_demo(
+                out,
+                progress=progress,
+                seed=seed,
+                k=k,
+                quiet=quiet,
+                pdf_archive=pdf_archive,
+                theme_path=theme,
+            )
 
     _report(run_guarded(action), quiet)
 

@@ -16,7 +16,6 @@ MAX_SKIP_ROWS = 1000  # lines above a header that `skip_rows` can skip
 DATABASE_URL = re.compile(r"^(sqlite|postgres|postgresql)(\+[a-z0-9_]+)?://", re.IGNORECASE)
 
 
-
 def _without_password(url: str) -> str:
     """Only for data_path, which names the source in progress lines: io.database parses URLs."""
     return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1@", url)

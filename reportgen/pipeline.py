@@ -55,7 +55,9 @@ from reportgen.report.context import BriefContext, RunInfo, build_context
 from reportgen.report.exports import assignments_frame, customer_value_frame, profiles_frame
 from reportgen.report.palette import palette_by_id
 from reportgen.report.summary import summary_dict
-from reportgen.report.workbook import write_workbook
+from reportgen.report.theme import DEFAULT as DEFAULT_THEME
+from reportgen.report.theme import Theme, load_theme, mail_theme_json
+from reportgen.report.workbook import workbook_style, write_workbook
 from reportgen.runs import compare
 from reportgen.runs.folder import (
     ASSIGNMENTS_FILE,
@@ -66,6 +68,7 @@ from reportgen.runs.folder import (
     PROFILES_FILE,
     SEGMENT_FOLDER,
     SUMMARY_FILE,
+    THEME_FILE,
 )
 from reportgen.runs.model import (
     PreviousRun,
@@ -78,10 +81,10 @@ from reportgen.runs.model import (
 from reportgen.runs.score import Scored, score
 from reportgen.version import __version__
 
-VERSIONED = (
 if TYPE_CHECKING:
     from reportgen.pipeline_dask import ClusterRun
 
+VERSIONED = (
     "pandas",
     "numpy",
     "scikit-learn",
@@ -175,11 +178,12 @@ def build_brief(
     """
     config = data if isinstance(data, BriefConfig) else BriefConfig.of(data, **options)
     step = progress or silent
-    imports = offload.BackgroundImports()
     if config.engine == "dask":  # the rows stay on a Dask cluster: reportgen.pipeline_dask
         return _brief_on_dask(config, step)
+    imports = offload.BackgroundImports()
     helper: offload.SecondProcess | None = None
     try:
+        theme = load_theme(config.theme_path)  # a bad theme stops the run before any work
         # Read the previous run first: a damaged model should stop the run before any work.
         previous = load_previous(config.previous) if config.previous is not None else None
         step(f"Reading {config.data_path.name}")
@@ -190,14 +194,13 @@ def build_brief(
         helper = offload.second_process(len(pending[0].table.frame))
         analysis, continuity = _analyse(config, pending.pop(), previous, imports, step)
         imports.wait_late()  # matplotlib, seaborn and WeasyPrint from here on
-        return _present_and_publish(config, analysis, continuity, helper, step)
+        return _present_and_publish(config, analysis, continuity, helper, step, theme=theme)
     finally:
         imports.stop()
         if helper is not None:
             helper.shutdown()
 
 
-def _read(config: BriefConfig) -> CustomerRows:
 def _brief_on_dask(config: BriefConfig, step: Progress) -> BriefResult:
     """`--engine dask`: stages 1-6 on the cluster (pipeline_dask), then the same presentation;
     the workers write every row's assignment into the staged run folder."""
@@ -208,6 +211,7 @@ def _brief_on_dask(config: BriefConfig, step: Progress) -> BriefResult:
         return _present_and_publish(config, analysis, _Continuity(None, None), None, step, run)
 
 
+def _read(config: BriefConfig) -> CustomerRows:
     """Stage 1: the rows, as one row per customer (an order log reduced to its customers)."""
     source = open_source(
         config.data_url or config.data_path,
@@ -384,12 +388,15 @@ def _present_and_publish(
     continuity: _Continuity,
     executor: Executor | None,
     step: Progress,
+    cluster: ClusterRun | None = None,
+    *,
+    theme: Theme | None = None,
 ) -> BriefResult:
     """Stages 7-9: charts, HTML and PDFs, then every file staged and published together."""
+    theme = theme if theme is not None else load_theme(config.theme_path)
     if cluster is not None:  # the workers write every row; here the sample's rows
         assignments = assignments_frame(a.prepared, a.segmentation, a.stories)
     elif a.value is not None:
-    cluster: ClusterRun | None = None,
         assignments = customer_value_frame(a)
     else:
         assignments = assignments_frame(a.prepared, a.segmentation, a.stories, a.rest)
@@ -404,12 +411,12 @@ def _present_and_publish(
             else files.csv_in_background(staging, ASSIGNMENTS_FILE, assignments)
         )
         with writing as csv_job:
-            shown = _present(config, a, continuity, executor, step)
+            shown = _present(config, a, continuity, executor, step, theme)
             step("Writing files")
         offload.release_arrow_memory()  # the CSV text was built in Arrow buffers
         with staging.open(BRIEF_XLSX) as fh:
             assert shown.context is not None
-            write_workbook(fh, a, shown.context, assignments, shown.changes)
+            write_workbook(fh, a, shown.context, assignments, shown.changes, workbook_style(theme))
         summary = summary_dict(config, a, shown.run)
         model = _model(a, continuity, shown.run, csv_job.sha256)
         outputs = {
@@ -420,6 +427,8 @@ def _present_and_publish(
             MODEL_FILE: model_bytes(model),
             **shown.segment_pdfs,
         }
+        if (look := mail_theme_json(theme)) is not None:  # `reportgen email` reads it
+            outputs[THEME_FILE] = files.json_bytes(look)
         if config.pdf_archive:  # laid out now that the files it carries exist
             outputs[BRIEF_PDF] = _archive_pdf(config, staging.folder, outputs, shown)
         for name, data in outputs.items():
@@ -443,25 +452,28 @@ def _present(
     continuity: _Continuity,
     executor: Executor | None,
     step: Progress,
+    theme: Theme = DEFAULT_THEME,
 ) -> _Presentation:
     previous, matching = continuity.previous, continuity.matching
     old_ids = {s.id for s in previous.model.segments} if previous else set()
-    palette = palette_by_id(set(a.segmentation.segment_ids) | old_ids)
+    palette = palette_by_id(set(a.segmentation.segment_ids) | old_ids, theme.segment_colors)
     colors = tuple(palette[i] for i in a.segmentation.segment_ids)
     step("Drawing charts")
     from reportgen.report import charts  # imported in the background meanwhile (offload)
 
-    images = charts.draw_all(
-        a.prepared,
-        a.segmentation,
-        a.profiles,
-        a.stories,
-        a.k_choice,
-        a.dictionary,
-        colors,
-        seed=config.seed,
-        executor=executor,
-    )
+    font = str(theme.font_path) if theme.font_path else None
+    with charts.theme_font(theme.font_family, font):  # a theme's font: drawn in this process
+        images = charts.draw_all(
+            a.prepared,
+            a.segmentation,
+            a.profiles,
+            a.stories,
+            a.k_choice,
+            a.dictionary,
+            colors,
+            seed=config.seed,
+            executor=None if theme.font_family else executor,
+        )
     run = _run_info(config, a)
     changes = None
     changes_view = None
@@ -469,7 +481,9 @@ def _present(
         prepared, seg, profiles, stories = a.prepared, a.segmentation, a.profiles, a.stories
         changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
         changes_view = changes_context(changes, a.dictionary, palette, a.dictionary.units)
-    context = build_context(a, charts=images, colors=colors, run=run, changes=changes_view)
+    context = build_context(
+        a, charts=images, colors=colors, run=run, changes=changes_view, theme=theme
+    )
     step("Rendering the PDF")
     html, pdf, segment_pdfs = render.render_all(
         context, config.template_dir, executor, main_pdf=not config.pdf_archive
@@ -568,12 +582,16 @@ def write_starter_dictionary(
     *,
     skip_rows: int | None = None,
     sheet: str | int | None = None,
+    table: str | None = None,
+    query: str | None = None,
 ) -> Path:
     """Write a starter data dictionary for DATA (see io.starter): `out`, or DATA's name with
-    .yaml in the current folder. An existing file is kept unless `overwrite`."""
-    table = open_source(data, names, skip_rows=skip_rows, sheet=sheet).read()
-    intake = customer_rows(table)
-    target = Path(out) if out is not None else Path(Path(data).name.split(".")[0] + ".yaml")
+    .yaml in the current folder (a database's: its table's, or for a query the database's).
+    An existing file is kept unless `overwrite`."""
+    source = open_source(data, names, skip_rows=skip_rows, sheet=sheet, table=table, query=query)
+    rows = source.read()
+    intake = customer_rows(rows)
+    target = Path(out) if out is not None else Path(source.name.split(".")[0] + ".yaml")
     if target.exists() and not overwrite:
         raise InputError(f"{target} exists: choose another --out, or --force to replace it")
     if intake.log is not None:
@@ -581,10 +599,10 @@ def write_starter_dictionary(
         mapping = features_mapping(intake.log.roles.customer, intake.log.currency, features)
         roles = {k: v for k, v in vars(intake.log.roles).items() if v is not None}
         mapping = {"input_kind": "transactions", "order_log": {"roles": roles}, **mapping}
-        text = starter_for_log(mapping, table.path.name)
+        text = starter_for_log(mapping, rows.path.name)
     else:
-        dictionary = resolve_dictionary(intake.table.frame, units=table.units)
-        text = starter_dictionary(dictionary, table.path.name)
+        dictionary = resolve_dictionary(intake.table.frame, units=rows.units)
+        text = starter_dictionary(dictionary, rows.path.name)
     files.write_outputs(
         target.parent if str(target.parent) else Path("."), {target.name: text.encode()}
     )

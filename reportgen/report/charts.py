@@ -46,11 +46,32 @@ def _font_family() -> list[str]:
     return [f for f in ("Inter", "DejaVu Sans") if f in available] or ["sans-serif"]
 
 
+_THEME_FAMILIES: list[str] = []  # set by `theme_font` while a themed run draws
+
+
+@contextmanager
+def theme_font(family: str | None, path: str | None = None) -> Iterator[None]:
+    """Charts drawn inside the block use a theme's font first: an installed family, or a font
+    file registered with matplotlib (report/theme.py checked both). Drawn in this process."""
+    if family is None:
+        yield
+        return
+    name = family
+    if path is not None:
+        font_manager.fontManager.addfont(path)
+        name = font_manager.FontProperties(fname=path).get_name()
+    _THEME_FAMILIES.insert(0, name)
+    try:
+        yield
+    finally:
+        _THEME_FAMILIES.remove(name)
+
+
 @contextmanager
 def chart_style() -> Iterator[None]:
     with matplotlib.rc_context(
         {
-            "font.family": _font_family(),
+            "font.family": [*_THEME_FAMILIES, *_font_family()],
             "font.size": 9,
             "axes.spines.top": False,
             "axes.spines.right": False,
@@ -377,6 +398,8 @@ class Charts:
     elbow: bytes
     traits: dict[int, bytes]  # segment id -> its trait bars (segments with numeric features)
     k_tree: bytes | None = None  # how the segments split as k grows (report.k_tree_chart)
+    map_axes: tuple[str, str] = ("", "")  # the map's axis titles (its alt text names them)
+    map_points: int = 0  # dots drawn on the map
 
 
 @dataclass(frozen=True)
@@ -521,7 +544,9 @@ def draw_all(
     items = list(requests.values())
     pending = [executor.submit(trait_bars, **item) for item in items] if executor else []
     names = [s.name for s in stories]
-    segment_png, caption = _segment_map(prepared, seg, profiles, dictionary, names, colors, seed)
+    segment_png, caption, axes = _segment_map(
+        prepared, seg, profiles, dictionary, names, colors, seed
+    )
     heatmap = _heatmap(seg, profiles, dictionary, names)
     sizes = size_bars(
         names,
@@ -545,6 +570,8 @@ def draw_all(
         sizes=sizes,
         elbow=elbow_png,
         traits=dict(zip(requests, drawn, strict=True)),
+        map_axes=axes,
+        map_points=min(len(seg.labels), MAX_SCATTER_POINTS),
         k_tree=tree_png,
     )
 
@@ -565,8 +592,8 @@ def _segment_map(
     names: Sequence[str],
     colors: Sequence[str],
     seed: int,
-) -> tuple[bytes, str]:
-    """The segment map and its caption."""
+) -> tuple[bytes, str, tuple[str, str]]:
+    """The segment map, its caption and its axis titles."""
     rows = sample_rows(len(seg.labels), MAX_SCATTER_POINTS, seed)  # the dots the map draws
     m = map_axes(prepared, seg, profiles, dictionary, rows, seed=seed)
     png = segment_map(
@@ -583,7 +610,7 @@ def _segment_map(
         ids=seg.segment_ids,
         y_ticks=m.y_ticks,
     )
-    return png, m.caption
+    return png, m.caption, (m.x_label, m.y_label)
 
 
 def _trait_requests(

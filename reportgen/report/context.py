@@ -27,8 +27,11 @@ from reportgen.analysis.stability import (
     SegmentStability,
 )
 from reportgen.io.dictionary import ColumnSpec, DataDictionary
+from reportgen.report import alt_text
 from reportgen.report.images import data_uri
 from reportgen.report.k_tree_context import KTreeView, k_tree_view, runner_up_segments
+from reportgen.report.theme import DEFAULT as DEFAULT_THEME
+from reportgen.report.theme import Theme
 from reportgen.report.value_context import ValueView, value_context
 
 if TYPE_CHECKING:
@@ -153,6 +156,7 @@ class SegmentView:
     segments_on_categories: bool
     describe: tuple[FieldView, ...]  # the most telling descriptive fields
     describe_hidden: int  # descriptive fields not shown
+    traits_alt: str = ""  # the trait chart's alt text (report/alt_text.py)
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,11 @@ class ChartURIs:
     heatmap: str | None
     sizes: str
     elbow: str
+    # Alt texts from the charts' own numbers (report/alt_text.py), for screen readers.
+    segment_map_alt: str = ""
+    heatmap_alt: str = ""
+    sizes_alt: str = ""
+    elbow_alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -324,6 +333,7 @@ class BriefContext:
     method: MethodView  # the appendix
     changes: ChangesView | None = None  # "what changed", when the run has a previous one
     value: ValueView | None = None  # what customers are worth, when the input is an order log
+    theme: Theme = DEFAULT_THEME  # the brand's look (report/theme.py): logo, colours, footer
     k_tree: KTreeView | None = None  # how the segments split as k grows (method appendix)
 
 
@@ -337,6 +347,7 @@ def build_context(
     colors: tuple[str, ...],
     run: RunInfo,
     changes: ChangesView | None = None,
+    theme: Theme = DEFAULT_THEME,
 ) -> BriefContext:
     specs = {f: analysis.dictionary.column(f) for f in analysis.prepared.features}
     return BriefContext(
@@ -348,6 +359,7 @@ def build_context(
             heatmap=data_uri(charts.heatmap) if charts.heatmap else None,
             sizes=data_uri(charts.sizes),
             elbow=data_uri(charts.elbow),
+            **_chart_alts(analysis, charts),
         ),
         map=_map(analysis, charts, specs),
         profile_table=_profile_table(analysis.profiles, analysis.stories, colors, specs),
@@ -357,7 +369,21 @@ def build_context(
         k_tree=k_tree_view(
             analysis.k_tree, charts.k_tree, analysis.k_choice, analysis.dictionary.units
         ),
+        theme=theme,
     )
+
+
+def _chart_alts(a: Analysis, charts: Charts) -> dict[str, str]:
+    profiles, stories, units = a.profiles, a.stories, a.dictionary.units
+    specs = {f: a.dictionary.column(f) for f in profiles.features}
+    return {
+        "segment_map_alt": alt_text.segment_map(
+            profiles, stories, charts.map_axes, units, charts.map_points
+        ),
+        "heatmap_alt": alt_text.heatmap(profiles, stories, specs, units) if charts.heatmap else "",
+        "sizes_alt": alt_text.sizes(profiles, stories, units),
+        "elbow_alt": alt_text.elbow(a.k_choice),
+    }
 
 
 def _doc(a: Analysis, run: RunInfo) -> DocView:
@@ -502,7 +528,7 @@ def _segments(
 ) -> tuple[SegmentView, ...]:
     profiles, ev = a.profiles, a.evaluation
     return tuple(
-        _segment(s, story, color, charts, profiles, ev.of(s.segment_id), specs)
+        _segment(s, story, color, charts, profiles, ev.of(s.segment_id), specs, a.dictionary.units)
         for s, story, color in zip(profiles.segments, a.stories, colors, strict=True)
     )
 
@@ -515,6 +541,7 @@ def _segment(
     profiles: Profiles,
     stability: SegmentStability,
     specs: dict[str, ColumnSpec],
+    units: str = "customers",
 ) -> SegmentView:
     trait_png = charts.traits.get(s.segment_id)
     return SegmentView(
@@ -545,6 +572,7 @@ def _segment(
         segments_on_categories=bool(s.categories),
         describe=tuple(_describe_field(d) for d in _most_telling(s.describe, profiles)),
         describe_hidden=max(0, len(s.describe) - MAX_DESCRIBE_SHOWN),
+        traits_alt=alt_text.traits(s, story, specs, units) if trait_png is not None else "",
     )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import markupsafe
 
 from reportgen.errors import RenderError
 from reportgen.runs.folder import segment_brief_name
@@ -53,6 +54,13 @@ def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _css_string(text: str) -> markupsafe.Markup:
+    """A theme's text as a CSS string (report/theme.py: only letters, digits and escapes)."""
+    from reportgen.report.theme import css_string
+
+    return markupsafe.Markup(css_string(str(text)))
+
+
 def environment(user_dir: Path | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(user_dir)]),
@@ -62,6 +70,7 @@ def environment(user_dir: Path | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["upper_first"] = upper_first
+    env.filters["css_string"] = _css_string
     return env
 
 

@@ -30,6 +30,7 @@ from reportgen.io.dictionary import ColumnSpec
 
 if TYPE_CHECKING:
     from reportgen.report.context import BriefContext
+    from reportgen.report.theme import Theme
     from reportgen.runs.compare import Changes
 
 EXCEL_MAX_ROWS = 1_048_576  # rows of a sheet, the header row included
@@ -45,6 +46,18 @@ class WorkbookStyle:
     footer: str = ""
     classification: str = ""
     logo_png: bytes | None = None
+
+
+def workbook_style(theme: Theme) -> WorkbookStyle:
+    """The workbook in a theme's look: its primary colour on header rows, its footer and
+    classification on printed pages, a PNG logo on the Summary sheet (XlsxWriter cannot place
+    SVG)."""
+    return WorkbookStyle(
+        accent=theme.primary_color or WorkbookStyle.accent,
+        footer=theme.footer,
+        classification=theme.classification,
+        logo_png=theme.logo_png,
+    )
 
 
 def customers_truncated(n_rows: int) -> bool:

@@ -18,6 +18,7 @@ PROFILES_FILE = "profiles.csv"
 SUMMARY_FILE = "summary.json"
 MODEL_FILE = "model.json"
 BRIEF_XLSX = "brief.xlsx"  # the workbook (report/workbook.py)
+THEME_FILE = "theme.json"  # a themed run's look, for the emails (report/theme.py)
 SEGMENT_FOLDER = "segments"
 SEND_LOG = "send-log.jsonl"
 SEND_LOG_LOCK = SEND_LOG + ".lock"  # held by `reportgen email` while it sends
@@ -31,6 +32,7 @@ OUTPUT_FILES = (
     SUMMARY_FILE,
     MODEL_FILE,
     BRIEF_XLSX,
+    THEME_FILE,
 )
 
 RUNS_SUFFIX = ".runs"

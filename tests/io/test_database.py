@@ -653,3 +653,25 @@ def test_monthly_script_reads_the_query_compares_and_emails(tmp_path):
     attached = [p.get_filename() for p in message.walk() if p.get_filename()]
     assert len(attached) == 1 and attached[0].endswith(".pdf"), attached
     assert message["To"] == "cmo@example.com"
+
+
+def test_cli_init_from_a_database(tmp_path, monkeypatch):
+    url = sqlite_from_csv(INSURANCE, tmp_path / "crm.db")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["init", url, "--table", "customers"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "customers.yaml").exists()
+    assert f"reportgen brief {url} --table customers --dictionary customers.yaml" in result.output
+
+
+def test_config_keeps_the_url_as_text_and_never_shows_its_password():
+    from reportgen.config import BriefConfig
+
+    config = BriefConfig.of("postgresql://rep:hunter2@db/crm", query="select 1")
+    assert config.data_url == "postgresql://rep:hunter2@db/crm"
+    assert "hunter2" not in str(config.data_path) and "hunter2" not in repr(config)
+    assert config.data_path.name == "crm"
+    with pytest.raises(ConfigError, match="needs --table NAME or --query"):
+        BriefConfig.of("sqlite:///crm.db")
+    with pytest.raises(ConfigError, match="query applies to a database URL"):
+        BriefConfig.of("customers.csv", query="select 1")

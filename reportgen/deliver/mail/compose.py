@@ -20,6 +20,7 @@ from reportgen.deliver.mail.errors import MailError
 from reportgen.deliver.mail.recipients import Recipients, one_line
 from reportgen.report.render import template_dirs
 from reportgen.report.summary import RunSegment, RunSummary
+from reportgen.report.theme import read_mail_theme
 from reportgen.runs.folder import BRIEF_PDF
 from reportgen.version import __version__
 
@@ -129,6 +130,7 @@ def _context(delivery: Delivery, run: RunSummary) -> dict[str, Any]:
         "segment": None if delivery.segment is None else _segment_view(delivery.segment, run),
         "filename": delivery.filename,
         "version": __version__,
+        "theme": read_mail_theme(run.folder),  # the run's brand theme (report/theme.py)
     }
 
 
