@@ -527,7 +527,7 @@ def _score_on_dask(
 
 @app.command()
 def init(
-    data: Annotated[Path, typer.Argument(help="Customer table or order log to describe.")],
+    data: Annotated[str, typer.Argument(help="Customer table or order log to describe." + DB_HELP)],
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Dictionary file to write (default: DATA's name.yaml)."),
@@ -539,6 +539,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     skip_rows: SkipRowsOpt = None,
     sheet: SheetOpt = None,
+    table: TableOpt = None,
+    query: QueryOpt = None,
 ) -> None:
     """Write a starter data dictionary for DATA: every column with its inferred role, type and
     label, and slots for the words that name segments. Unchanged, it gives the same brief."""
@@ -547,13 +549,25 @@ def init(
     listed = tuple(names.split(",")) if names is not None else None
 
     def action() -> Path:
-        return write_starter_dictionary(data, out, listed, force, skip_rows=skip_rows, sheet=sheet)
+        return write_starter_dictionary(
+            data, out, listed, force, skip_rows=skip_rows, sheet=sheet, table=table, query=query
+        )
 
     path = run_guarded(action)
     typer.echo(
         f"Starter dictionary written to {path}; edit it, then: reportgen brief "
-        f"{data} --dictionary {path}"
+        f"{_shown_source(data, table, query)} --dictionary {path}"
     )
+
+
+def _shown_source(data: str, table: str | None, query: str | None) -> str:
+    """DATA as a command line may repeat it: a database URL without its password."""
+    from reportgen.io.database import is_database_url, parse_url
+
+    if not is_database_url(data):
+        return data
+    picked = f"--table {table}" if table is not None else f'--query "{query}"'
+    return f"{parse_url(data).shown} {picked}"
 
 
 @app.command()
