@@ -265,26 +265,23 @@ def _gap(
 
 @dataclass(frozen=True)
 class _Samples:
-    """The rows the evidence is computed on: the fit sample, its silhouette subsample (with their
-    distances, computed once for every k) and the gap statistic's sample."""
+    """The rows the evidence is computed on: the fit sample, its silhouette subsample (whose
+    distances are computed once, for every k) and the gap statistic's sample."""
 
     fit: Matrix
     silhouette_idx: NDArray[np.intp]
-    silhouette_distances: Matrix | None
+    with_silhouette: bool  # some k >= 2 is considered
     gap: Matrix
 
 
 def _evidence_samples(sample: Matrix, upper: int, rng: np.random.Generator) -> _Samples:
-    from sklearn.metrics import pairwise_distances
-
     sil_idx = (
         np.sort(rng.choice(len(sample), size=SILHOUETTE_SAMPLE, replace=False))
         if len(sample) > SILHOUETTE_SAMPLE
         else np.arange(len(sample))
     )
     gap_x = _sample(sample, GAP_SAMPLE, rng)
-    distances = pairwise_distances(sample[sil_idx]) if upper >= 2 else None
-    return _Samples(sample, sil_idx, distances, gap_x)
+    return _Samples(sample, sil_idx, upper >= 2, gap_x)
 
 
 def _indices(
@@ -304,7 +301,7 @@ def _indices(
         entry["min_share"] = float(counts.min() / len(labels))
         entry["shares"] = tuple(float(c) for c in np.sort(counts)[::-1] / len(labels))
         sl = labels[samples.silhouette_idx]
-        if len(np.unique(sl)) >= 2 and samples.silhouette_distances is not None:
+        if len(np.unique(sl)) >= 2 and samples.with_silhouette:
             sil_labels = sl
         entry["calinski_harabasz"] = float(calinski_harabasz_score(sample, labels))
         entry["davies_bouldin"] = float(davies_bouldin_score(sample, labels))
@@ -320,23 +317,28 @@ def _evidence(
     min_share: float,
     fits: SelectionFits,
 ) -> tuple[KEvidence, ...]:
-    """Every candidate's fit and the gap statistic's reference fits in one batch (the large
-    candidate fits first, so the workers finish together), then every silhouette from one
-    pass over the distances."""
+    """The silhouette subsample's distances, every candidate's fit and the gap statistic's
+    reference fits in one batch (the large jobs first, so the workers finish together), then
+    every silhouette from one pass over the distances."""
+    from sklearn.metrics import pairwise_distances
+
     refs = _gap_references(samples.gap, seed) if len(samples.gap) >= 3 else []
-    jobs = [(c, -1) for c in ks] + [(c, b) for b in range(len(refs)) for c in ks]
+    jobs = [(0, -2)] + [(c, -1) for c in ks] + [(c, b) for b in range(len(refs)) for c in ks]
 
     def run(job: tuple[int, int]) -> Any:
         c, b = job
-        if b < 0:
+        if b == -2:
+            rows = samples.fit[samples.silhouette_idx]
+            return pairwise_distances(rows) if samples.with_silhouette else None
+        if b == -1:
             return _indices(samples, c, seed, n_init)
         return float(small_kmeans(refs[b], c, seed + b, n_init=1).inertia_)
 
     done = dict(zip(jobs, fits.map(run, jobs), strict=True))
     raw = {c: done[c, -1][0] for c in ks}
     with_sil = [c for c in ks if done[c, -1][2] is not None]
-    if with_sil and samples.silhouette_distances is not None:
-        values = silhouettes(samples.silhouette_distances, [done[c, -1][2] for c in with_sil])
+    if with_sil and done[0, -2] is not None:
+        values = silhouettes(done[0, -2], [done[c, -1][2] for c in with_sil])
         for c, value in zip(with_sil, values, strict=True):
             raw[c]["silhouette"] = value
     gaps = {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -90,18 +91,25 @@ def evaluate(
         else np.arange(n)
     )
     x, labels = scaled[idx], seg.labels[idx]
-    silhouette = _silhouette(x, labels, rng)
-
-    # The resamples are drawn in order from one generator, then fitted a worker per core.
+    sil_idx = (
+        np.sort(rng.choice(len(x), size=SILHOUETTE_SAMPLE, replace=False))
+        if len(x) > SILHOUETTE_SAMPLE
+        else np.arange(len(x))
+    )
+    # The resamples are drawn in order from one generator, then fitted a worker per core, with
+    # the silhouette (the largest job) in the same batch.
     boots = [rng.integers(0, len(x), size=len(x)) for _ in range(resamples)]
 
-    def refit(b: int) -> tuple[Labels, Labels]:
+    def job(b: int) -> Any:
+        if b < 0:
+            return _silhouette(x[sil_idx], labels[sil_idx])
         model = small_kmeans(x[boots[b]], seg.k, seed + 100 + b, n_init=3)
         members = np.unique(boots[b])
         return members, model.predict(x[members])
 
     with selection_fits(fits) as pool:
-        refits = pool.map(refit, range(resamples))
+        done = pool.map(job, range(-1, resamples))
+    silhouette, refits = done[0], done[1:]
     jaccard = _mean_best_jaccard(seg, labels, refits)
     stability = tuple(
         SegmentStability(segment_id=sid, jaccard=j, verdict=stability_verdict(j))
@@ -110,18 +118,14 @@ def evaluate(
     return Evaluation(silhouette, quality_verdict(silhouette), stability, resamples, len(x))
 
 
-def _silhouette(x: NDArray[np.float64], labels: Labels, rng: np.random.Generator) -> float | None:
-    """The average silhouette on at most SILHOUETTE_SAMPLE of the rows (None for one segment)."""
+def _silhouette(x: NDArray[np.float64], labels: Labels) -> float | None:
+    """The average silhouette of the rows given (at most SILHOUETTE_SAMPLE; None for one
+    segment)."""
     from sklearn.metrics import silhouette_score
 
-    sil_idx = (
-        np.sort(rng.choice(len(x), size=SILHOUETTE_SAMPLE, replace=False))
-        if len(x) > SILHOUETTE_SAMPLE
-        else np.arange(len(x))
-    )
-    if len(np.unique(labels[sil_idx])) < 2:
+    if len(np.unique(labels)) < 2:
         return None
-    return float(silhouette_score(x[sil_idx], labels[sil_idx]))
+    return float(silhouette_score(x, labels))
 
 
 def _mean_best_jaccard(
