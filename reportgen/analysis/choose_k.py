@@ -519,19 +519,22 @@ def _settle(
             f"as any split, so the smallest k, {smallest}, is shown; read the segments as bands "
             f"of one continuum, not distinct groups ({_vote_text(votes)})."
         )
+    voted = _decide(evidence, votes, upper, min_share, k_min)
     gap = votes.get("gap")
     sils = [e.silhouette for e in ok if e.silhouette is not None]
     at_gap = next((e for e in ok if e.k == gap), None)
     gap_sil = at_gap.silhouette if at_gap is not None else None
-    if at_gap is not None and gap_sil is not None and gap_sil >= max(sils) - GAP_SILHOUETTE_SLACK:
-        return at_gap.k, (
-            f"k = {at_gap.k}, the gap statistic's choice: its average silhouette "
-            f"({gap_sil:.2f}) is within {GAP_SILHOUETTE_SLACK} of the best "
-            f"({max(sils):.2f}), so its finer segments hold together "
-            f"({_vote_text(votes)}). Only ks whose smallest segment holds at least "
-            f"{min_share:.0%} of customers could win."
-        )
-    return _decide(evidence, votes, upper, min_share, k_min)
+    if at_gap is None or gap_sil is None or at_gap.k == voted[0]:
+        return voted
+    if gap_sil < max(sils) - GAP_SILHOUETTE_SLACK:
+        return voted
+    return at_gap.k, (
+        f"k = {at_gap.k}, the gap statistic's choice (the vote alone gave k = {voted[0]}): its "
+        f"average silhouette ({gap_sil:.2f}) is within {GAP_SILHOUETTE_SLACK} of the best "
+        f"({max(sils):.2f}), so its segments hold together about as well "
+        f"({_vote_text(votes)}). Only ks whose smallest segment holds at least "
+        f"{min_share:.0%} of customers could win."
+    )
 
 
 def _decide(

@@ -107,3 +107,33 @@ def test_selection_fits_are_fit_kmeans_fits_and_restore_the_thread_limits():
     assert silhouettes(d, labelings) == pytest.approx(
         [silhouette(d, labels) for labels in labelings], rel=1e-12
     )
+
+
+def _evidence(sils, chs, dbs, gaps):
+    from reportgen.analysis.choose_k import KEvidence
+
+    out = [KEvidence(k=1, inertia=10.0, gap=gaps[0], gap_se=0.01)]
+    for k, (s, c, d, g) in enumerate(zip(sils, chs, dbs, gaps[1:], strict=True), start=2):
+        out.append(KEvidence(k, 10.0 / k, s, c, d, g, 0.01, min_share=0.1, shares=(0.5, 0.5)))
+    return tuple(out)
+
+
+@pytest.mark.parametrize(("sil_at_4", "expected"), [(0.33, 4), (0.25, 2)])
+def test_the_gap_statistics_k_wins_when_its_segments_hold_together(sil_at_4, expected):
+    """Silhouette, CH and DB all prefer k = 2 (the coarse split of a survey); the gap statistic
+    stops at 4. Its k wins when its silhouette is within 0.03 of the best, and the reason says
+    the vote alone gave 2; a clearly worse silhouette leaves the vote's k."""
+    from reportgen.analysis.choose_k import _no_structure, _settle, _votes
+
+    ev = _evidence(
+        sils=[0.35, 0.30, sil_at_4, 0.20],
+        chs=[900.0, 800.0, 700.0, 600.0],
+        dbs=[1.0, 1.2, 1.3, 1.5],
+        gaps=[0.1, 0.3, 0.5, 0.9, 0.9],
+    )
+    votes = _votes(ev, None)
+    assert votes["gap"] == 4 and votes["silhouette"] == 2 and not _no_structure(ev)
+    k, reason = _settle(ev, votes, 5, 0.05, 2, False)
+    assert k == expected
+    if expected == 4:
+        assert "gap statistic's choice (the vote alone gave k = 2)" in reason
