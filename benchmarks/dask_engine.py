@@ -116,8 +116,8 @@ def lloyd_against_dask_ml(folder: Path, k: int = 4, seed: int = 0) -> None:
     from reportgen.analysis.engine import fit_kmeans
 
     frame = dd.read_parquet(str(folder), blocksize="64MiB")
-    moments = frame.describe().compute()
-    scaled = (frame - moments.loc["mean"]) / moments.loc["std"]
+    mean, sd = frame.mean().compute(), frame.std().compute()
+    scaled = frame.map_partitions(lambda part: (part - mean) / sd)
     start_rows = scaled.head(50_000).to_numpy()
     start = fit_kmeans(start_rows, k, seed, 3).cluster_centers_
     t = time.perf_counter()
