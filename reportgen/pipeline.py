@@ -22,6 +22,7 @@ import pandas as pd
 from reportgen.analysis.assign import assign_left_out
 from reportgen.analysis.choose_k import KChoice, choose_k
 from reportgen.analysis.cluster import Segmentation, cluster
+from reportgen.analysis.k_tree import k_tree
 from reportgen.analysis.naming import SegmentStory, name_segments
 from reportgen.analysis.prepare import PreparedData, prepare
 from reportgen.analysis.profile import Profiles, profile
@@ -290,11 +291,13 @@ def _analyse(
     profiles = profile(prepared, seg, dictionary)
     value = _value(intake, prepared, seg) if intake.all_customers is not None else None
     stories = _names(profiles, dictionary, continuity, value)
+    tree = k_tree(prepared, seg, stories, dictionary, seed=config.seed, runner_up=kchoice.runner_up)
     analysis = Analysis(
         table, dictionary, prepared, kchoice, seg, evaluation, profiles, stories, screening
     )
     moves = _rfm_moves(continuity.previous, intake, value)
-    return replace(analysis, intake=intake, value=value, rest=rest, rfm_moves=moves), continuity
+    bundle = replace(analysis, intake=intake, value=value, rest=rest, rfm_moves=moves, k_tree=tree)
+    return bundle, continuity
 
 
 def _rfm_moves(
@@ -473,6 +476,7 @@ def _present(
             colors,
             seed=config.seed,
             executor=None if theme.font_family else executor,
+            tree=a.k_tree,
         )
     run = _run_info(config, a)
     changes = None
