@@ -457,6 +457,15 @@ def _file_notes(a: Analysis) -> tuple[str, ...]:
     return (f"Reading {a.table.path.name}: " + "; ".join(notes) + ".",)
 
 
+def _sheet_note(a: Analysis) -> tuple[str, ...]:
+    """When brief.xlsx cannot hold every customer (Excel's row limit), the brief says so too."""
+    from reportgen.report.workbook import customers_truncated, truncation_note
+
+    everyone = a.intake.all_customers if a.intake is not None else None
+    rows = len(everyone) if everyone is not None else a.prepared.n_read
+    return (truncation_note(rows),) if customers_truncated(rows) else ()
+
+
 def _close_vote(a: Analysis) -> str:
     """When the vote was close: the runner-up k and how its segments would split customers."""
     kc = a.k_choice
@@ -749,7 +758,7 @@ def _method(a: Analysis, run: RunInfo, specs: dict[str, ColumnSpec]) -> MethodVi
         n_kept=f"{prepared.n_kept:,}",
         n_dropped=f"{prepared.n_dropped:,}",
         drops=tuple(DropRow(reason=d.reason, rows=f"{d.rows:,}") for d in prepared.drops),
-        notes=_file_notes(a) + tuple(dictionary.notes) + tuple(prepared.notes),
+        notes=_file_notes(a) + tuple(dictionary.notes) + tuple(prepared.notes) + _sheet_note(a),
         columns=tuple(
             ColumnRow(name=c.name, label=c.label, type=c.type, role=c.role, reason=c.reason)
             for c in dictionary.columns

@@ -20,7 +20,7 @@ from reportgen import build_brief
 from reportgen.cli import app
 from reportgen.io.dictionary import ColumnSpec
 from reportgen.report import workbook
-from tests.conftest import two_group_frame
+from tests.conftest import pdf_text, two_group_frame
 
 runner = CliRunner()
 
@@ -147,6 +147,8 @@ def test_customers_sheet_stops_at_the_row_limit_and_says_so(tmp_path, monkeypatc
     assert "first 50 of 120 rows" in rows[0][-1]
     assert len(_csv_rows(out / "assignments.csv")) == 121  # the CSV keeps every row
     assert any(r[0] and "first 50 of 120" in str(r[0]) for r in _rows(book["Summary"]))
+    brief = " ".join(" ".join(pdf_text(out / "brief.pdf")).split())
+    assert "The Customers sheet lists the first 50 of 120 rows" in brief  # the brief says so too
 
 
 def test_number_formats_follow_the_units():
@@ -161,6 +163,21 @@ def test_number_formats_follow_the_units():
     assert workbook.number_format(spec(name="Year_Birth"), 1970.0) == "0"
 
 
+def _customers_only(frame):
+    """The Customers sheet of `frame` as the run writes it: XlsxWriter's sheet, rows spliced in."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"constant_memory": True})
+    book.add_worksheet("Summary")
+    book.add_worksheet("Profiles")
+    workbook._customers_sheet(book, workbook._Formats(book, workbook.WorkbookStyle()), frame)
+    book.close()
+    out = io.BytesIO()
+    workbook.splice_rows(buf.getvalue(), workbook.CUSTOMERS_SHEET, frame, out)
+    return openpyxl.load_workbook(io.BytesIO(out.getvalue()))["Customers"]
+
+
 def test_customer_columns_of_every_kind_written_as_their_kind():
     frame = pd.DataFrame(
         {
@@ -171,13 +188,8 @@ def test_customer_columns_of_every_kind_written_as_their_kind():
             "money": pd.Series([1.25, None, 3.5]),
         }
     )
-    buf = io.BytesIO()
-    import xlsxwriter
-
-    book = xlsxwriter.Workbook(buf, {"constant_memory": True})
-    workbook._customers_sheet(book, workbook._Formats(book, workbook.WorkbookStyle()), frame)
-    book.close()
-    rows = _rows(openpyxl.load_workbook(io.BytesIO(buf.getvalue()))["Customers"])
+    sheet = _customers_only(frame)
+    rows = _rows(sheet)
     # A CR is stored as Excel's escape _x000D_ (openpyxl leaves it escaped; Excel shows a CR).
     rows = [tuple(v.replace("_x000D_", "\r") if isinstance(v, str) else v for v in r) for r in rows]
     assert rows[1:] == [
@@ -185,6 +197,58 @@ def test_customer_columns_of_every_kind_written_as_their_kind():
         ("'=b", None, None, False, None),
         ("'\rCR", 3, None, True, 3.5),
     ]
+    assert sheet.dimensions == "A1:E4"
+
+
+TRICKY = [
+    "plain",
+    "  leading and trailing  ",
+    "a & b < c > d \" q ' s",
+    "line\nbreak",
+    "bell\x07 and nul\x00 and esc\x1b",
+    "Zürich · 東京 · emoji 🎉",
+    "=1+1",
+    "-5",
+    "@x",
+    "|pipe",
+    "%pct",
+    "\u2028sep",
+    "",
+    None,
+]
+
+
+def test_spliced_text_reads_back_as_xlsxwriter_writes_it():
+    """Each tricky text, read back by openpyxl, is what XlsxWriter's own write_string gives for
+    the neutralised text (the rows are spliced for speed, not written by another rule)."""
+    import xlsxwriter
+
+    from reportgen import fmt
+
+    ours = [r[0] for r in _rows(_customers_only(pd.DataFrame({"t": TRICKY})), first=2)]
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"constant_memory": True})
+    sheet = book.add_worksheet()
+    for r, text in enumerate(TRICKY):
+        if text:
+            sheet.write_string(r, 0, fmt.neutralise(text))
+    book.close()
+    theirs = [r[0] for r in _rows(openpyxl.load_workbook(buf)["Sheet1"])]
+    pad = [None] * len(TRICKY)
+    assert (ours + pad)[: len(TRICKY)] == (theirs + pad)[: len(TRICKY)]
+
+
+def test_literal_excel_escape_in_text_is_kept_literal():
+    sheet = _customers_only(pd.DataFrame({"t": ["code _x0041_ here"]}))
+    # "_x005F_" escapes the underscore: Excel shows "code _x0041_ here", not "code A here".
+    assert sheet["A2"].value == "code _x005F_x0041_ here"
+
+
+def test_many_rows_and_columns_beyond_z():
+    frame = pd.DataFrame({f"c{j}": np.arange(70_000) * j for j in range(28)})
+    sheet = _customers_only(frame)
+    assert sheet.max_row == 70_001 and sheet.max_column == 28
+    assert sheet["AB70001"].value == 69_999 * 27
 
 
 def test_workbook_option_through_the_cli(tmp_path):
