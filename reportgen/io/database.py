@@ -283,7 +283,9 @@ def driver_message(exc: BaseException, url: DatabaseUrl) -> str:
     text = re.sub(r"Failed to execute query '.*?': ", "", text, flags=re.DOTALL)
     text = re.sub(r"\b(ERROR|FATAL):\s+", "", text)
     text = re.sub(r"\.?\s*SQLSTATE: \w+$", "", text.strip())
-    return " ".join(text.split()) or type(exc).__name__
+    # libpq repeats the same failure per attempt (with and without SSL, per address): once.
+    attempts = [" ".join(a.split()) for a in re.split(r"(?=connection to server at )", text)]
+    return " ".join(dict.fromkeys(a for a in attempts if a)) or type(exc).__name__
 
 
 # ----------------------------------------------------------------------------- the table's name
