@@ -39,6 +39,7 @@ done
 if [ -n "$previous" ]; then
     set -- --previous "$previous" "$@"
 fi
+set -- --pdf-archive "$@"  # brief.pdf as PDF/A-3b carrying the month's data: the record kept
 
 # reportgen publishes the run whole ($out becomes a link to .$month.runs/ID, switched in one
 # rename; a rerun this month switches it again); a non-zero exit stops here (set -e).

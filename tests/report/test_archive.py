@@ -138,3 +138,33 @@ def test_attachment_never_fetched():
     with pikepdf.open(__import__("io").BytesIO(pdf)) as doc:
         files = doc.attachments
         assert [f.get_file().read_bytes() for f in files.values()] == [b"a,b\n1,2\n"]
+
+
+def test_monthly_script_keeps_an_archival_brief(tmp_path):
+    """scripts/monthly.sh passes --pdf-archive: each month's brief.pdf carries its data."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    reportgen = os.path.join(os.path.dirname(sys.executable), "reportgen")
+    if not os.path.exists(reportgen):
+        pytest.skip("the reportgen script is not installed beside this Python")
+    data = tmp_path / "customers.csv"
+    two_group_frame(n=80)[0].drop(columns=["joined"]).to_csv(data, index=False)
+    reports = tmp_path / "reports"
+    env = dict(os.environ, REPORTGEN=reportgen, MONTH="2026-01")
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "monthly.sh"), str(data), str(reports), "--k", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    month = reports / "2026-01"
+    with pikepdf.open(month / "brief.pdf") as pdf:
+        assert pdf.open_metadata()["pdfaid:part"] == "3"
+        assert sorted(pdf.attachments) == sorted(CARRIED)
+        carried = pdf.attachments["assignments.csv"].get_file().read_bytes()
+    assert carried == (month / "assignments.csv").read_bytes()
