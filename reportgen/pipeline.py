@@ -258,7 +258,13 @@ def _analyse(
     offload.release_arrow_memory()
     imports.wait_early()  # scikit-learn from here on
     screening = None
-    if config.screen_features:
+    if config.screen_features and previous is not None:
+        # A re-report segments on what the previous run did, so the months compare; a column
+        # this month's screening would judge otherwise does not break the series.
+        if carried := _previous_screening(dictionary, prepared, previous):
+            dictionary = with_roles(dictionary, carried, note=PREVIOUS_SCREENING_NOTE)
+            prepared = prepare(table.frame, dictionary)
+    elif config.screen_features:
         screening = screen_features(prepared, seed=config.seed, k_max=config.k_max)
         if screening.removed:
             dictionary = with_roles(
@@ -298,6 +304,26 @@ def _analyse(
     moves = _rfm_moves(continuity.previous, intake, value)
     bundle = replace(analysis, intake=intake, value=value, rest=rest, rfm_moves=moves, k_tree=tree)
     return bundle, continuity
+
+
+PREVIOUS_SCREENING_NOTE = (
+    "Re-report: the features are the previous run's; columns it did not segment on describe "
+    "the segments here too."
+)
+
+
+def _previous_screening(
+    dictionary: DataDictionary, prepared: PreparedData, previous: PreviousRun
+) -> dict[str, tuple[str, str]]:
+    """The role changes that make this run segment on the previous run's features: a column
+    that segments here but did not there describes (a column the previous run segmented on and
+    this one cannot is left for the comparison to refuse, with its message)."""
+    before = set(previous.model.features)
+    return {
+        f: ("describe", "did not segment in the previous run (kept out, so the runs compare)")
+        for f in prepared.features
+        if f not in before and not dictionary.column(f).declared
+    }
 
 
 def _rfm_moves(

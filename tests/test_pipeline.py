@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from reportgen import build_brief
-from tests.conftest import DATA, pdf_text, shared_dataset, two_group_frame
+from tests.conftest import DATA, blobs, pdf_text, shared_dataset, two_group_frame
 
 
 def test_wholesale_example_brief(tmp_path):
@@ -144,3 +144,23 @@ def test_id_with_a_repeat_stays_the_id_and_float_ids_lose_dot_zero(tmp_path):
     assert result.prepared.duplicate_ids == 1
     ids = pd.read_csv(tmp_path / "o" / "assignments.csv", dtype=str)["customer_id"]
     assert ids.iloc[0] == "1001" and not ids.str.endswith(".0").any()
+
+
+@pytest.mark.slow
+def test_a_re_report_segments_on_the_previous_runs_features(tmp_path):
+    """Screening would drop a pure-noise column this month; the previous run segmented on it,
+    so the re-report keeps it (and says why) instead of refusing to compare the months."""
+    rng = np.random.default_rng(11)
+    frame = blobs(n_per=(120, 90, 60), seed=3)
+    frame.insert(0, "customer_id", [f"c{i}" for i in range(len(frame))])
+    frame["noise"] = rng.normal(50, 5, len(frame)).round(2)
+    path = tmp_path / "m.csv"
+    frame.to_csv(path, index=False)
+    first = build_brief(path, out_dir=tmp_path / "m1", screen_features=False, resamples=3)
+    assert "noise" in first.prepared.features
+    again = build_brief(path, out_dir=tmp_path / "m2", previous=tmp_path / "m1", resamples=3)
+    assert again.prepared.features == first.prepared.features
+    assert again.changes is not None
+    # without a previous run, screening takes the noise out
+    alone = build_brief(path, out_dir=tmp_path / "m3", resamples=3)
+    assert "noise" not in alone.prepared.features
