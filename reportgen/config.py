@@ -18,7 +18,7 @@ DATABASE_URL = re.compile(r"^(sqlite|postgres|postgresql)(\+[a-z0-9_]+)?://", re
 
 def _without_password(url: str) -> str:
     """Only for data_path, which names the source in progress lines: io.database parses URLs."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1@", url)
+    return re.sub(r"(://[^:/@]*):[^/]*@", r"\1@", url)  # to the last @ before the host
 
 
 @dataclass(frozen=True)

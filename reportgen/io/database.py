@@ -85,7 +85,7 @@ def parse_url(url: str) -> DatabaseUrl:
 
 def _without_secrets(url: str) -> str:
     """A URL that could not be parsed, with anything between ':' and '@' in it hidden."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1@", url.strip())
+    return re.sub(r"(://[^:/@]*):[^/]*@", r"\1@", url.strip())
 
 
 def _sqlite_url(parsed: Any) -> DatabaseUrl:
@@ -597,12 +597,8 @@ def _typed_column(column: Any) -> tuple[pd.Series, str | None]:
             return _numbers(pc.cast(column, pa.float64())), None
         return _text(column), None
     if pa.types.is_integer(t):
-        if (
-            pa.types.is_uint64(t)
-            and pc.max(column).as_py() not in (None,)
-            and (pc.max(column).as_py() >= 1 << 63)
-        ):
-            return _numbers(pc.cast(column, pa.float64())), None
+        if pa.types.is_uint64(t) and (pc.max(column).as_py() or 0) >= 1 << 63:
+            return _numbers(pc.cast(column, pa.float64())), None  # beyond int64: decimals
         ints = pc.cast(column, pa.int64())
         return pd.Series(ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)), None
     if pa.types.is_floating(t) or pa.types.is_decimal(t):

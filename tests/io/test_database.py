@@ -675,3 +675,40 @@ def test_config_keeps_the_url_as_text_and_never_shows_its_password():
         BriefConfig.of("sqlite:///crm.db")
     with pytest.raises(ConfigError, match="query applies to a database URL"):
         BriefConfig.of("customers.csv", query="select 1")
+
+
+def test_postgres_pgpass_file_is_the_drivers_own(crm, tmp_path, monkeypatch):
+    """~/.pgpass through libpq (PGPASSFILE points it at a file of the test's own)."""
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{crm.port}:crm:reporting:{PASSWORD}\n")
+    pgpass.chmod(0o600)
+    monkeypatch.delenv("REPORTGEN_DB_PASSWORD", raising=False)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    assert len(DatabaseSource(crm.url("crm", "reporting"), table="customers").read().frame) == 150
+
+
+@pytest.mark.slow
+def test_password_in_the_url_reaches_no_output(crm, tmp_path):
+    """A password written in the URL works, is warned about once, and is in no file the run
+    writes, no line it prints."""
+    database._warned.clear()
+    url = crm.url("crm", "reporting", PASSWORD)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["brief", url, "--table", "customers", "--out", str(out), "--resamples", "2"],
+        env={"REPORTGEN_DB_PASSWORD": None, "PGPASSWORD": None},
+    )
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output
+    assert "written in its URL" in result.output and "REPORTGEN_DB_PASSWORD" in result.output
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert len(written) >= 6
+    for path in written:
+        data = path.read_bytes()
+        assert PASSWORD.encode() not in data, path.name
+        if path.suffix == ".pdf":
+            assert PASSWORD not in " ".join(pdf_text(path)), path.name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["input"]["url"] == crm.url("crm", "reporting")
