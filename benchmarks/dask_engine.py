@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -74,16 +73,17 @@ def one_file(folder: Path, rows: int, target: Path) -> None:
 
 
 def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and the child's peak resident memory (GiB) of one command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{done.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest of any child so far: fresh runs are larger or equal.
-    return wall, max(peak, before) / 2**20
+    """Wall seconds and the peak resident memory (GiB) of one command (its own rusage)."""
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 2**20
 
 
 def worker_peaks(client: object) -> list[float]:
@@ -142,13 +142,14 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--memory", default="1GiB", help="memory limit per worker")
     p.add_argument("--memory-rows", type=int, default=10_000_000, help="in-memory engine's size")
+    p.add_argument("--compare-rows", type=int, default=1_000_000, help="both engines' size")
     p.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "reportgen-dask")
     p.add_argument("--keep", action="store_true", help="keep the dataset for another run")
     p.add_argument("--lloyd-only", action="store_true", help="only Lloyd against dask-ml")
     args = p.parse_args()
     from distributed import Client, LocalCluster
 
-    need = args.rows * COLUMNS * 8 * 1.1 + args.memory_rows * COLUMNS * 8 * 2
+    need = (args.rows * 1.1 + args.memory_rows + args.compare_rows * 2) * COLUMNS * 8
     free = shutil.disk_usage(args.root.parent).free
     if free < need:
         raise SystemExit(f"{free / 2**30:.1f} GiB free, {need / 2**30:.1f} GiB needed")
@@ -158,10 +159,13 @@ def main() -> None:
         size = write_dataset(data, args.rows, args.file_rows)
         print(f"wrote {size / 2**30:.2f} GiB in {time.perf_counter() - started:.0f} s")
     size = sum(f.stat().st_size for f in data.glob("*.parquet"))
-    small = args.root / f"first-{args.memory_rows}.parquet"
-    small_dir = args.root / f"first-{args.memory_rows}"
+    large = args.root / f"first-{args.memory_rows}.parquet"
+    if not large.exists():
+        one_file(data, args.memory_rows, large)
+    small = args.root / f"first-{args.compare_rows}.parquet"
+    small_dir = args.root / f"first-{args.compare_rows}"
     if not small.exists():
-        one_file(data, args.memory_rows, small)
+        one_file(data, args.compare_rows, small)
         small_dir.mkdir(exist_ok=True)
         shutil.copy(small, small_dir / "part-0.parquet")
     rows = []
@@ -188,11 +192,14 @@ def main() -> None:
         out_small = args.root / "out-dask-small"
         small_cmd = [*REPORTGEN, "brief", str(small_dir), "--engine", "dask", "--scheduler"]
         wall_s, driver_s = timed([*small_cmd, address, "--out", str(out_small), "--quiet"])
-        rows.append(("dask", args.memory_rows, small.stat().st_size, wall_s, driver_s, [], 0))
+        rows.append(("dask", args.compare_rows, small.stat().st_size, wall_s, driver_s, [], 0))
     out_mem = args.root / "out-memory"
     wall_m, peak_m = timed([*REPORTGEN, "brief", str(small), "--out", str(out_mem), "--quiet"])
-    rows.append(("memory", args.memory_rows, small.stat().st_size, wall_m, peak_m, [], 0))
+    rows.append(("memory", args.compare_rows, small.stat().st_size, wall_m, peak_m, [], 0))
     score, same_k = ari(out_small, out_mem)
+    out_large = args.root / "out-memory-large"
+    wall_l, peak_l = timed([*REPORTGEN, "brief", str(large), "--out", str(out_large), "--quiet"])
+    rows.append(("memory", args.memory_rows, large.stat().st_size, wall_l, peak_l, [], 0))
     print(f"\n{args.workers} workers x {args.memory}, {COLUMNS} float64 features")
     print("engine   rows          on disk   wall s   driver peak GiB   worker peaks GiB  restarts")
     for engine, n, nbytes, w, drv, pk, rs in rows:
@@ -202,7 +209,7 @@ def main() -> None:
             f"{shown:>16}  {rs}"
         )
     print(
-        f"at {args.memory_rows:,} rows: dask / memory wall time {wall_s / wall_m:.2f}; ARI "
+        f"at {args.compare_rows:,} rows: dask / memory wall time {wall_s / wall_m:.2f}; ARI "
         f"{score:.4f}; same k: {same_k}"
     )
     if not args.keep:

@@ -79,7 +79,12 @@ def dask_module() -> Any:
 
 
 def _floats(part: pd.DataFrame, columns: Sequence[str]) -> Matrix:
-    out: Matrix = part[list(columns)].to_numpy(dtype=np.float64, na_value=np.nan)
+    """The columns as one float matrix: no copy when the partition is those float64 columns."""
+    frame = part if list(part.columns) == list(columns) else part[list(columns)]
+    if all(dtype == np.float64 for dtype in frame.dtypes):
+        out: Matrix = frame.to_numpy(dtype=np.float64)
+    else:
+        out = frame.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 
 
@@ -101,7 +106,21 @@ class Moments:
 
 
 def _part_moments(x: Matrix) -> Moments:
-    ok = ~np.isnan(x)
+    blank = np.isnan(x)
+    if not blank.any():  # the usual case: no mask, no copies beyond the deviations
+        n = np.full(x.shape[1], float(len(x)))
+        if not len(x):
+            zero = np.zeros(x.shape[1])
+            return Moments(n, zero, zero, zero, zero, zero + np.inf, zero - np.inf)
+        mean = x.mean(axis=0)
+        d = x - mean
+        square = d * d
+        m2 = square.sum(axis=0)
+        square *= d
+        return Moments(
+            n, np.zeros(x.shape[1]), mean, m2, square.sum(axis=0), x.min(axis=0), x.max(axis=0)
+        )
+    ok = ~blank
     n = ok.sum(axis=0).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(n > 0, np.nansum(x, axis=0) / n, 0.0)
@@ -160,8 +179,9 @@ def column_moments(frame: Any, columns: Sequence[str]) -> Moments:
 
 @dataclass
 class _Bracket:
-    """Where one order statistic (0-based `rank` among a column's non-blank values) lies:
-    between `low` and `high` (both inclusive), with `below` values under `low`."""
+    """Where one order statistic (0-based `rank` among a column's non-blank values) lies: in
+    [low, high] (or [low, high) when not `closed`), with `below` values under `low` and
+    `inside` values in it."""
 
     column: int
     rank: int
@@ -169,56 +189,66 @@ class _Bracket:
     high: float
     below: int
     inside: int
+    closed: bool = True
     value: float | None = None  # known once resolved
+
+    @property
+    def box(self) -> tuple[int, float, float, bool]:
+        return (self.column, self.low, self.high, self.closed)
+
+
+Box = tuple[int, float, float, bool]  # column, low, high, high end included
+
+
+def _inside(col: Vector, box: Box) -> Vector:
+    _, low, high, closed = box
+    keep = (col >= low) & ((col <= high) if closed else (col < high))
+    out: Vector = col[keep]
+    return out
+
+
+def _edges(box: Box) -> Vector:
+    """The BINS equal bins of a bracket: computed the same way here and on every worker."""
+    edges: Vector = np.linspace(box[1], box[2], BINS + 1)
+    return edges
 
 
 def _histogram_mapper(
-    columns: tuple[str, ...],
-    shift: Vector | None,
-    brackets: tuple[tuple[int, float, float], ...],
-    part: pd.DataFrame,
-) -> list[tuple[NDArray[np.int64], Vector, Vector]]:
-    """Per bracket (column, low, high): the counts, minima and maxima of the values inside it in
-    BINS equal bins (the last one closed)."""
+    columns: tuple[str, ...], shift: Vector | None, boxes: tuple[Box, ...], part: pd.DataFrame
+) -> list[tuple[NDArray[np.int64], float, float]]:
+    """Per bracket: the counts of its values in its BINS bins (the last one takes the high end
+    when the bracket does), and the least and greatest of its values."""
     x = _values(part, columns, shift)
     out = []
-    for j, low, high in brackets:
-        col = x[:, j]
-        inside = col[(col >= low) & (col <= high)]
-        edges = np.linspace(low, high, BINS + 1)
-        idx = np.clip(np.searchsorted(edges, inside, side="right") - 1, 0, BINS - 1)
+    for box in boxes:
+        inside = _inside(x[:, box[0]], box)
+        idx = np.clip(np.searchsorted(_edges(box), inside, side="right") - 1, 0, BINS - 1)
         counts = np.bincount(idx, minlength=BINS).astype(np.int64)
-        lows = np.full(BINS, np.inf)
-        highs = np.full(BINS, -np.inf)
-        np.minimum.at(lows, idx, inside)
-        np.maximum.at(highs, idx, inside)
-        out.append((counts, lows, highs))
+        if len(inside):
+            out.append((counts, float(inside.min()), float(inside.max())))
+        else:
+            out.append((counts, np.inf, -np.inf))
     return out
 
 
 def _merge_histograms(
-    parts: list[list[tuple[NDArray[np.int64], Vector, Vector]]],
-) -> list[tuple[NDArray[np.int64], Vector, Vector]]:
-    merged = []
-    for per in zip(*parts, strict=True):
-        merged.append(
-            (
-                np.sum([c for c, _, _ in per], axis=0),
-                np.min([lo for _, lo, _ in per], axis=0),
-                np.max([hi for _, _, hi in per], axis=0),
-            )
+    parts: list[list[tuple[NDArray[np.int64], float, float]]],
+) -> list[tuple[NDArray[np.int64], float, float]]:
+    return [
+        (
+            np.sum([c for c, _, _ in per], axis=0),
+            min(lo for _, lo, _ in per),
+            max(hi for _, _, hi in per),
         )
-    return merged
+        for per in zip(*parts, strict=True)
+    ]
 
 
 def _collect_mapper(
-    columns: tuple[str, ...],
-    shift: Vector | None,
-    brackets: tuple[tuple[int, float, float], ...],
-    part: pd.DataFrame,
+    columns: tuple[str, ...], shift: Vector | None, boxes: tuple[Box, ...], part: pd.DataFrame
 ) -> list[Vector]:
     x = _values(part, columns, shift)
-    return [x[:, j][(x[:, j] >= low) & (x[:, j] <= high)] for j, low, high in brackets]
+    return [_inside(x[:, box[0]], box) for box in boxes]
 
 
 def _merge_collected(parts: list[list[Vector]]) -> list[Vector]:
@@ -239,17 +269,16 @@ def order_statistics(
     ranks: Sequence[Sequence[int]],
     moments: Moments,
     shift: Vector | None = None,
-    low: Vector | None = None,
 ) -> list[dict[int, float]]:
     """The values at the given 0-based `ranks` among each column's non-blank values (of
-    |x - shift| with `shift`), exactly: histogram passes narrow each bracket, then the values of
-    the brackets are gathered and sorted. `moments` give the count and the range."""
+    |x - shift| with `shift`), exactly: histogram passes narrow each bracket to the bin its rank
+    falls in, then the values of the brackets are gathered and sorted. `moments` give the count
+    and the range."""
     cols = tuple(columns)
     if shift is None:
         lows, highs = moments.low, moments.high
     else:
-        lows = np.zeros(len(cols)) if low is None else low
-        highs = np.maximum(moments.high - shift, shift - moments.low)
+        lows, highs = np.zeros(len(cols)), np.maximum(moments.high - shift, shift - moments.low)
     todo = [
         _Bracket(j, r, float(lows[j]), float(highs[j]), 0, int(moments.n[j]))
         for j in range(len(cols))
@@ -257,7 +286,7 @@ def order_statistics(
     ]
     for _ in range(MAX_NARROWING):
         for b in todo:
-            if b.value is None and (b.low >= b.high):
+            if b.value is None and b.low >= b.high:  # a constant column
                 b.value = b.low
         wide = [b for b in todo if b.value is None and b.inside > COLLECT_MAX]
         if not wide:
@@ -271,35 +300,34 @@ def order_statistics(
     return out
 
 
-def _unique_boxes(brackets: list[_Bracket]) -> list[tuple[int, float, float]]:
-    return sorted({(b.column, b.low, b.high) for b in brackets})
-
-
 def _narrow(frame: Any, cols: tuple[str, ...], shift: Vector | None, wide: list[_Bracket]) -> None:
-    """One histogram pass: each bracket shrinks to the bin its rank falls in (to the values'
-    own minimum and maximum there)."""
-    boxes = _unique_boxes(wide)
+    """One histogram pass: each bracket shrinks to the bin its rank falls in."""
+    boxes = sorted({b.box for b in wide})
     mapper = functools.partial(_histogram_mapper, cols, shift, tuple(boxes))
     result = dict(zip(boxes, reduce_partitions(frame, mapper, _merge_histograms), strict=True))
     for b in wide:
-        counts, lows, highs = result[(b.column, b.low, b.high)]
+        counts, low, high = result[b.box]
+        if low == high:  # every value of the bracket is one number
+            b.value = low
+            continue
         cumulative = np.cumsum(counts)
         i = int(np.searchsorted(cumulative, b.rank - b.below, side="right"))
-        before = int(cumulative[i - 1]) if i else 0
-        b.below += before
+        edges = _edges(b.box)
+        b.below += int(cumulative[i - 1]) if i else 0
         b.inside = int(counts[i])
-        b.low, b.high = float(lows[i]), float(highs[i])
+        b.closed = b.closed and i == BINS - 1
+        b.low, b.high = float(edges[i]), float(edges[i + 1])
 
 
 def _gather(frame: Any, cols: tuple[str, ...], shift: Vector | None, open_: list[_Bracket]) -> None:
     if not open_:
         return
-    boxes = _unique_boxes(open_)
+    boxes = sorted({b.box for b in open_})
     mapper = functools.partial(_collect_mapper, cols, shift, tuple(boxes))
     values = reduce_partitions(frame, mapper, _merge_collected)
     found = {box: np.sort(v) for box, v in zip(boxes, values, strict=True)}
     for b in open_:
-        b.value = float(found[(b.column, b.low, b.high)][b.rank - b.below])
+        b.value = float(found[b.box][b.rank - b.below])
 
 
 def _quantile_ranks(n: int, levels: Sequence[float]) -> list[tuple[int, int, float]]:
