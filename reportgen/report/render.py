@@ -169,10 +169,21 @@ def html_to_pdf(
             string=html, base_url=dirs[0].as_uri() + "/", url_fetcher=fetcher
         )
         files = [_weasy_attachment(a, fetcher, created) for a in attachments] if archive else []
-        pdf: bytes = document.write_pdf(attachments=files or None, **options)
+        finisher = _one_af_entry_each if files else None
+        pdf: bytes = document.write_pdf(attachments=files or None, finisher=finisher, **options)
         return pdf
     except Exception as exc:  # WeasyPrint raises many internal types
         raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _one_af_entry_each(document: Any, pdf: Any) -> None:
+    """WeasyPrint 70 lists each embedded file twice in the catalog's /AF (once from the
+    EmbeddedFiles name tree, once as a file specification): keep one reference each."""
+    import pydyf
+
+    af = pdf.catalog.get("AF")
+    if af is not None:
+        pdf.catalog["AF"] = pydyf.Array(dict.fromkeys(af))  # references, in their order
 
 
 def _weasy_attachment(a: Attachment, fetcher: Any, created: datetime | None) -> Any:
