@@ -19,6 +19,7 @@ one machine's run is made faster; this is where the rows are.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from reportgen.analysis import order_stats
 from reportgen.engine.parallel import map_threads
 
 if TYPE_CHECKING:
@@ -54,9 +56,12 @@ QUANTILE_LEVELS = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 @dataclass(frozen=True)
 class ColumnStats:
     """Per column, over its non-blank values (blank = NaN). SD is the population SD (ddof=0,
-    the scaler's), skewness the biased sample skewness (m3 / m2**1.5), MAD the unscaled median
-    absolute deviation from the median (×1.4826 for a robust SD). A column with no values has
-    NaN statistics; a constant one has skewness 0."""
+    the scaler's), skewness the biased sample skewness (m3 / m2**1.5), the median numpy's
+    (`np.median`: the mean of the two middle values for an even count), MAD the unscaled median
+    absolute deviation from that median (×1.4826 for a robust SD). A column with no values has
+    NaN statistics; a constant one has skewness 0. The in-memory engine's median and MAD are
+    `np.median`'s bit for bit (preparation's fit relies on it); another engine's may differ in
+    the last bits."""
 
     columns: tuple[str, ...]
     count: Counts
@@ -68,6 +73,11 @@ class ColumnStats:
     mad: Vector
     quantile_levels: tuple[float, ...]
     quantiles: Matrix  # len(quantile_levels) x columns, linear interpolation (numpy's default)
+    # Smallest and largest value (NaN for a column without values). Optional, so that an engine
+    # written before preparation consumed them still builds a ColumnStats; preparation computes
+    # them itself where an engine leaves them out (None).
+    minimum: Vector | None = None
+    maximum: Vector | None = None
 
 
 @dataclass(frozen=True)
@@ -141,9 +151,9 @@ class InMemoryEngine:
     """Every row in one process's memory: numpy and scikit-learn."""
 
     def column_stats(self, values: Matrix | pd.DataFrame, columns: Sequence[str]) -> ColumnStats:
-        """Not called by a stage yet: preparation's fit (`prepare.fit_steps`) is the next
-        caller, for its blanks, skewness, medians and MADs. One column at a time (columns of
-        large tables on threads): no copy of the whole matrix."""
+        """Preparation's fit (`prepare.fit_steps`) calls this for its blanks, skewness, medians
+        and MADs. One column at a time, on threads as far as their scratch memory allows (see
+        `map_threads`): no copy of the whole matrix, and one sort per column."""
         names = tuple(columns)
         if isinstance(values, pd.DataFrame):
             frame = values
@@ -161,8 +171,11 @@ class InMemoryEngine:
                 return col
 
         rows = len(values)
-        per = map_threads(lambda j: _one_column(column(j)), range(len(names)), rows=rows)
-        stats = np.array(per, dtype=np.float64).reshape(len(names), 6 + len(QUANTILE_LEVELS))
+        # Per column: its copy without blanks and its sorted copy (the moments use small blocks).
+        per = map_threads(
+            lambda j: _one_column(column(j)), range(len(names)), rows=rows, scratch=16 * rows
+        )
+        stats = np.array(per, dtype=np.float64).reshape(len(names), 9 + len(QUANTILE_LEVELS))
         return ColumnStats(
             columns=names,
             count=stats[:, 0].astype(np.int64),
@@ -170,10 +183,12 @@ class InMemoryEngine:
             mean=stats[:, 2],
             sd=stats[:, 3],
             skew=stats[:, 4],
-            median=np.ascontiguousarray(stats[:, 6 + QUANTILE_LEVELS.index(0.5)]),
+            median=np.ascontiguousarray(stats[:, -1]),
             mad=stats[:, 5],
             quantile_levels=QUANTILE_LEVELS,
-            quantiles=np.ascontiguousarray(stats[:, 6:].T),
+            quantiles=np.ascontiguousarray(stats[:, 8:-1].T),
+            minimum=np.ascontiguousarray(stats[:, 6]),
+            maximum=np.ascontiguousarray(stats[:, 7]),
         )
 
     def lloyd(self, x: Matrix, centers: Matrix, max_iter: int, tol: float) -> LloydResult:
@@ -238,11 +253,12 @@ def fit_kmeans(
     # On large data scikit-learn centres the matrix in place and restores it (copy_x=False)
     # rather than holding a second copy of the matrix at the memory peak. The matrix is
     # standardised, so the mean it subtracts and adds back is ~1e-16.
-    opts: dict[str, Any] = {"random_state": seed, "copy_x": small, "max_iter": max_iter, "tol": tol}
+    opts: dict[str, Any] = {"random_state": seed, "copy_x": small, "max_iter": max_iter}
     if init is not None:
-        model = KMeans(n_clusters=k, init=init, n_init=1, **opts)
+        opts.update(init=init, n_init=1)
     else:
-        model = KMeans(n_clusters=k, n_init=n_init, **opts)
+        opts.update(n_init=n_init)
+    model = KMeans(n_clusters=k, tol=tol, **opts) if small else _large_kmeans(x, k, tol, opts)
     # A bootstrap resample of a table with repeated rows can hold fewer distinct points than k:
     # scikit-learn warns, the caller sees it in the labels (a segment not found, Jaccard 0) and
     # the user's terminal stays clean ('--quiet' means quiet).
@@ -252,6 +268,38 @@ def fit_kmeans(
             with threadpool_limits(1):
                 return model.fit(x)
         return model.fit(x)
+
+
+def _large_kmeans(x: Matrix, k: int, tol: float, opts: dict[str, Any]) -> KMeans:
+    """A KMeans for a large matrix whose tolerance is scikit-learn's own number (mean column
+    variance × tol) computed here by blocks (`column_variance`, np.var's bits) instead of by
+    its np.var over a temporary copy of the whole matrix (0.8 GB and ~0.3 s at 10M rows)."""
+    cls = _given_tolerance_kmeans()
+    model = cls(n_clusters=k, tol=tol, **opts)
+    model.given_tol = float(np.mean(column_variance(x)) * tol) if tol else 0.0
+    return model
+
+
+@functools.cache
+def _given_tolerance_kmeans() -> type[KMeans]:
+    from sklearn.cluster import KMeans
+
+    class GivenToleranceKMeans(KMeans):  # type: ignore[misc]  # scikit-learn is untyped
+        """scikit-learn's KMeans with `_tol` (its absolute tolerance) set from `given_tol`;
+        scikit-learn skips its own variance pass for a zero relative tolerance."""
+
+        given_tol = 0.0
+
+        def _check_params_vs_input(self, X: Matrix, *args: Any, **kwargs: Any) -> None:
+            relative: float = getattr(self, "tol")  # noqa: B009  # an untyped base's attribute
+            self.tol = 0.0
+            try:
+                super()._check_params_vs_input(X, *args, **kwargs)
+            finally:
+                self.tol = relative
+            self._tol = self.given_tol
+
+    return GivenToleranceKMeans
 
 
 def size_order(centers: Matrix, counts: NDArray[np.integer[Any]]) -> list[int]:
@@ -335,7 +383,16 @@ def group_moments(x: Vector, index: Index, k: int) -> Moments:
 
 
 def column_std(values: NDArray[np.float64], block: int = 65_536) -> Vector:
-    """values.std(axis=0), bit for bit, without its temporary copy of the whole matrix: numpy
+    """values.std(axis=0), bit for bit, without its temporary copy of the whole matrix (the
+    square root of `column_variance`, as numpy takes it)."""
+    if not values.flags.c_contiguous or values.ndim != 2 or values.shape[1] < 2:
+        std: Vector = values.std(axis=0)  # one column: numpy sums it pairwise, not row by row
+        return std
+    return np.sqrt(column_variance(values, block))
+
+
+def column_variance(values: NDArray[np.float64], block: int = 65_536) -> Vector:
+    """values.var(axis=0), bit for bit, without its temporary copy of the whole matrix: numpy
     sums a C-ordered matrix down axis 0 row after row, so carrying the running sums from block
     to block adds the same numbers in the same order (a test checks it)."""
     n = len(values)
@@ -348,8 +405,8 @@ def column_std(values: NDArray[np.float64], block: int = 65_536) -> Vector:
         return total
 
     if not values.flags.c_contiguous or values.ndim != 2 or values.shape[1] < 2:
-        std: Vector = values.std(axis=0)  # one column: numpy sums it pairwise, not row by row
-        return std
+        var: Vector = values.var(axis=0)
+        return var
     starts = range(0, n, block)
     mean = sum_down(values[s : s + block] for s in starts) / n
 
@@ -358,32 +415,42 @@ def column_std(values: NDArray[np.float64], block: int = 65_536) -> Vector:
         d *= d
         return d
 
-    return np.sqrt(sum_down(squares(s) for s in starts) / n)
+    variance: Vector = sum_down(squares(s) for s in starts) / n
+    return variance
 
 
 # --------------------------------------------------------------------------------- columns
 
 
 def _one_column(raw: Vector) -> list[float]:
-    """[count, blanks, mean, sd, skew, mad, *quantiles] of one column."""
+    """[count, blanks, mean, sd, skew, mad, minimum, maximum, *quantiles] of one column: the
+    moments in one pass each, every order statistic from one sort (`order_stats`)."""
     blank = np.isnan(raw)
     n_blank = int(np.count_nonzero(blank))
     x = raw[~blank] if n_blank else raw
     if not len(x):
-        return [0.0, float(n_blank)] + [float("nan")] * (4 + len(QUANTILE_LEVELS))
+        return [0.0, float(n_blank)] + [float("nan")] * (7 + len(QUANTILE_LEVELS))
     mean = float(x.mean())
     sd = float(x.std())
-    if sd > 0:
-        d = x - mean
+    skew = cubed_mean(x, mean) / sd**3 if sd > 0 else 0.0
+    s = np.sort(x)
+    centre = order_stats.median(s)
+    quantiles = order_stats.quantiles(s, QUANTILE_LEVELS)
+    mad = order_stats.mad(s, centre)
+    return [float(len(x)), float(n_blank), mean, sd, skew, mad, float(s[0]), float(s[-1])] + [
+        *map(float, quantiles),
+        centre,
+    ]
+
+
+def cubed_mean(x: Vector, mean: float, block: int = 65_536) -> float:
+    """Mean of (x - mean)**3 by blocks of rows (two small scratch arrays instead of two copies
+    of the column; d * d * d rather than numpy's general power). It differs from the one-pass
+    mean in the last bits only."""
+    total = 0.0
+    for start in range(0, len(x), block):
+        d = x[start : start + block] - mean
         cube = d * d
         cube *= d
-        skew = float(cube.mean()) / sd**3
-        del d, cube
-    else:
-        skew = 0.0
-    quantiles = np.quantile(x, QUANTILE_LEVELS)
-    median = float(quantiles[QUANTILE_LEVELS.index(0.5)])
-    scratch = np.subtract(x, median)
-    np.abs(scratch, out=scratch)
-    mad = float(np.median(scratch, overwrite_input=True))
-    return [float(len(x)), float(n_blank), mean, sd, skew, mad, *map(float, quantiles)]
+        total += float(cube.sum())
+    return total / len(x)

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from reportgen.analysis.engine import DEFAULT_ENGINE, ColumnStats, Engine, cubed_mean
 from reportgen.errors import InputError
 from reportgen.io.dictionary import ColumnSpec, DataDictionary, numeric_values
 
@@ -53,6 +54,11 @@ MAX_OUTLIER_SHARE = 0.01
 MAX_LEVELS = 12
 CATEGORY_SPREAD = 0.5  # square root of a categorical column's one-hot block variance
 MISSING_LEVEL = "(missing)"
+# At most this many columns segment. Screening, the choice of k and the charts each grow faster
+# than the column count (screening refits k-means without each feature), so a wide export
+# (hundreds of columns) is refused at once with a clear message rather than running for hours
+# and exhausting memory; the columns that do not segment can still be described (linearly).
+MAX_SEGMENT_FEATURES = 100
 OTHER_LEVEL = "Other"
 YES_WORDS = {"1", "yes", "y", "true", "t"}
 
@@ -334,13 +340,15 @@ def _start_rows(n: int, repeats: Mask | None, id_column: str | None) -> RowFilte
 # --------------------------------------------------------------------------- fit
 
 
-def fit_steps(frame: pd.DataFrame, dictionary: DataDictionary) -> FittedSteps:
+def fit_steps(
+    frame: pd.DataFrame, dictionary: DataDictionary, *, engine: Engine = DEFAULT_ENGINE
+) -> FittedSteps:
     """Decide from the data how each segmentation column becomes model columns and which rows
     are left out. `prepare` applies the decisions to the table they were fitted on; the steps
     alone are what `apply_steps` applies to new rows."""
     _check_segment_columns(dictionary)
     repeats = _repeats(frame, dictionary)
-    return _fit(dictionary, _parse_for_fit(frame, dictionary), repeats, frame)
+    return _fit(dictionary, _parse_for_fit(frame, dictionary), repeats, frame, engine)
 
 
 def _check_segment_columns(dictionary: DataDictionary) -> None:
@@ -348,6 +356,13 @@ def _check_segment_columns(dictionary: DataDictionary) -> None:
         raise InputError(
             "no usable numeric column to segment on: add a data dictionary or name columns "
             "with --columns"
+        )
+    if len(dictionary.segment_columns) > MAX_SEGMENT_FEATURES:
+        raise InputError(
+            f"{len(dictionary.segment_columns):,} columns would segment the customers: at most "
+            f"{MAX_SEGMENT_FEATURES} can (MAX_SEGMENT_FEATURES); name at most "
+            f"{MAX_SEGMENT_FEATURES} to segment on with --columns or in a data dictionary "
+            "(reportgen init writes one)"
         )
 
 
@@ -360,6 +375,7 @@ def _fit(
     columns: dict[str, ParsedColumn],
     repeats: Mask | None,
     frame: pd.DataFrame,
+    engine: Engine = DEFAULT_ENGINE,
 ) -> FittedSteps:
     """The row rules first (the blank policy depends on the rows the other rules leave), then a
     step per column fitted on the rows they keep."""
@@ -376,7 +392,7 @@ def _fit(
             f"no usable rows: all {len(frame)} rows were dropped "
             f"({'; '.join(f'{d.reason}: {d.rows}' for d in rows.drops)})"
         )
-    steps, constant, blank = _fit_columns(dictionary, columns, rules, rows.usable, frame)
+    steps, constant, blank = _fit_columns(dictionary, columns, rules, rows.usable, frame, engine)
     if not steps:
         if blank and not constant:
             raise InputError(
@@ -423,24 +439,26 @@ def _fit_columns(
     rules: tuple[RowRule, ...],
     usable: Mask,
     frame: pd.DataFrame,
+    engine: Engine = DEFAULT_ENGINE,
 ) -> tuple[list[FeatureStep], list[str], list[str]]:
     """One step per column on the usable rows, in input order; the constant and the blank
-    columns get none."""
+    columns get none. The number columns' statistics come from `engine.column_stats`."""
     drop_blank = {r.column: r.drop_blank for r in rules}
     rows = None if usable.all() else usable  # all rows: no copy of each column
+    numbers = [n for n in columns if _kind(dictionary.column(n)) != "categorical"]
+    fitted_numbers = _fit_numbers(dictionary, columns, numbers, rows, drop_blank, engine)
     steps: list[FeatureStep] = []
     constant: list[str] = []
     blank: list[str] = []
     for name, parsed in columns.items():
-        spec = dictionary.column(name)
-        if _kind(spec) == "categorical":
+        if name not in fitted_numbers:
             labels = parsed.values if rows is None else parsed.values[rows]
             step = _fit_categorical(name, labels)
             if step is None:
                 (blank if labels.eq(MISSING_LEVEL).all() else constant).append(name)
                 continue
         else:
-            fitted = _fit_number(spec, parsed, rows, drop_blank=drop_blank[name])
+            fitted = fitted_numbers[name]
             if fitted is None:
                 constant.append(name)
                 continue
@@ -461,90 +479,158 @@ def _fit_anchor(
     return step
 
 
-def _skewness(x: Matrix) -> float:
-    """Sample skewness. d * d * d avoids numpy's general power function (d ** 3) but may differ
-    in the last bits; the skewness is only compared with SKEW_LIMIT and printed with one decimal,
-    so next to either boundary the value is recomputed exactly as before."""
-    sd = x.std()
-    if not sd > 0:
-        return 0.0
-    mean = x.mean()
-    # The mean of cubed deviations by blocks of rows (two small scratch arrays instead of two
-    # copies of the column); it differs from the one-pass mean by rounding only, which the
-    # boundary check below covers.
-    total, block = 0.0, 65_536
-    for start in range(0, len(x), block):
-        d = x[start : start + block] - mean
-        cube = d * d
-        cube *= d
-        total += float(cube.sum())
-    fast = total / len(x) / sd**3
-    tenths = fast * 10 - np.floor(fast * 10)
-    if abs(fast - SKEW_LIMIT) > 1e-6 and abs(tenths - 0.5) > 1e-6:
-        return float(fast)
-    return float(((x - mean) ** 3).mean() / sd**3)
+# The number columns fitted together hold at most about this many bytes of new arrays (their
+# fit rows when some rows are left out, filled-in or log-transformed values); more columns are
+# fitted batch after batch, so the fit's memory does not grow with the column count.
+FIT_BATCH_BYTES = 256 * 2**20
 
 
-def _fill_value(raw: Matrix, missing: Mask, kind: str) -> float:
+def _fit_numbers(
+    dictionary: DataDictionary,
+    columns: dict[str, ParsedColumn],
+    names: list[str],
+    rows: Mask | None,
+    drop_blank: dict[str, bool],
+    engine: Engine,
+) -> dict[str, FeatureStep | None]:
+    """The steps of the numeric, binary and date columns (None: constant), in batches of
+    columns whose new arrays fit in FIT_BATCH_BYTES (on all rows a column is not copied unless
+    its blanks are filled in or it is log-transformed)."""
+    if not names:
+        return {}
+    n = len(columns[names[0]].values) if rows is None else int(np.count_nonzero(rows))
+    per_batch = max(1, FIT_BATCH_BYTES // max(8 * n, 1))
+    out: dict[str, FeatureStep | None] = {}
+    for start in range(0, len(names), per_batch):
+        batch = names[start : start + per_batch]
+        raws = {}
+        for name in batch:
+            raw = columns[name].values.to_numpy(dtype=float)
+            raws[name] = raw if rows is None else raw[rows]
+        specs = [dictionary.column(name) for name in batch]
+        out.update(_fit_batch(specs, raws, drop_blank, engine))
+    return out
+
+
+def _stats_of(engine: Engine, raws: dict[str, Matrix], names: list[str]) -> ColumnStats:
+    return engine.column_stats(pd.DataFrame({c: raws[c] for c in names}, copy=False), names)
+
+
+def _fit_batch(
+    specs: list[ColumnSpec], raws: dict[str, Matrix], drop_blank: dict[str, bool], engine: Engine
+) -> dict[str, FeatureStep | None]:
+    """Each column's fill-in value, then (on the filled-in values) whether it is constant, its
+    transform, caps and scaler, all from `engine.column_stats`: one sort per column, and one
+    more for a column whose values the fill-in or the log change."""
+    names = [spec.name for spec in specs]
+    stats = _stats_of(engine, raws, names)
+    fills: dict[str, float | None] = {}
+    refit = []
+    for j, spec in enumerate(specs):
+        fills[spec.name] = None
+        if drop_blank[spec.name]:
+            continue
+        fill = _fill_value(stats, j, _kind(spec))
+        fills[spec.name] = fill
+        if stats.blanks[j]:
+            raw = raws[spec.name]
+            raws[spec.name] = np.where(np.isnan(raw), fill, raw)
+            refit.append(spec.name)
+    filled = _merged(stats, _stats_of(engine, raws, refit)) if refit else stats
+    imputed = {c: int(stats.blanks[j]) if fills[c] is not None else 0 for j, c in enumerate(names)}
+    return _decide(specs, raws, filled, fills, imputed, engine)
+
+
+def _decide(
+    specs: list[ColumnSpec],
+    raws: dict[str, Matrix],
+    stats: ColumnStats,
+    fills: dict[str, float | None],
+    imputed: dict[str, int],
+    engine: Engine,
+) -> dict[str, FeatureStep | None]:
+    """Per column (its filled-in values `raws`, their `stats`): constant (None), or its step
+    with its fill-in value and how many blanks it filled in."""
+    out: dict[str, FeatureStep | None] = {}
+    transforms = {}
+    for j, spec in enumerate(specs):
+        if stats.sd[j] == 0:
+            out[spec.name] = None
+            continue
+        transforms[spec.name] = _transform(spec, _kind(spec), raws[spec.name], stats, j)
+    logged = [c for c, (t, _) in transforms.items() if t == "log1p"]
+    for c in logged:
+        raws[c] = np.log1p(raws[c])
+    after = _merged(stats, _stats_of(engine, raws, logged)) if logged else stats
+    for j, spec in enumerate(specs):
+        if spec.name in transforms:
+            step = _scaled_step(spec, raws[spec.name], after, j, transforms[spec.name])
+            out[spec.name] = replace(step, impute=fills[spec.name], imputed=imputed[spec.name])
+    return out
+
+
+def _merged(base: ColumnStats, update: ColumnStats) -> ColumnStats:
+    """`base` with the columns of `update` replaced by their new statistics."""
+    at = [base.columns.index(c) for c in update.columns]
+    fields: dict[str, NDArray[np.generic] | None] = {}
+    for name in ("count", "blanks", "mean", "sd", "skew", "median", "mad", "minimum", "maximum"):
+        mine, theirs = getattr(base, name), getattr(update, name)
+        if mine is None or theirs is None:
+            fields[name] = None
+            continue
+        merged = np.array(mine, copy=True)
+        merged[at] = theirs
+        fields[name] = merged
+    quantiles = np.array(base.quantiles, copy=True)
+    quantiles[:, at] = update.quantiles
+    return replace(base, quantiles=quantiles, **fields)  # type: ignore[arg-type]
+
+
+def _fill_value(stats: ColumnStats, j: int, kind: str) -> float:
     """What a blank becomes: the median (the most common value for a yes/no column)."""
-    if not missing.any():
-        return float(np.median(raw))
-    observed = raw[~missing]
-    if kind == "binary":
-        return float(np.round(observed.mean()))
-    return float(np.median(observed))
+    if kind == "binary" and stats.blanks[j]:
+        return float(np.round(stats.mean[j]))
+    return float(stats.median[j])
 
 
-def _fit_number(
-    spec: ColumnSpec, parsed: ParsedColumn, rows: Mask | None, *, drop_blank: bool
-) -> FeatureStep | None:
-    """The step of a numeric, binary or date column on the fit rows; None when it is constant."""
+def _scaled_step(
+    spec: ColumnSpec, x: Matrix, stats: ColumnStats, j: int, transform: tuple[str, str]
+) -> FeatureStep:
+    """The step of a column that is not constant: caps (numbers only) and the scaler, on its
+    (transformed) values `x` whose statistics are column j of `stats`."""
     kind = _kind(spec)
-    raw = parsed.values.to_numpy(dtype=float)
-    if rows is not None:
-        raw = raw[rows]
-    missing = np.isnan(raw)
-    n_missing = int(missing.sum())
-    impute_value = None
-    if not drop_blank:
-        impute_value = _fill_value(raw, missing, kind)
-        if n_missing:
-            raw = np.where(missing, impute_value, raw)
-    del missing
-    if raw.std() == 0:
-        return None
-    transform, reason = _transform(spec, kind, raw)
-    x = np.log1p(raw) if transform == "log1p" else raw
-    del raw
-    lo, hi, capped = _caps(x) if kind == "numeric" else (None, None, 0)
+    lo, hi, capped = _caps(x, stats, j) if kind == "numeric" else (None, None, 0)
     if lo is not None and hi is not None:
         x = np.clip(x, lo, hi)
-    mean, scale = float(x.mean()), float(x.std())
+        mean, scale = float(x.mean()), float(x.std())
+    else:  # the same x.mean() and x.std() as column_stats computed
+        mean, scale = float(stats.mean[j]), float(stats.sd[j])
     return FeatureStep(
         column=spec.name,
         kind=kind,
-        transform=transform,
-        impute=impute_value,
+        transform=transform[0],
         clip_low=lo,
         clip_high=hi,
         mean=mean,
         scale=scale if scale != 0 else 1.0,
-        imputed=n_missing,  # none when blanks drop: those rows are gone
         capped=capped,
-        reason=reason,
+        reason=transform[1],
     )
 
 
-def _transform(spec: ColumnSpec, kind: str, raw: Matrix) -> tuple[str, str]:
+def _transform(
+    spec: ColumnSpec, kind: str, raw: Matrix, stats: ColumnStats, j: int
+) -> tuple[str, str]:
     """log(1 + x) for a skewed amount or where the data dictionary asks; the reason in words."""
     if kind != "numeric" or spec.is_scale or spec.type == "ordinal":
         return "none", ""
     wanted = spec.transform
+    low = float(stats.minimum[j]) if stats.minimum is not None else float(raw.min())
     # The skewness decides only for non-negative amounts without a declared transform.
-    skew = _skewness(raw) if wanted is None and raw.min() >= 0 else 0.0
-    if not (wanted == "log" or (wanted is None and raw.min() >= 0 and skew > SKEW_LIMIT)):
+    skew = _decided_skewness(raw, float(stats.skew[j])) if wanted is None and low >= 0 else 0.0
+    if not (wanted == "log" or (wanted is None and low >= 0 and skew > SKEW_LIMIT)):
         return "none", ""
-    if raw.min() < 0:
+    if low < 0:
         raise InputError(f"column '{spec.name}' has negative values and cannot be log-transformed")
     if wanted is not None:
         return "log1p", "log-transformed as the data dictionary asks"
@@ -554,16 +640,31 @@ def _transform(spec: ColumnSpec, kind: str, raw: Matrix) -> tuple[str, str]:
     )
 
 
-def _caps(x: Matrix) -> tuple[float | None, float | None, int]:
-    """Bounds OUTLIER_RSD robust SDs from the median, and how many values lie beyond them; no
-    bounds when there are none, or more than MAX_OUTLIER_SHARE (a group, not outliers)."""
-    med = float(np.median(x))
-    # The same median of |x - med|, computed in one scratch array (np.median(np.abs(x - med))
-    # holds three copies of the column).
-    scratch = np.subtract(x, med)
-    np.abs(scratch, out=scratch)
-    mad = float(np.median(scratch, overwrite_input=True)) * 1.4826
-    del scratch
+def _skewness(x: Matrix) -> float:
+    """Sample skewness, decided as `_decided_skewness` (the fast value, exact near a boundary)."""
+    sd = x.std()
+    if not sd > 0:
+        return 0.0
+    return _decided_skewness(x, cubed_mean(x, float(x.mean())) / sd**3)
+
+
+def _decided_skewness(x: Matrix, fast: float) -> float:
+    """The skewness the rule compares with SKEW_LIMIT and prints with one decimal. The fast
+    value (`engine.cubed_mean`: d * d * d by blocks) may differ from the exact one in the last
+    bits, so next to either boundary the value is recomputed exactly as before."""
+    tenths = fast * 10 - np.floor(fast * 10)
+    if abs(fast - SKEW_LIMIT) > 1e-6 and abs(tenths - 0.5) > 1e-6:
+        return float(fast)
+    mean, sd = x.mean(), x.std()
+    return float(((x - mean) ** 3).mean() / sd**3) if sd > 0 else 0.0
+
+
+def _caps(x: Matrix, stats: ColumnStats, j: int) -> tuple[float | None, float | None, int]:
+    """Bounds OUTLIER_RSD robust SDs from the median (`stats` of `x`), and how many values lie
+    beyond them; no bounds when there are none, or more than MAX_OUTLIER_SHARE (a group, not
+    outliers)."""
+    med = float(stats.median[j])
+    mad = float(stats.mad[j]) * 1.4826
     if not mad > 0:
         return None, None, 0
     lo, hi = med - OUTLIER_RSD * mad, med + OUTLIER_RSD * mad
@@ -739,7 +840,9 @@ def _scale_into(out: Matrix, raw: Matrix, step: FeatureStep, *, clean: bool) -> 
 # --------------------------------------------------------------------------- prepare = fit + apply
 
 
-def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
+def prepare(
+    frame: pd.DataFrame, dictionary: DataDictionary, *, engine: Engine = DEFAULT_ENGINE
+) -> PreparedData:
     """Fit the steps on the table, then apply them to it: the kept rows, their model matrix and
     their values in units, with every row left out counted under its reason."""
     _check_segment_columns(dictionary)
@@ -748,7 +851,7 @@ def prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
     # positive value and a date column's reference come from the column, and they parse the
     # kept rows to the same numbers as the fitted step does.
     columns = _parse_for_fit(frame, dictionary)
-    fitted = _fit(dictionary, columns, repeats, frame)
+    fitted = _fit(dictionary, columns, repeats, frame, engine)
     rows = _start_rows(len(frame), repeats, dictionary.id_column)
     scaled, values = _apply(columns, fitted.steps, fitted.rules, rows, usable_only=True)
     assert values is not None  # usable_only: the values in units come with the matrix

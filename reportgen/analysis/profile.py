@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from reportgen.analysis import order_stats
 from reportgen.analysis.cluster import Segmentation
 from reportgen.analysis.engine import (
     DEFAULT_ENGINE,
@@ -33,6 +34,7 @@ Vector = NDArray[np.float64]
 Index = NDArray[np.intp]
 Mask = NDArray[np.bool_]
 Kruskal = tuple[float, float]  # (H, p)
+ReferenceBins = tuple[list[float], list[float]]  # decile edges, share of rows per bin
 
 MAX_SHOWN_CATEGORIES = 6
 BLANK = "(blank)"
@@ -119,6 +121,9 @@ class Profiles:
     overall_sd: tuple[float, ...]
     n: int
     tests: tuple[FeatureTest, ...] = ()
+    # Per numeric feature (in `features` order): decile edges and shares, for drift later
+    # (model.json), from the same sort as the feature's rank test.
+    reference: tuple[ReferenceBins, ...] = ()
 
     def table(self) -> pd.DataFrame:
         """Segments x features (means in real units) plus size and share, then the share of
@@ -175,7 +180,7 @@ def profile(
     describe_cols = [c for c in dictionary.describe_columns if c in prepared.kept.columns]
     n = len(prepared.scaled)
     index, k = _segment_index(seg)
-    aggregates, ranks = _numeric_statistics(prepared, seg, index, engine)
+    aggregates, ranks, reference = _numeric_statistics(prepared, seg, index, engine)
     overall_mean, overall_sd = aggregates.overall_mean, aggregates.overall_sd
     moments = [aggregates.moments(i) for i in range(len(feats_num))]
     known = {
@@ -213,30 +218,51 @@ def profile(
         overall_sd=tuple(float(x) for x in overall_sd),
         n=n,
         tests=tuple(t for t in tests if t is not None),
+        reference=reference,
     )
 
 
 def _numeric_statistics(
     prepared: PreparedData, seg: Segmentation, index: Index, engine: Engine
-) -> tuple[SegmentAggregates, list[Kruskal | None]]:
-    """The numeric features' per-segment aggregates (`engine.segment_aggregates`) and each
-    one's Kruskal–Wallis test where there is one. The tests are independent and numpy releases
-    the GIL while it sorts: on large data they run on all cores, beside the aggregates' bincounts
-    (which hold it). Same numbers in any order."""
+) -> tuple[SegmentAggregates, list[Kruskal | None], tuple[ReferenceBins, ...]]:
+    """The numeric features' per-segment aggregates (`engine.segment_aggregates`), each one's
+    Kruskal–Wallis test where there is one, and each one's reference bins (for drift), the
+    test and the bins from one sort of the column. The columns are independent and numpy
+    releases the GIL while it sorts and searches: on large data they run on threads, beside
+    the aggregates' bincounts (which hold it). Same numbers in any order."""
     values = prepared.values
     k = len(seg.segment_ids)
-    testable = np.count_nonzero(np.bincount(index, minlength=k)) >= 2
+    sizes = np.bincount(index, minlength=k)
+    testable = np.count_nonzero(sizes) >= 2
+    # The rows grouped by segment, once for every column: each column is gathered in this order
+    # and cut into its segments' values.
+    by_segment = np.argsort(index, kind="stable") if len(index) > KW_EXACT_MAX else None
 
-    def job(i: int) -> SegmentAggregates | Kruskal | None:
+    def job(i: int) -> SegmentAggregates | tuple[Kruskal | None, ReferenceBins]:
         if i < 0:
             return engine.segment_aggregates(values, seg.labels, seg.segment_ids)
         x = values[:, i]
-        return _kruskal(x, index, k) if testable and np.ptp(x) > 0 else None
+        s = np.sort(x)
+        test = None
+        if testable and s[-1] > s[0]:
+            test = _kruskal(x, index, k, s, (by_segment, sizes))
+        return test, reference_bins(s)
 
     width = len(prepared.numeric_features)
-    aggregates, *ranks = map_threads(job, range(-1, width), rows=len(prepared.scaled))
+    rows = len(prepared.scaled)
+    aggregates, *per = map_threads(job, range(-1, width), rows=rows, scratch=24 * rows)
     assert isinstance(aggregates, SegmentAggregates)
-    return aggregates, [r if isinstance(r, tuple) else None for r in ranks]
+    columns = [p for p in per if isinstance(p, tuple)]
+    return aggregates, [t for t, _ in columns], tuple(b for _, b in columns)
+
+
+def reference_bins(s: Vector) -> ReferenceBins:
+    """Decile edges of one feature (its sorted values `s`) and the share of rows in each bin,
+    for PSI drift later: `np.unique(np.quantile(x, REFERENCE_LEVELS))` and the shares of
+    `np.searchsorted(edges, x)`, from the sorted column (see order_stats)."""
+    edges = np.unique(order_stats.quantiles(s, REFERENCE_LEVELS))
+    counts = order_stats.bin_counts(s, edges)
+    return [float(e) for e in edges], [float(c) / len(s) for c in counts]
 
 
 def _feature_stats(
@@ -328,14 +354,25 @@ def _vs_rest(moments: Moments, pos: int) -> tuple[float, float, float]:
 
 
 KW_EXACT_MAX = 200_000
+# Decile edges of each numeric feature for drift (PSI), saved in model.json.
+REFERENCE_LEVELS = tuple(i / 10 for i in range(1, 10))
 
 
-def _kruskal(x: Vector, index: Index, k: int) -> Kruskal:
+def _kruskal(
+    x: Vector,
+    index: Index,
+    k: int,
+    s: Vector | None = None,
+    grouping: tuple[Index | None, NDArray[np.int64]] | None = None,
+) -> Kruskal:
     """Kruskal–Wallis H and p over the groups in `index` (empty groups left out, as before).
 
-    Up to KW_EXACT_MAX rows: scipy.stats.kruskal itself. Above: the same statistic from one sort
-    of all rows (average ranks for ties, tie correction) and per-group rank sums by bincount,
-    instead of scipy concatenating and re-sorting per-group copies; equal up to rounding."""
+    Up to KW_EXACT_MAX rows: scipy.stats.kruskal itself. Above: the same statistic from the
+    sorted column `s` (computed here when not given) and each group's values sorted, ranked by
+    binary search (`order_stats.rank_sums`: average ranks for ties, tie correction) instead of
+    scipy concatenating and re-ranking per-group copies; equal up to rounding. `grouping`: the
+    rows ordered by group (a stable argsort of `index`) and the group sizes, when the caller
+    has them for several columns."""
     from scipy import stats
 
     if len(x) <= KW_EXACT_MAX:
@@ -343,17 +380,18 @@ def _kruskal(x: Vector, index: Index, k: int) -> Kruskal:
         stat, p = stats.kruskal(*[s for s in samples if len(s)])
         return float(stat), float(p)
     n = len(x)
-    # Any sort order will do: tied values share one average rank, and rank sums are sums of
-    # half-integers below 2**53, exact in float64 whatever the order of the additions.
-    order = np.argsort(x)
-    xs = x[order]
-    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
-    run = np.diff(np.r_[starts, n])
-    avg_rank = starts + (run + 1) / 2.0  # 1-based average rank of each run of ties
-    rank_sums = np.bincount(index[order], weights=np.repeat(avg_rank, run), minlength=k)
-    sizes = np.bincount(index, minlength=k)
+    s = np.sort(x) if s is None else s
+    order, sizes = grouping if grouping is not None else (None, np.bincount(index, minlength=k))
+    if order is None:
+        order = np.argsort(index, kind="stable")
+    grouped = x[order]
+    cuts = np.cumsum(sizes)[:-1]
+    parts = np.split(grouped, cuts)
+    for part in parts:
+        part.sort()
+    rank_sums, ties = order_stats.rank_sums(s, parts)
+    del grouped, parts
     used = sizes > 0
-    ties = 1.0 - float((run.astype(float) ** 3 - run).sum()) / (float(n) ** 3 - n)
     h = 12.0 / (n * (n + 1.0)) * float((rank_sums[used] ** 2 / sizes[used]).sum()) - 3 * (n + 1)
     h /= ties
     return h, float(stats.chi2.sf(h, int(used.sum()) - 1))

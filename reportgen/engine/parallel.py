@@ -2,7 +2,8 @@
 
 numpy releases the GIL while it sorts, partitions and searches, so per-feature work on large
 columns (rank tests, quantiles) runs on all cores from threads: no copies, no processes. Results
-come back in input order and each item is computed exactly as it would be alone.
+come back in input order and each item is computed exactly as it would be alone. How many run
+at once is bounded by the memory their temporaries take, not by a row count.
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 PARALLEL_FROM = 200_000  # rows; below, starting threads costs more than it saves
-# rows; above, each thread's temporaries (a sort order, sorted copies: ~0.3 GB per thread at 10M
-# rows) would raise the run's peak memory, which matters more there than seconds.
-PARALLEL_UPTO = 4_000_000
+# Bytes of temporaries that the items running at once may hold together (a sort of a column, its
+# copy without blanks): threads are added while their scratch fits, so the run's peak memory
+# grows by at most this much, whatever the row count (one item always runs).
+SCRATCH_BUDGET = 512 * 2**20
 
 
-def map_threads(fn: Callable[[T], R], items: Iterable[T], *, rows: int) -> list[R]:
-    """[fn(x) for x in items], on a thread per core for columns of 200k to 4M rows."""
+def map_threads(
+    fn: Callable[[T], R], items: Iterable[T], *, rows: int, scratch: int | None = None
+) -> list[R]:
+    """[fn(x) for x in items], on a thread per core for columns of PARALLEL_FROM rows or more,
+    as many at once as `scratch` (bytes of temporaries per item; default three float64 columns
+    of `rows`) fits in SCRATCH_BUDGET."""
     items = list(items)
-    workers = min(len(items), os.cpu_count() or 1)
-    if not PARALLEL_FROM <= rows <= PARALLEL_UPTO or workers < 2:
+    per_item = scratch if scratch is not None else 24 * rows
+    fitting = max(1, SCRATCH_BUDGET // max(per_item, 1))
+    workers = min(len(items), os.cpu_count() or 1, fitting)
+    if rows < PARALLEL_FROM or workers < 2:
         return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, items))

@@ -216,7 +216,7 @@ def build_model(
         "next_segment_id": int(next_segment_id if next_segment_id is not None else max(ids) + 1),
         "overall_mean": [float(m) for m in profiles.overall_mean],
         "overall_sd": [float(m) for m in profiles.overall_sd],
-        "reference": _reference(prepared),
+        "reference": _reference(prepared, profiles),
         "dictionary": _jsonable(asdict(dictionary)),
         "assignments_sha256": assignments_sha256,
         "previous": (
@@ -245,12 +245,20 @@ def _segment_entries(
     ]
 
 
-def _reference(prepared: PreparedData) -> dict[str, dict[str, list[float]]]:
-    """Each numeric feature's decile bins (for drift later), one feature per thread."""
+def _reference(
+    prepared: PreparedData, profiles: Profiles | None = None
+) -> dict[str, dict[str, list[float]]]:
+    """Each numeric feature's decile bins (for drift later): the profiles' (computed from the
+    sort their rank tests made, the same numbers), else one feature per thread here."""
     numeric = prepared.numeric_features
-    bins = map_threads(
-        lambda j: reference_bins(prepared.values[:, j]), range(len(numeric)), rows=prepared.n_kept
-    )
+    if profiles is not None and len(profiles.reference) == len(numeric):
+        bins = list(profiles.reference)
+    else:
+        bins = map_threads(
+            lambda j: reference_bins(prepared.values[:, j]),
+            range(len(numeric)),
+            rows=prepared.n_kept,
+        )
     return {f: {"edges": e, "shares": s} for f, (e, s) in zip(numeric, bins, strict=True)}
 
 

@@ -197,3 +197,37 @@ def test_profile_takes_its_means_from_the_engine_it_is_given():
 def test_the_default_engine_is_the_in_memory_one():
     engine: Engine = DEFAULT_ENGINE
     assert isinstance(engine, InMemoryEngine)
+
+
+def test_large_fits_get_scikit_learns_tolerance_without_its_variance_pass(monkeypatch):
+    """Above SINGLE_THREAD_BELOW rows the tolerance is computed by blocks (np.var's bits, no
+    copy of the matrix); the fit is scikit-learn's own: same centres, labels, inertia, n_iter."""
+    from sklearn.cluster import KMeans
+
+    from reportgen.analysis import engine
+
+    monkeypatch.setattr(engine, "SINGLE_THREAD_BELOW", 100)
+    x0 = _blobs(3_000) * np.array([1.0, 30.0])  # columns of unequal variance
+    init = x0[[0, 1, 2]].copy()
+    x = x0.copy()
+    plain = KMeans(3, init=init, n_init=1, copy_x=False, random_state=0, tol=1e-2).fit(x)
+    y = x0.copy()
+    calls = []
+    real_var = np.var
+    monkeypatch.setattr(np, "var", lambda *a, **k: calls.append(1) or real_var(*a, **k))
+    given = engine.fit_kmeans(y, 3, 0, init=init, tol=1e-2)
+    assert calls == []  # no np.var over the matrix
+    assert given._tol == plain._tol  # noqa: SLF001  # scikit-learn's absolute tolerance
+    assert np.array_equal(given.cluster_centers_, plain.cluster_centers_)
+    assert np.array_equal(given.labels_, plain.labels_)
+    assert (given.inertia_, given.n_iter_) == (plain.inertia_, plain.n_iter_)
+
+
+def test_column_variance_is_numpys_bit_for_bit():
+    from reportgen.analysis.engine import column_variance
+
+    rng = np.random.default_rng(1)
+    for shape in [(1, 3), (7, 2), (1_000, 5), (70_001, 4)]:
+        x = rng.lognormal(size=shape) * 1e3
+        assert np.array_equal(column_variance(x, block=64), x.var(axis=0))
+        assert np.array_equal(column_variance(x), x.var(axis=0))

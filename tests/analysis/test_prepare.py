@@ -180,3 +180,121 @@ def test_lean_median_absolute_deviation_equals_the_plain_one():
     med = float(np.median(x))
     scratch = np.abs(x - med)
     assert np.median(scratch.copy(), overwrite_input=True) == np.median(np.abs(x - med))
+
+
+def _reference_number_step(raw, kind, drop_blank, scale_like=False):
+    """preparation's fit of one number column as it was before it read ColumnStats (numpy
+    directly on the column): (impute, imputed, transform, clip_low, clip_high, capped, mean,
+    scale), or None when constant."""
+    from reportgen.analysis import prepare as prep
+
+    missing = np.isnan(raw)
+    n_missing = int(missing.sum())
+    impute = None
+    if not drop_blank:
+        if not missing.any():
+            impute = float(np.median(raw))
+        elif kind == "binary":
+            impute = float(np.round(raw[~missing].mean()))
+        else:
+            impute = float(np.median(raw[~missing]))
+        raw = np.where(missing, impute, raw)
+    if raw.std() == 0:
+        return None
+    skew = float(((raw - raw.mean()) ** 3).mean() / raw.std() ** 3) if raw.min() >= 0 else 0
+    log = kind == "numeric" and not scale_like and raw.min() >= 0 and skew > prep.SKEW_LIMIT
+    x = np.log1p(raw) if log else raw
+    lo = hi = None
+    capped = 0
+    if kind == "numeric":
+        med = float(np.median(x))
+        mad = float(np.median(np.abs(x - med))) * 1.4826
+        if mad > 0:
+            lo, hi = med - prep.OUTLIER_RSD * mad, med + prep.OUTLIER_RSD * mad
+            capped = int(((x < lo) | (x > hi)).sum())
+            if not capped or capped > prep.MAX_OUTLIER_SHARE * len(x):
+                lo = hi = None
+                capped = 0
+    if lo is not None:
+        x = np.clip(x, lo, hi)
+    return (
+        impute,
+        n_missing if impute is not None else 0,
+        "log1p" if log else "none",
+        lo,
+        hi,
+        capped,
+        float(x.mean()),
+        float(x.std()),
+    )
+
+
+def test_fit_from_column_stats_equals_numpy_on_each_column():
+    """The fit reads its medians, MADs, minima and skewness from engine.column_stats (one sort
+    per column): the steps equal, bit for bit, numpy's functions on each column."""
+    from reportgen.io import dictionary
+
+    rng = np.random.default_rng(11)
+    n = 3_001
+    spend = rng.lognormal(3, 1, n)
+    spend[:20] *= 40  # a few huge spenders: capped after the log
+    frame = pd.DataFrame(
+        {
+            "spend": spend,
+            "patchy": np.where(rng.random(n) < 0.2, np.nan, rng.normal(50, 5, n)),
+            "flag": np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 2, n).astype(float)),
+            "score": np.round(rng.normal(10, 2, n), 1),
+            "flat": np.full(n, 4.0),
+        }
+    )
+    frame.loc[:5, "score"] = [60, -40, 70, 55, -35, 80]  # outliers to cap, no log
+    d = dictionary.resolve_dictionary(frame)
+    d = (
+        dictionary.with_roles(d, {"flag": ("segment", "")})
+        if "flag" not in d.segment_columns
+        else d
+    )
+    prepared = prepare(frame, d)
+    steps = {s.column: s for s in prepared.steps}
+    assert "flat" not in steps  # constant
+    for name, step in steps.items():
+        raw = frame[name].to_numpy(dtype=float)
+        expected = _reference_number_step(raw, step.kind, drop_blank=step.impute is None)
+        got = (
+            step.impute,
+            step.imputed,
+            step.transform,
+            step.clip_low,
+            step.clip_high,
+            step.capped,
+            step.mean,
+            step.scale,
+        )
+        assert got == expected, name
+    assert steps["spend"].transform == "log1p" and steps["spend"].capped > 0
+    assert steps["patchy"].imputed > 0 and steps["score"].capped == 6
+
+
+def test_prepare_fits_its_numbers_through_the_engine_it_is_given():
+    from reportgen.analysis.engine import InMemoryEngine
+    from reportgen.io import dictionary
+
+    class Counting(InMemoryEngine):
+        def __init__(self):
+            self.calls = []
+
+        def column_stats(self, values, columns):
+            self.calls.append(tuple(columns))
+            return super().column_stats(values, columns)
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=500), "b": rng.lognormal(size=500), "c": rng.normal(size=500)}
+    )
+    frame.loc[:100, "c"] = np.nan  # 20 % blank: filled in with the median
+    engine = Counting()
+    plain = prepare(frame, dictionary.resolve_dictionary(frame))
+    given = prepare(frame, dictionary.resolve_dictionary(frame), engine=engine)
+    assert given.steps == plain.steps
+    # every column once; the filled-in one again; the log-transformed one again
+    assert engine.calls == [("a", "b", "c"), ("c",), ("b",)]

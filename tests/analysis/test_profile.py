@@ -100,3 +100,86 @@ def test_profile_moments_and_large_kruskal_equal_the_per_segment_versions():
 
 def pytest_approx(value, **kw):
     return pytest.approx(value, rel=1e-9, **kw)
+
+
+def test_profiles_reference_bins_are_model_jsons_from_the_same_sort(monkeypatch):
+    """The decile bins for drift come from the sort the rank test made, and equal what
+    runs.model computes from the values (np.quantile, searchsorted, bincount)."""
+    from reportgen.analysis.profile import profile as build_profiles
+    from reportgen.runs import model
+
+    assert profile.REFERENCE_LEVELS == model.REFERENCE_QUANTILES
+    monkeypatch.setattr(profile, "KW_EXACT_MAX", 100)  # the one-sort rank test on 600 rows
+    frame, _ = two_group_frame()
+    frame["score"] = np.random.default_rng(3).integers(1, 6, len(frame)).astype(float)  # ties
+    d = resolve_dictionary(frame)
+    prepared = prepare(frame, d)
+    seg = cluster(prepared.scaled, k=2, seed=0)
+    profiles = build_profiles(prepared, seg, d)
+    assert len(profiles.reference) == len(prepared.numeric_features)
+    for j, bins in enumerate(profiles.reference):
+        assert bins == model.reference_bins(prepared.values[:, j])
+    # and the Kruskal–Wallis numbers equal scipy's on the same columns
+    from scipy import stats
+
+    for test in profiles.tests:
+        if test.column not in prepared.numeric_features:
+            continue
+        j = prepared.numeric_features.index(test.column)
+        x = prepared.values[:, j]
+        h, p = stats.kruskal(*[x[seg.labels == s] for s in seg.segment_ids])
+        assert test.statistic == pytest.approx(h, rel=1e-12)
+
+
+def _wide(rows: int, segment: int, describe: int, seed: int = 0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 3, rows)
+    data = {f"s{j}": group * 2.0 + rng.normal(size=rows) for j in range(segment)}
+    data |= {f"d{j:04d}": group + rng.normal(size=rows) for j in range(describe)}
+    return pd.DataFrame(data)
+
+
+def test_a_wide_table_is_refused_before_any_work():
+    """300 rows x 800 numeric columns: every one would segment, which grows faster than the
+    column count (screening refits without each feature): refused at once, one line."""
+    from reportgen.analysis import prepare as prep
+    from reportgen.analysis.engine import InMemoryEngine
+    from reportgen.errors import InputError
+
+    class Counting(InMemoryEngine):
+        calls = 0
+
+        def column_stats(self, values, columns):
+            Counting.calls += 1
+            return super().column_stats(values, columns)
+
+    frame = _wide(300, 800, 0)
+    with pytest.raises(InputError, match="800 columns would segment") as err:
+        prep.prepare(frame, resolve_dictionary(frame), engine=Counting())
+    assert "\n" not in str(err.value) and Counting.calls == 0
+    assert len(resolve_dictionary(frame).segment_columns) > prep.MAX_SEGMENT_FEATURES
+
+
+def test_profile_memory_grows_linearly_with_the_described_columns():
+    """Profiles of a wide table (300 rows, 5 segmenting and 40 or 280 described columns): the
+    peak of the memory they allocate grows with the column count, not with its square."""
+    import tracemalloc
+
+    from reportgen.analysis.profile import profile as build_profiles
+
+    peaks = {}
+    for describe in (40, 280):
+        frame = _wide(300, 5, describe)
+        d = resolve_dictionary(frame, columns=tuple(f"s{j}" for j in range(5)))
+        prepared = prepare(frame, d)
+        seg = cluster(prepared.scaled, k=3, seed=0)
+        tracemalloc.start()
+        profiles = build_profiles(prepared, seg, d)
+        peaks[describe] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(profiles.tests) == 5 + describe
+        assert all(len(s.describe) == describe for s in profiles.segments)
+    # 7x the columns: about 7x the memory (quadratic growth would be 49x)
+    assert peaks[280] < 10 * peaks[40], peaks
