@@ -49,6 +49,7 @@ class WorkbookStyle:
     footer: str = ""
     classification: str = ""
     logo_png: bytes | None = None
+    font: str = ""  # an installed family (a font file cannot travel inside a workbook)
 
 
 def workbook_style(theme: Theme) -> WorkbookStyle:
@@ -60,6 +61,7 @@ def workbook_style(theme: Theme) -> WorkbookStyle:
         footer=theme.footer,
         classification=theme.classification,
         logo_png=theme.logo_png,
+        font=theme.font_family if theme.font_family and not theme.font_uri else "",
     )
 
 
@@ -102,6 +104,8 @@ def write_workbook(
     book.set_properties(
         {"title": context.doc.title, "subject": "Customer segment brief", "comments": ""}
     )
+    if style.font:  # the default cell format: every cell without its own font
+        book.formats[0].set_font_name(style.font)
     formats = _Formats(book, style)
     _summary_sheet(book, formats, a, context, len(assignments), style)
     _profiles_sheet(book, formats, a, context)
@@ -121,11 +125,12 @@ class _Formats:
 
     def __init__(self, book: Any, style: WorkbookStyle):
         self.book = book
-        self.title = book.add_format({"bold": True, "font_size": 16})
-        self.bold = book.add_format({"bold": True})
-        self.note = book.add_format({"italic": True, "font_color": "#595959", "text_wrap": False})
-        self.warn = book.add_format({"bold": True, "font_color": "#a33a1a"})
-        self.header = book.add_format(
+        self.font = style.font
+        self.title = self.add({"bold": True, "font_size": 16})
+        self.bold = self.add({"bold": True})
+        self.note = self.add({"italic": True, "font_color": "#595959", "text_wrap": False})
+        self.warn = self.add({"bold": True, "font_color": "#a33a1a"})
+        self.header = self.add(
             {
                 "bold": True,
                 "font_color": _text_on(style.accent),
@@ -134,23 +139,29 @@ class _Formats:
                 "valign": "top",
             }
         )
-        self.wrap = book.add_format({"text_wrap": True, "valign": "top"})
-        self.int = book.add_format({"num_format": "#,##0", "valign": "top"})
-        self.pct = book.add_format({"num_format": "0.0%", "valign": "top"})
-        self.dec2 = book.add_format({"num_format": "0.00", "valign": "top"})
-        self.dec6 = book.add_format({"num_format": "0.000000"})
-        self.general = book.add_format({"valign": "top"})
+        self.wrap = self.add({"text_wrap": True, "valign": "top"})
+        self.int = self.add({"num_format": "#,##0", "valign": "top"})
+        self.pct = self.add({"num_format": "0.0%", "valign": "top"})
+        self.dec2 = self.add({"num_format": "0.00", "valign": "top"})
+        self.dec6 = self.add({"num_format": "0.000000"})
+        self.general = self.add({"valign": "top"})
         self._numbers: dict[str, Any] = {}
 
     def number(self, num_format: str) -> Any:
         if num_format not in self._numbers:
-            self._numbers[num_format] = self.book.add_format({"num_format": num_format})
+            self._numbers[num_format] = self.add({"num_format": num_format})
         return self._numbers[num_format]
+
+    def add(self, properties: dict[str, Any]) -> Any:
+        """A format in the theme's font (XlsxWriter's formats do not inherit the default's)."""
+        return self.book.add_format(
+            {"font_name": self.font, **properties} if self.font else properties
+        )
 
     def swatch(self, color: str) -> Any:
         key = f"swatch:{color}"
         if key not in self._numbers:
-            self._numbers[key] = self.book.add_format(
+            self._numbers[key] = self.add(
                 {"bg_color": color, "font_color": _text_on(color), "bold": True, "valign": "top"}
             )
         return self._numbers[key]

@@ -219,6 +219,8 @@ def test_workbook_is_themed(themed):
     summary = book["Summary"]
     header = next(r for r in summary.iter_rows() if r[0].value == "Segment")
     assert header[0].fill.fgColor.rgb.upper().endswith("7A1F5C")
+    assert header[1].font.name == "DejaVu Serif"  # the theme's installed family
+    assert book["Customers"]["A2"].font.name == "DejaVu Serif"  # the default cell format too
     assert any(c.value == "Classification: Internal" for row in summary.iter_rows() for c in row)
     assert "Internal" in summary.oddHeader.center.text
     assert "Acme Insurance" in summary.oddFooter.left.text
