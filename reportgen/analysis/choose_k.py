@@ -404,26 +404,13 @@ def choose_k(
     no_structure = _no_structure(evidence)
     chosen, why = _settle(evidence, votes, upper, min_share, k_min, no_structure)
     runner_up, close = _runner_up(votes, chosen)
+    method = "vote" if k is None else "user"
     if k is not None:
         said = f"the evidence pointed to k = {chosen}" if chosen else "the evidence was unclear"
-        reason = f"k = {k} was chosen by the analyst; {said} ({_vote_text(votes)})."
-        return KChoice(
-            k,
-            "user",
-            reason,
-            evidence,
-            knee,
-            votes,
-            len(sample),
-            min_share,
-            runner_up,
-            close,
-            k_min,
-            no_structure,
-        )
+        why = f"k = {k} was chosen by the analyst; {said} ({_vote_text(votes)})."
     return KChoice(
-        chosen,
-        "vote",
+        chosen if k is None else k,
+        method,
         why,
         evidence,
         knee,
@@ -432,8 +419,8 @@ def choose_k(
         min_share,
         runner_up,
         close,
-        k_min,
-        no_structure,
+        k_min=k_min,
+        no_structure=no_structure,
     )
 
 
