@@ -299,6 +299,8 @@ def _density(values: Vector, distinct: Vector, counts: NDArray[np.intp]) -> tupl
     if len(distinct) <= DISCRETE_UPTO:
         return counts.astype(np.float64), 1.0
     lo, hi = np.quantile(values, [0.005, 0.995])
+    if hi <= lo:  # nearly every value the same: the whole range, so the bins have a width
+        lo, hi = float(values.min()), float(values.max())
     q1, q3 = np.quantile(values, [0.25, 0.75])
     spread = min(values.std(), (q3 - q1) / 1.34) or values.std()
     bandwidth = BANDWIDTH * 0.9 * spread * len(values) ** -0.2
