@@ -105,6 +105,13 @@ def k_tree(
             by_k[k] = _chosen_level(x, seg, stories)
         else:
             by_k[k] = _fitted_level(x, x_fit, k, seed, names_sub, named, dictionary)
+    # A k with an empty segment has more segments than the data has distinct customers (a
+    # table of a few categories): the tree stops above it.
+    ks = [k for k in ks if k <= seg.k or min(by_k[k][0].shares) > 0]
+    ks = [k for i, k in enumerate(ks) if k == ks[0] + i]
+    if len(ks) < 2:
+        return None
+    extra_k = extra_k if extra_k and min(by_k[extra_k][0].shares) > 0 else 0
     levels = tuple(by_k[k][0] for k in ks)
     flows = tuple(f for a, b in zip(ks, ks[1:], strict=False) for f in _flows(a, by_k, b))
     return KTree(

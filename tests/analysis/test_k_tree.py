@@ -4,6 +4,7 @@ chosen level equal to the brief's segments, names at every level, and the same t
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from reportgen.analysis.cluster import cluster
@@ -78,3 +79,15 @@ def test_too_small_a_table_has_no_tree():
     seg = cluster(p.scaled, k=2, seed=0)
     stories = name_segments(profile(p, seg, d), d)
     assert k_tree(p, seg, stories, d, seed=0) is None
+
+
+def test_no_level_has_more_segments_than_distinct_customers():
+    # three distinct rows only: k = 4 would hold an empty segment, so the tree stops at 3
+    group = np.repeat([0, 1, 2], [40, 30, 20])
+    frame = pd.DataFrame({"spend": 100.0 + 50 * group, "visits": 10.0 + 5 * (group == 2)})
+    d = resolve_dictionary(frame, None)
+    p = prepare(frame, d)
+    seg = cluster(p.scaled, k=3, seed=0)
+    tree = k_tree(p, seg, name_segments(profile(p, seg, d), d), d, seed=0)
+    assert tree is not None and [lv.k for lv in tree.levels] == [2, 3]
+    assert all(min(lv.shares) > 0 for lv in tree.levels)
