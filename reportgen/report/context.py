@@ -429,7 +429,7 @@ def _overview(a: Analysis, specs: dict[str, ColumnSpec]) -> OverviewView:
         silhouette="–" if ev.silhouette is None else f"{ev.silhouette:.2f}",
         quality_line=_quality_line(ev),
         stability_line=_stability_line(ev, a.stories),
-        close_vote=_close_vote(a),
+        close_vote=_close_vote(a, short=True),
         n_partial=f"{a.rest.n_partial:,}" if a.rest is not None and a.rest.n_partial else "",
         has_dictionary=a.dictionary.from_file,
     )
@@ -466,8 +466,12 @@ def _sheet_note(a: Analysis) -> tuple[str, ...]:
     return (truncation_note(rows),) if customers_truncated(rows) else ()
 
 
-def _close_vote(a: Analysis) -> str:
-    """When the vote was close: the runner-up k and how its segments would split customers."""
+SEGMENTS_NAMED_ON_PAGE_1 = 4  # a runner-up with more segments is listed in the appendix
+
+
+def _close_vote(a: Analysis, *, short: bool = False) -> str:
+    """When the vote was close: the runner-up k and how its segments would split customers
+    (`short`, page 1: their names only when there are a few)."""
     kc = a.k_choice
     if not kc.close or kc.runner_up is None:
         return ""
@@ -478,9 +482,12 @@ def _close_vote(a: Analysis) -> str:
     split += " (on the evidence sample)" if split else ""
     if named := runner_up_segments(a.k_tree, kc):
         split = f" its segments would be {named}"
+        if short and kc.runner_up > SEGMENTS_NAMED_ON_PAGE_1:
+            split = f" its {kc.runner_up} segments are named in the appendix"
+    runner_votes, votes = counted.count(kc.runner_up), counted.count(kc.k)
     return (
-        f"The vote was close: k = {kc.runner_up} came second "
-        f"({counted.count(kc.runner_up)} vote(s) against {counted.count(kc.k)});{split}. "
+        f"The vote was close: k = {kc.runner_up} came second ({runner_votes} "
+        f"{'vote' if runner_votes == 1 else 'votes'} against {votes});{split}. "
         f"Run with --k {kc.runner_up} to see that brief."
     )
 

@@ -62,3 +62,25 @@ def test_the_brief_shows_the_tree_with_every_level(demo_run):
     assert "k = 2 (chosen)" in text
     for name in tree.levels[1].names:  # the k = 3 names, in the table under the chart
         assert name.split(" ")[0] in text
+
+
+def test_page_one_names_a_runner_up_with_few_segments_and_points_to_the_appendix_for_more(
+    demo_run,
+):
+    from dataclasses import replace
+
+    from reportgen.report.context import _close_vote
+
+    a = demo_run.analysis
+    many = Level(5, (1, 2, 3, 4, 5), (0.2,) * 5, tuple(f"Group {i}" for i in range(5)))
+    tree = replace(a.k_tree, extra=many)
+    votes = {"silhouette": 2, "calinski_harabasz": 2, "davies_bouldin": 5, "gap": None}
+    kc = replace(a.k_choice, close=True, runner_up=5, votes=votes)
+    close = replace(a, k_choice=kc, k_tree=tree)
+    page_one = _close_vote(close, short=True)
+    assert "k = 5 came second (1 vote against 2)" in page_one
+    assert "its 5 segments are named in the appendix" in page_one and "Group 0" not in page_one
+    assert "Group 0 20 % · Group 1 20 %" in _close_vote(close)
+    kc3 = replace(kc, runner_up=3, votes={**votes, "davies_bouldin": 3})
+    few = replace(a, k_choice=kc3)  # the demo's tree has k = 3 with its names
+    assert a.k_tree.level(3).names[0] in _close_vote(few, short=True)
