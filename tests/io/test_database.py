@@ -712,3 +712,9 @@ def test_password_in_the_url_reaches_no_output(crm, tmp_path):
             assert PASSWORD not in " ".join(pdf_text(path)), path.name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["input"]["url"] == crm.url("crm", "reporting")
+
+
+def test_no_postgres_binaries_is_a_clear_skip_reason(monkeypatch):
+    monkeypatch.setattr(pg_server, "find_bindir", lambda: None)
+    reason = pg_server.unavailable()
+    assert reason is not None and "install Debian's 'postgresql' package" in reason
