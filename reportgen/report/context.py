@@ -26,6 +26,7 @@ from reportgen.analysis.stability import (
     Evaluation,
     SegmentStability,
 )
+from reportgen.io.database import DatabaseTable
 from reportgen.io.dictionary import ColumnSpec, DataDictionary
 from reportgen.report import alt_text
 from reportgen.report.images import data_uri
@@ -318,6 +319,7 @@ class MethodView:
     seed: int
     naming_rule: str
     versions: tuple[VersionRow, ...]
+    init_command: str = ""  # the `reportgen init` line that writes a starter dictionary
 
 
 @dataclass(frozen=True)
@@ -800,7 +802,18 @@ def _method(a: Analysis, run: RunInfo, specs: dict[str, ColumnSpec]) -> MethodVi
         seed=seg.seed,
         naming_rule=NAMING_RULE,
         versions=tuple(VersionRow(name=n, version=v) for n, v in run.versions),
+        init_command=_init_command(a),
     )
+
+
+def _init_command(a: Analysis) -> str:
+    """`reportgen init` for this run's input: the file, or the database URL (never with a
+    password) and its table or query."""
+    table = a.intake.table if a.intake is not None else a.table
+    if isinstance(table, DatabaseTable):
+        where = f"--table {table.table_name}" if table.table_name else "--query QUERY"
+        return f"reportgen init {table.url} {where}"
+    return f"reportgen init {a.table.path.name}"
 
 
 def _tests(profiles: Profiles) -> tuple[TestRow, ...]:

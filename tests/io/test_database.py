@@ -332,6 +332,15 @@ def test_cli_brief_from_sqlite_same_as_csv(tmp_path, insurance_brief):
     assert model["input"]["url"] == url and model["input"]["sha256"] == summary["input"]["sha256"]
 
 
+def test_a_brief_from_a_database_suggests_init_for_that_table(tmp_path):
+    url = sqlite_from_csv(DATA / "wholesale_customers.csv", tmp_path / "shop.db", "buyers")
+    out = tmp_path / "out"
+    result = brief(url, "--table", "buyers", "--out", str(out), "--resamples", "3")
+    assert result.exit_code == 0, result.output
+    text = "".join("".join(pdf_text(out / "brief.pdf")).split())  # a long URL wraps
+    assert f"reportgeninit{url}--tablebuyers" in text
+
+
 def test_cli_score_from_sqlite(tmp_path, insurance_brief):
     url = sqlite_from_csv(INSURANCE, tmp_path / "crm.db")
     from_db = runner.invoke(
