@@ -68,3 +68,20 @@ def test_csv_fast_path_gives_the_same_brief_numbers_as_parquet(tmp_path):
     b = build_brief(tmp_path / "c.parquet", out_dir=tmp_path / "b", k=3)
     assert np.array_equal(a.segmentation.labels, b.segmentation.labels)
     assert np.allclose(a.prepared.scaled, b.prepared.scaled)
+
+
+def test_integer_typing_looks_at_every_value_not_only_the_first(tmp_path, monkeypatch):
+    """The first TYPING_SAMPLE values only rule integers out early: a column whose later values
+    are decimals is floats, one of signed integers that Arrow's cast refuses ('+5') is read
+    (as numbers, the way the text rules read '+5'), not a traceback."""
+    from reportgen.io import load
+
+    monkeypatch.setattr(load, "TYPING_SAMPLE", 3)
+    rows = ["id,count,late,signed"] + [f"C{i},{i},{i},{i}" for i in range(6)]
+    rows[-1] = "C9,9,9.5,+9"
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(rows) + "\n")
+    frame = read_table(path).frame
+    assert str(frame["count"].dtype) == "Int64"
+    assert frame["late"].dtype == float and frame["late"].iloc[-1] == 9.5
+    assert frame["signed"].dtype == float and frame["signed"].iloc[-1] == 9.0
