@@ -456,8 +456,7 @@ def _present_and_publish(
             MODEL_FILE: model_bytes(model),
             **shown.segment_pdfs,
         }
-        if (look := mail_theme_json(theme)) is not None:  # `reportgen email` reads it
-            outputs[THEME_FILE] = files.json_bytes(look)
+        outputs[THEME_FILE] = files.json_bytes(mail_theme_json(theme))  # for `reportgen email`
         if config.pdf_archive:  # laid out now that the files it carries exist
             outputs[BRIEF_PDF] = _archive_pdf(config, staging.folder, outputs, shown)
         for name, data in outputs.items():

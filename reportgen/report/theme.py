@@ -273,11 +273,10 @@ def css_string(text: str) -> str:
 # --------------------------------------------------------------------------- emails
 
 
-def mail_theme_json(theme: Theme) -> dict[str, str] | None:
+def mail_theme_json(theme: Theme) -> dict[str, str]:
     """What `reportgen email` needs of a run's theme (theme.json in the run folder): the email
-    bodies take the brand's colour, footer and classification. None for the default look."""
-    if theme.is_default:
-        return None
+    bodies take the brand's colour, footer and classification. Written by every run (empty
+    values for the default look), so a run folder never keeps an earlier run's theme."""
     return {
         "primary_color": theme.primary_color or "",
         "footer": theme.footer,

@@ -238,8 +238,10 @@ def test_email_bodies_take_the_theme(themed):
     assert text.startswith("[Internal]") and "Acme Insurance — internal" in text
 
 
-def test_unthemed_run_writes_no_theme_file(demo_run):
-    assert not (demo_run.config.out_dir / "theme.json").exists()
+def test_unthemed_run_writes_the_default_look(demo_run):
+    look = json.loads((demo_run.config.out_dir / "theme.json").read_text())
+    assert look == {"primary_color": "", "footer": "", "classification": ""}
+    assert themes.read_mail_theme(demo_run.config.out_dir) == themes.DEFAULT
 
 
 def test_hostile_footer_is_printed_not_run(tmp_path):
