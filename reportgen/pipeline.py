@@ -506,13 +506,14 @@ def _present(
     run = _run_info(config, a)
     changes = None
     changes_view = None
-    if previous is not None and matching is not None:
-        prepared, seg, profiles, stories = a.prepared, a.segmentation, a.profiles, a.stories
-        changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
-        changes_view = changes_context(changes, a.dictionary, palette, a.dictionary.units)
-    context = build_context(
-        a, charts=images, colors=colors, run=run, changes=changes_view, theme=theme
-    )
+    with charts.theme_font(theme.font_family, font):  # the change and value charts too
+        if previous is not None and matching is not None:
+            prepared, seg, profiles, stories = a.prepared, a.segmentation, a.profiles, a.stories
+            changes = compare.compare_runs(previous, matching, prepared, seg, profiles, stories)
+            changes_view = changes_context(changes, a.dictionary, palette, a.dictionary.units)
+        context = build_context(
+            a, charts=images, colors=colors, run=run, changes=changes_view, theme=theme
+        )
     step("Rendering the PDF")
     html, pdf, segment_pdfs = render.render_all(
         context, config.template_dir, executor, main_pdf=not config.pdf_archive

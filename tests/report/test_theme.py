@@ -267,3 +267,14 @@ def test_font_file_is_embedded_and_used(tmp_path):
             for f in (page.obj.Resources.get("/Font") or {}).values()
         }
     assert any("Reportgen-Theme" in n for n in names), names  # the @font-face of the file
+
+
+def test_theme_font_reaches_the_charts_only_inside_its_block():
+    import matplotlib
+
+    from reportgen.report import charts
+
+    with charts.theme_font("DejaVu Serif"), charts.chart_style():
+        assert matplotlib.rcParams["font.family"][0] == "DejaVu Serif"
+    with charts.chart_style():  # the next run, unthemed, draws in the default font again
+        assert matplotlib.rcParams["font.family"][0] != "DejaVu Serif"
