@@ -10,7 +10,7 @@ and the templates read the values with Jinja's dot syntax (`overview.lead`, `seg
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from reportgen import fmt
@@ -32,7 +32,7 @@ from reportgen.report import alt_text
 from reportgen.report.images import data_uri
 from reportgen.report.k_tree_context import KTreeView, k_tree_view, runner_up_segments
 from reportgen.report.theme import DEFAULT as DEFAULT_THEME
-from reportgen.report.theme import Theme
+from reportgen.report.theme import Theme, colour_vision_note
 from reportgen.report.value_context import ValueView, value_context
 
 if TYPE_CHECKING:
@@ -365,7 +365,7 @@ def build_context(
         ),
         map=_map(analysis, charts, specs),
         profile_table=_profile_table(analysis.profiles, analysis.stories, colors, specs),
-        method=_method(analysis, run, specs),
+        method=_with_theme_note(_method(analysis, run, specs), theme, colors),
         changes=changes,
         value=value_context(analysis, colors),
         k_tree=k_tree_view(
@@ -373,6 +373,13 @@ def build_context(
         ),
         theme=theme,
     )
+
+
+def _with_theme_note(method: MethodView, theme: Theme, colors: Sequence[str]) -> MethodView:
+    """A theme's own segment colours that colour-vision deficiency would merge: said in the
+    appendix (the default palette is checked by the tests instead)."""
+    note = colour_vision_note(colors) if theme.segment_colors else ""
+    return replace(method, notes=(*method.notes, note)) if note else method
 
 
 def _chart_alts(a: Analysis, charts: Charts) -> dict[str, str]:

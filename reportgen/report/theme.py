@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,26 @@ def read_mail_theme(folder: Path) -> Theme:
         )
     except (OSError, ValueError, ConfigError):
         return DEFAULT
+
+
+# --------------------------------------------------------------------------- colour vision
+
+CVD_MIN_DELTA_E = 10.0  # the default palette keeps every pair at least this far apart
+
+
+def colour_vision_note(colours: Sequence[str]) -> str:
+    """A sentence for the appendix when two of a theme's segment colours (those the run uses)
+    become hard to tell apart under simulated colour-vision deficiency; '' when none do."""
+    from reportgen.report.palette import CVD_MATRICES, closest_pair
+
+    if len(colours) < 2:
+        return ""
+    worst = min((closest_pair(colours, d), d) for d in CVD_MATRICES)
+    (distance, a, b), deficiency = worst
+    if distance >= CVD_MIN_DELTA_E:
+        return ""
+    return (
+        f"The theme's segment colours {a} and {b} are hard to tell apart with {deficiency} "
+        f"(CIELAB ΔE {distance:.0f} when simulated; the default palette keeps at least "
+        f"{CVD_MIN_DELTA_E:.0f}): every chart and table also names or numbers the segments."
+    )

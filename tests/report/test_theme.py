@@ -278,3 +278,13 @@ def test_theme_font_reaches_the_charts_only_inside_its_block():
         assert matplotlib.rcParams["font.family"][0] == "DejaVu Serif"
     with charts.chart_style():  # the next run, unthemed, draws in the default font again
         assert matplotlib.rcParams["font.family"][0] != "DejaVu Serif"
+
+
+def test_theme_colours_merged_by_colour_blindness_are_pointed_out(tmp_path):
+    # Burgundy and dark slate: 42 dE apart to most eyes, 5 with deuteranopia (simulated).
+    assert "deuteranopia" in themes.colour_vision_note(["#7a1f5c", "#264653"])
+    assert themes.colour_vision_note(["#7a1f5c", "#2a9d8f"]) == ""  # the demo's two
+    theme = _theme_file(tmp_path, "segment_colors: ['#7a1f5c', '#264653']\n")
+    result = build_demo(tmp_path / "out", theme_path=theme, resamples=0)
+    text = " ".join(" ".join(pdf_text(result.pdf_path)).split())
+    assert "#7a1f5c and #264653 are hard to tell apart with deuteranopia" in text
