@@ -143,7 +143,6 @@ class _Formats:
         self.int = self.add({"num_format": "#,##0", "valign": "top"})
         self.pct = self.add({"num_format": "0.0%", "valign": "top"})
         self.dec2 = self.add({"num_format": "0.00", "valign": "top"})
-        self.dec6 = self.add({"num_format": "0.000000"})
         self.general = self.add({"valign": "top"})
         self._numbers: dict[str, Any] = {}
 
