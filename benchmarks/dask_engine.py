@@ -162,12 +162,15 @@ def main() -> None:
     large = args.root / f"first-{args.memory_rows}.parquet"
     if not large.exists():
         one_file(data, args.memory_rows, large)
+    # The comparison: the dataset's first files as a dataset (partitions as in the large run:
+    # one Parquet row group is one partition, and must fit a worker) and as one file.
     small = args.root / f"first-{args.compare_rows}.parquet"
     small_dir = args.root / f"first-{args.compare_rows}"
     if not small.exists():
         one_file(data, args.compare_rows, small)
         small_dir.mkdir(exist_ok=True)
-        shutil.copy(small, small_dir / "part-0.parquet")
+        for path in sorted(data.glob("*.parquet"))[: -(-args.compare_rows // args.file_rows)]:
+            shutil.copy(path, small_dir / path.name)
     rows = []
     with (
         LocalCluster(
@@ -189,6 +192,7 @@ def main() -> None:
         restarts = len(set(client.run(os.getpid).values()) - pids)
         peaks = worker_peaks(client)
         rows.append(("dask", args.rows, size, wall, driver, peaks, restarts))
+        print("measured:", rows[-1], flush=True)
         out_small = args.root / "out-dask-small"
         small_cmd = [*REPORTGEN, "brief", str(small_dir), "--engine", "dask", "--scheduler"]
         wall_s, driver_s = timed([*small_cmd, address, "--out", str(out_small), "--quiet"])
