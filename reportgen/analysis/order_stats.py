@@ -122,21 +122,22 @@ def bin_counts(s: Vector, edges: Vector) -> Counts:
 def rank_sums(s: Vector, groups: Sequence[Vector]) -> tuple[Vector, float]:
     """Kruskal–Wallis's per-group sums of average ranks (ties share their mean rank) and the
     tie correction 1 - sum(t^3 - t) / (n^3 - n), from the sorted column `s` and each group's
-    values sorted. A value's average rank is the mean of its tie run's first and last 1-based
-    positions in `s`: (left + right + 1) / 2 from two binary searches. Rank sums are sums of
-    half-integers below 2**53, exact in any order of addition, so this equals ranking by
-    argsort."""
+    values sorted. Each run of equal values in `s` has the average rank (first + last 1-based
+    position) / 2; a value's run is found by one binary search among the distinct values, and
+    twice the ranks are summed as integers (exact; rank sums are sums of half-integers below
+    2**53), so this equals ranking by argsort."""
     n = len(s)
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if n else np.zeros(0, np.intp)
+    run = np.diff(np.r_[starts, n])
+    distinct = s[starts]
+    twice_rank = 2 * starts.astype(np.int64) + run + 1
     sums = np.zeros(len(groups))
     for g, values in enumerate(groups):
         total = 0
         for lo in range(0, len(values), RANK_BLOCK):  # bounded scratch for the positions
-            part = values[lo : lo + RANK_BLOCK]
-            left = np.searchsorted(s, part, side="left")
-            left += np.searchsorted(s, part, side="right")
-            total += int(left.sum()) + len(part)
+            at = np.searchsorted(distinct, values[lo : lo + RANK_BLOCK], side="left")
+            total += int(twice_rank[at].sum())
         sums[g] = total / 2.0
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if n else np.zeros(0, np.intp)
-    run = np.diff(np.r_[starts, n]).astype(np.float64)
-    ties = 1.0 - float((run**3 - run).sum()) / (float(n) ** 3 - n) if n > 1 else 1.0
+    runs = run.astype(np.float64)
+    ties = 1.0 - float((runs**3 - runs).sum()) / (float(n) ** 3 - n) if n > 1 else 1.0
     return sums, ties
