@@ -2,9 +2,13 @@
 
 `start()` runs initdb into a fresh temporary folder, starts the server with `pg_ctl start -w` on
 a free loopback port and a Unix socket in that folder, and returns a `PgServer` whose `stop()`
-shuts it down and removes the folder. PostgreSQL refuses to run as root, and the tests and CI
-run as root: then every server command runs as the `postgres` system user (Debian's package
-creates it) through `runuser`, in a folder handed to that user.
+shuts it down and removes the folder. A test process killed before `stop()` (a CI timeout's
+SIGKILL) leaves its server running: the next `start()` stops every cluster whose owning process
+is gone (the pid in the folder's `owner` file), so they never pile up.
+
+PostgreSQL refuses to run as root, and the tests and CI run as root: then every server command
+runs as the `postgres` system user (Debian's package creates it) through `runuser`, in a folder
+handed to that user.
 
 Local connections over the socket are trusted (the set-up runs as the superuser); TCP
 connections to 127.0.0.1 need a password (scram-sha-256), so a wrong password is really refused.
@@ -137,14 +141,53 @@ def unavailable() -> str | None:
     return None
 
 
+PREFIX = "reportgen-pg-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(bindir: Path, run_as: str | None) -> list[Path]:
+    """Stop and remove the clusters whose owning test process has died; the folders removed.
+    Another session's live cluster (its owner alive) is left alone."""
+    reaped = []
+    for root in Path(tempfile.gettempdir()).glob(PREFIX + "*"):
+        try:
+            owner = int((root / "owner").read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being made
+        if _alive(owner):
+            continue
+        server = PgServer(bindir, root, 0, run_as)
+        if (root / "data" / "postmaster.pid").exists():
+            subprocess.run(
+                server._command(str(bindir / "pg_ctl"), "stop", "-D", str(root / "data"))
+                + ["-m", "immediate", "-w"],
+                capture_output=True,
+                timeout=120,
+            )
+        shutil.rmtree(root, ignore_errors=True)
+        reaped.append(root)
+    return reaped
+
+
 def start() -> PgServer:
     """A running cluster; raises RuntimeError when it cannot start (see `unavailable`)."""
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError(unavailable() or "no PostgreSQL")
     run_as = SUPERUSER if os.geteuid() == 0 else None
+    reap_orphans(bindir, run_as)
     # Directly under /tmp: pytest's own temporary folders are private to root.
-    root = Path(tempfile.mkdtemp(prefix="reportgen-pg-"))
+    root = Path(tempfile.mkdtemp(prefix=PREFIX))
+    (root / "owner").write_text(str(os.getpid()))
     if run_as:
         entry = pwd.getpwnam(run_as)
         os.chown(root, entry.pw_uid, entry.pw_gid)

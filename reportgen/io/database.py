@@ -64,6 +64,7 @@ class DatabaseUrl:
     database: str  # the database's name (the file's name for SQLite)
     connect: str = field(repr=False)  # what the driver gets (may hold the password)
     password: str | None = field(default=None, repr=False)
+    timeout_s: str = str(CONNECT_TIMEOUT_S)  # libpq's connect_timeout, said when it expires
 
 
 def parse_url(url: str) -> DatabaseUrl:
@@ -73,19 +74,38 @@ def parse_url(url: str) -> DatabaseUrl:
 
     try:
         parsed = make_url(url.strip())
-    except (ArgumentError, ValueError) as exc:
-        raise ConfigError(f"cannot read the database URL {_without_secrets(url)}: {exc}") from None
-    backend = parsed.get_backend_name()
+    except (ArgumentError, ValueError):
+        # Never the parser's own message: a raw '@' or '/' in a password moves the rest of it
+        # into the port, and SQLAlchemy's ValueError quotes the port ("invalid literal …").
+        raise ConfigError(_unreadable_url(url)) from None
+    backend = parsed.get_backend_name().lower()
     if backend == "sqlite":
         return _sqlite_url(parsed)
     if backend in ("postgresql", "postgres"):
+        if "@" in (parsed.host or "") + (parsed.database or ""):
+            raise ConfigError(_unreadable_url(url))  # 'user:p@ss@host': SQLAlchemy cut at 'p'
         return _postgresql_url(parsed)
     raise ConfigError(f"unsupported database '{backend}': use sqlite:/// or postgresql:// URLs")
 
 
 def _without_secrets(url: str) -> str:
-    """A URL that could not be parsed, with anything between ':' and '@' in it hidden."""
-    return re.sub(r"(://[^:/@]*):[^/]*@", r"\1@", url.strip())
+    """A URL that could not be parsed, with everything from the ':' after its user name to its
+    last '@' hidden: more than the password when a query holds an '@', never less."""
+    return re.sub(r"(://[^:/@?#]*):.*@", r"\1@", url.strip(), flags=re.DOTALL)
+
+
+def _unreadable_url(url: str) -> str:
+    shown = _without_secrets(url)
+    if shown != url.strip():  # it had a password
+        return (
+            f"cannot read the database URL {shown}: a password holding '@', ':' or '/' must be "
+            f"written percent-encoded (%40, %3A, %2F), or better left out of the URL and set in "
+            f"{PASSWORD_ENV}"
+        )
+    return (
+        f"cannot read the database URL {shown}: write it as postgresql://user@host:5432/database "
+        "(the port a number; '@', ':' or '/' inside a name percent-encoded)"
+    )
 
 
 def _sqlite_url(parsed: Any) -> DatabaseUrl:
@@ -115,6 +135,7 @@ def _postgresql_url(parsed: Any) -> DatabaseUrl:
     options = query.get("options")
     query["options"] = " ".join(filter(None, [options, "-c default_transaction_read_only=on"]))
     query.setdefault("connect_timeout", str(CONNECT_TIMEOUT_S))
+    timeout = query["connect_timeout"] or str(CONNECT_TIMEOUT_S)
     query.setdefault("application_name", "reportgen")
     return DatabaseUrl(
         "postgresql",
@@ -122,6 +143,7 @@ def _postgresql_url(parsed: Any) -> DatabaseUrl:
         parsed.database or parsed.username or "postgres",
         _libpq_uri(parsed, password, query),
         password,
+        timeout,
     )
 
 
@@ -203,7 +225,7 @@ class DatabaseSource:
 
     def _sql(self, connection: Any, url: DatabaseUrl) -> tuple[str, str]:
         if self.query is not None:
-            return self.query.strip().rstrip(";"), "the query"
+            return checked_query(self.query, url), "the query"
         schema, name = _resolve_table(connection, self.table or "", url)
         source = f"{quote_identifier(schema)}.{quote_identifier(name)}" if schema else None
         return f"SELECT * FROM {source or quote_identifier(name)}", f"table {name}"
@@ -231,7 +253,10 @@ class _Connection:
 
                 self.handle = postgresql.connect(url.connect)
         except Exception as exc:  # the drivers raise their own error types
-            raise InputError(f"cannot connect to {url.shown}: {driver_message(exc, url)}") from None
+            message = driver_message(exc, url)
+            if "timeout expired" in message:  # say how long was waited and how to change it
+                message += f" (no answer in {url.timeout_s} s; ?connect_timeout=N sets the wait)"
+            raise InputError(f"cannot connect to {url.shown}: {message}") from None
         return self.handle
 
     def __exit__(self, *exc: object) -> None:
@@ -278,14 +303,54 @@ def driver_message(exc: BaseException, url: DatabaseUrl) -> str:
         text = text.replace(quote(url.password, safe=""), "***")
     text = re.sub(r"^[A-Z_]+: ", "", text.strip())
     text = re.sub(r"\[(libpq|SQLite)\] ", "", text)
-    text = re.split(r"\n\s*(?:LINE \d+:|Query was:|query:)", text)[0]
-    text = text.replace("Failed to connect: ", "").replace("Failed to prepare query: ", "")
+    text = re.split(r"\n\s*(?:LINE \d+:|Query was:|query:)|\s+query was: ", text, flags=re.I)[0]
+    for prefix in ("Failed to connect: ", "Failed to prepare query: ", "Failed to step query: "):
+        text = text.replace(prefix, "")
+    text = re.sub(r"^failed to (?:execute|prepare): ", "", text.strip())
     text = re.sub(r"Failed to execute query '.*?': ", "", text, flags=re.DOTALL)
     text = re.sub(r"\b(ERROR|FATAL):\s+", "", text)
     text = re.sub(r"\.?\s*SQLSTATE: \w+$", "", text.strip())
     # libpq repeats the same failure per attempt (with and without SSL, per address): once.
     attempts = [" ".join(a.split()) for a in re.split(r"(?=connection to server at )", text)]
     return " ".join(dict.fromkeys(a for a in attempts if a)) or type(exc).__name__
+
+
+# ----------------------------------------------------------------------------- the query
+
+# A query reads: it starts with one of these. The connection is read-only too, but some
+# statements write outside the database even so: SQLite's ATTACH creates a file, a PostgreSQL
+# superuser's COPY … TO writes one on the server.
+_READING = {"select", "with", "values", "table"}
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/|\()*", re.DOTALL)
+
+
+def checked_query(query: str, url: DatabaseUrl) -> str:
+    """The query as it is sent (without a trailing ';'); InputError unless it is one statement
+    that reads."""
+    sql = query.strip().rstrip(";").rstrip()
+    start = _LEADING.match(sql)
+    words = sql[start.end() if start else 0 :].split(None, 1)
+    first = words[0].lower() if words else ""
+    if first not in _READING:
+        raise InputError(
+            f"--query takes one SELECT (or WITH … SELECT) that reads the rows, not "
+            f"'{first[:20].upper() or sql[:20]}'"
+        )
+    if url.dialect == "sqlite" and _more_than_one(sql):
+        # SQLite's driver runs the first statement and drops the rest without a word.
+        raise InputError("--query holds more than one statement: give one SELECT")
+    return sql
+
+
+def _more_than_one(sql: str) -> bool:
+    """A complete statement ends before the text does (sqlite3 knows SQLite's quoting)."""
+    import sqlite3
+
+    for end in (i for i, c in enumerate(sql) if c == ";"):
+        if sqlite3.complete_statement(sql[: end + 1]):
+            rest = re.sub(r"--[^\n]*|/\*.*?\*/", "", sql[end + 1 :], flags=re.DOTALL)
+            return bool(rest.strip(" \t\r\n;"))
+    return False
 
 
 # ----------------------------------------------------------------------------- the table's name
@@ -299,13 +364,15 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _tables(connection: Any) -> list[tuple[str, str]]:
+def _tables(connection: Any, url: DatabaseUrl) -> list[tuple[str, str]]:
     """(schema, table) of every table and view the connection can see, system schemas aside."""
     objects = connection.adbc_get_objects(depth="tables").read_all().to_pylist()
     found = []
     for catalog in objects:
         for schema in catalog["catalog_db_schemas"] or []:
             schema_name = schema["db_schema_name"] or ""
+            if url.dialect == "sqlite":  # SQLite's schema is the catalog: 'main.customers'
+                schema_name = catalog["catalog_name"] or ""
             if schema_name in ("pg_catalog", "information_schema") or schema_name.startswith(
                 "pg_toast"
             ):
@@ -320,7 +387,7 @@ def _resolve_table(connection: Any, given: str, url: DatabaseUrl) -> tuple[str, 
     the tables that exist (exactly, else ignoring case), never pasted into SQL as written."""
     wanted = given.strip()
     try:
-        tables = _tables(connection)
+        tables = _tables(connection, url)
     except Exception as exc:  # the drivers raise their own error types
         raise InputError(
             f"cannot list the tables of {url.shown}: {driver_message(exc, url)}"
@@ -457,12 +524,19 @@ def _check_schema(schema: Any, url: DatabaseUrl) -> None:
     if len(schema) > MAX_COLUMNS:
         raise InputError(
             f"the rows from {url.shown} have {len(schema):,} columns: at most {MAX_COLUMNS:,} "
-            "are read (MAX_COLUMNS)"
+            "are read (select the columns you need with --query)"
         )
     same = _same_names(list(schema.names))
     if same:
         raise InputError(f"the rows from {url.shown} have {same} (name them apart with AS)")
     for f in schema:
+        if _type_name(f) == "money":
+            # The driver hands money over as whole cents (an int64): read as it comes, $12.50
+            # would be 1250. How many digits are cents depends on the server's lc_monetary.
+            raise InputError(
+                f"column '{f.name}' holds money values, which arrive as whole cents: cast them "
+                f'in --query ("{f.name}"::numeric)'
+            )
         if not _usable(f.type):
             raise InputError(
                 f"column '{f.name}' holds {_type_name(f)} values, which reportgen cannot use: "

@@ -76,6 +76,10 @@ def brief_words(pdf: Path, source: str) -> str:
     text = " ".join(" ".join(pdf_text(pdf)).split())
     text = re.sub(r"Reading \S+: the rows of .*? were read \([\d,]+ rows\)\.", "", text)
     text = re.sub(r"File \S+ \((?:database|CSV[^)]*)\), SHA-256 [0-9a-f]+\.", "FILE.", text)
+    # The starter-dictionary hint names the input: a file, or the URL with --table / --query.
+    # (A long URL may wrap, and a line may break after "--", so both are allowed for.)
+    hint = r"reportgen init (?:.{0,300}? -- ?table \S+|.{0,300}? -- ?query QUERY|\S+)"
+    text = re.sub(hint, "reportgen init SOURCE", text)
     return " ".join(text.replace(source, "SOURCE").split())
 
 
@@ -113,6 +117,68 @@ def test_sqlite_urls(tmp_path, monkeypatch):
             parse_url(bad)
     with pytest.raises(ConfigError, match="unsupported database 'mysql'"):
         parse_url("mysql://u@h/db")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://reporting:Zq9@Kx7:Wv3/Ry5@db.example.com:5432/crm",  # SQLAlchemy fails
+        "postgresql://reporting:Zq9/Kx7@Wv3@db.example.com/crm",  # parses: host 'Wv3@db…'
+        "postgresql://reporting:Zq9@Kx7/Wv3@db.example.com/crm",  # parses: database 'Wv3@db…'
+    ],
+)
+def test_a_raw_password_with_at_or_slash_is_refused_and_not_shown(url):
+    """A password holding a raw '@', ':' or '/' cannot be parsed unambiguously (libpq cuts it at
+    its first '@' too): refused, and no piece of it in the message."""
+    with pytest.raises(ConfigError, match="percent-encoded") as info:
+        parse_url(url)
+    message = str(info.value)
+    password = url.split("reporting:", 1)[1].rsplit("@", 1)[0]
+    for piece in re.split(r"[@:/]", password):
+        assert piece not in message, (piece, message)
+    assert "db.example.com" in message
+
+
+def test_percent_encoded_passwords_and_bad_ports(capsys):
+    url = parse_url("postgresql://rep:p%40ss%3Aw%2Frd%25x@db/crm?sslmode=require")
+    assert url.password == "p@ss:w/rd%x" and url.shown == "postgresql://rep@db/crm?sslmode=require"
+    assert "p%40ss%3Aw%2Frd%25x" in url.connect  # libpq gets it encoded again
+    with pytest.raises(ConfigError, match="the port a number") as info:
+        parse_url("postgresql://rep@db:abc/crm")
+    assert "int()" not in str(info.value)
+    assert parse_url("SQLITE:///crm.db").dialect == "sqlite"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("ATTACH DATABASE 'made.db' AS made", "not 'ATTACH'"),
+        ("VACUUM INTO 'copy.db'", "not 'VACUUM'"),
+        ("PRAGMA journal_mode = WAL", "not 'PRAGMA'"),
+        ("SELECT * FROM customers; ATTACH 'made.db' AS made", "more than one statement"),
+        ("DELETE FROM customers", "not 'DELETE'"),
+    ],
+)
+def test_a_query_must_be_one_statement_that_reads(small_db, tmp_path, monkeypatch, query, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=re.escape(message)):
+        open_source(small_db, query=query).read()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db"]  # no file made
+
+
+def test_queries_that_read_pass_the_check(small_db):
+    for query in (
+        "-- this month\n/* all */ SELECT id, spend FROM customers;  -- done",
+        "WITH c AS (SELECT id, spend FROM customers) SELECT * FROM c;",
+        "select ';' AS semi, id FROM customers",
+    ):
+        assert len(open_source(small_db, query=query).read().frame) == 2, query
+
+
+def test_sqlite_schema_name_main(small_db):
+    got = open_source(small_db, table="main.customers", query=None)
+    with pytest.raises(InputError, match="photo"):  # found: it is the BLOB that stops it
+        got.read()
 
 
 def test_identifiers_are_quoted():
@@ -258,7 +324,8 @@ def small_db(tmp_path) -> str:
         ("nosuch", None, "no table nosuch in sqlite:///"),
         ("customers; DROP TABLE orders", None, "no table customers; DROP TABLE orders"),
         (None, "SELECT * FROM nosuch", "the query failed in sqlite:///"),
-        (None, "SELEC 1", "syntax error"),
+        (None, "SELEC 1", "not 'SELEC'"),
+        (None, "SELECT FROM WHERE", "syntax error"),
         (None, "SELECT id FROM customers WHERE id > 9", "the query returned no rows"),
         ("orders", None, "table orders returned no rows"),
         ("customers", None, "column 'photo' holds binary values, which reportgen cannot use"),
@@ -294,7 +361,11 @@ def test_sqlite_missing_or_foreign_file(tmp_path):
 
 
 def test_sqlite_is_opened_read_only(small_db, tmp_path):
-    for sql in ("DELETE FROM customers RETURNING id", "INSERT INTO orders VALUES (1) RETURNING id"):
+    # Past the query check (they start with WITH): the connection itself refuses.
+    for sql in (
+        "WITH x AS (SELECT 1) DELETE FROM customers RETURNING id",
+        "WITH x AS (SELECT 1) INSERT INTO orders SELECT * FROM x RETURNING id",
+    ):
         with pytest.raises(InputError, match="readonly database"):
             open_source(small_db, query=sql).read()
     with sqlite3.connect(tmp_path / "crm.db") as conn:
@@ -527,6 +598,30 @@ def test_postgres_unix_socket_and_schema_table(crm):
     assert len(got.frame) == 20 and got.path.name == "sales.leads"
 
 
+def test_postgres_money_is_refused_not_read_as_cents(pg):
+    with pytest.raises(InputError, match=r"money values.*\"price\"::numeric"):
+        DatabaseSource(pg.socket_url("crm"), query="select 1 as id, 12.5::money as price").read()
+    got = DatabaseSource(pg.socket_url("crm"), query="select 12.5::money::numeric as price").read()
+    assert got.frame["price"].tolist() == [12.5]
+
+
+def test_postgres_connect_timeout_is_said(tmp_path):
+    """A server that accepts the connection and never answers: an error after connect_timeout,
+    not a hang, saying how long was waited."""
+    import socket
+    import time
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(5)
+        port = listener.getsockname()[1]
+        url = f"postgresql://reporting@127.0.0.1:{port}/crm?connect_timeout=2"
+        started = time.monotonic()
+        with pytest.raises(InputError, match=r"timeout expired \(no answer in 2 s"):
+            DatabaseSource(url, table="customers").read()
+    assert time.monotonic() - started < 15
+
+
 @pytest.mark.parametrize(
     ("make_url", "args", "env", "message"),
     [
@@ -584,11 +679,17 @@ def test_postgres_bad_input_one_line(crm, tmp_path, make_url, args, env, message
 def test_postgres_connection_is_read_only(crm):
     """Even as the superuser (who may write anything), the connection refuses writes."""
     for sql in (
-        "CREATE TABLE intruder AS SELECT 1 AS id",
+        "SELECT * FROM customers FOR UPDATE",
         "WITH gone AS (DELETE FROM customers RETURNING *) SELECT * FROM gone",
+        "WITH made AS (SELECT 1 AS id) SELECT * INTO intruder FROM made",
     ):
         with pytest.raises(InputError, match="read-only transaction"):
             DatabaseSource(crm.socket_url("crm"), query=sql).read()
+    # What the read-only transaction lets through is refused before it is sent.
+    copy_to = crm.root / "copied.txt"
+    with pytest.raises(InputError, match="not 'COPY'"):
+        DatabaseSource(crm.socket_url("crm"), query=f"COPY customers TO '{copy_to}'").read()
+    assert not copy_to.exists()
     assert re.search(r"^\s*150$", crm.psql("SELECT count(*) FROM customers", "crm"), re.M)
     assert "intruder" not in crm.psql("\\dt", "crm")
 
@@ -727,3 +828,35 @@ def test_no_postgres_binaries_is_a_clear_skip_reason(monkeypatch):
     monkeypatch.setattr(pg_server, "find_bindir", lambda: None)
     reason = pg_server.unavailable()
     assert reason is not None and "install Debian's 'postgresql' package" in reason
+
+
+def test_a_killed_sessions_server_is_stopped_by_the_next(tmp_path):
+    """A test process killed before stop() leaves its server running; the next start() stops it
+    (a live session's server is left alone)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    reason = pg_server.unavailable()
+    if reason:
+        pytest.skip(reason)
+    script = "from tests import pg_server; import os; print(pg_server.start().root, flush=True)"
+    killed = subprocess.run(
+        [sys.executable, "-c", script + "; os.kill(os.getpid(), 9)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    orphan = Path(killed.stdout.strip())
+    assert (orphan / "data" / "postmaster.pid").exists(), killed.stderr
+    assert pg_server.reap_orphans(
+        pg_server.find_bindir(), "postgres" if os.geteuid() == 0 else None
+    )
+    assert not orphan.exists()
+    assert (
+        orphan.name
+        not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    )
