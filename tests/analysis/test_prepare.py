@@ -298,3 +298,42 @@ def test_prepare_fits_its_numbers_through_the_engine_it_is_given():
     assert given.steps == plain.steps
     # every column once; the filled-in one again; the log-transformed one again
     assert engine.calls == [("a", "b", "c"), ("c",), ("b",)]
+
+
+def test_the_cli_refuses_too_many_segmentation_columns_in_one_line_and_names_the_way_out(tmp_path):
+    from typer.testing import CliRunner
+
+    from reportgen.analysis.prepare import MAX_SEGMENT_FEATURES
+    from reportgen.cli import app
+
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(40, MAX_SEGMENT_FEATURES + 20)))
+    wide.columns = [f"m{j}" for j in range(wide.shape[1])]
+    wide.insert(0, "customer_id", range(1, 41))
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["brief", str(path), "--out", str(out), "--quiet"])
+    assert result.exit_code == 2
+    message = result.output.strip()
+    assert "\n" not in message and "120 columns would segment" in message
+    assert "--columns" in message and not out.exists()
+
+
+@pytest.mark.slow
+def test_naming_the_columns_to_segment_on_is_the_way_out_of_the_refusal(tmp_path):
+    from typer.testing import CliRunner
+
+    from reportgen.analysis.prepare import MAX_SEGMENT_FEATURES
+    from reportgen.cli import app
+
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame(rng.normal(size=(40, MAX_SEGMENT_FEATURES + 1)))
+    wide.columns = [f"m{j}" for j in range(wide.shape[1])]
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    named = ",".join(f"m{j}" for j in range(4))
+    out = tmp_path / "out"
+    ok = CliRunner().invoke(app, ["brief", str(path), "--out", str(out), "--quiet", "-c", named])
+    assert ok.exit_code == 0, ok.output
+    assert (out / "assignments.csv").exists()
