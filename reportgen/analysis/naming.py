@@ -280,8 +280,24 @@ def _unique_names(drafts: list[Draft], dictionary: DataDictionary) -> list[str]:
         if suffixes is None:
             suffixes = [str(j) for j in range(1, len(members) + 1)]
         for i, suffix in zip(members, suffixes, strict=True):
-            out[i] = f"{name} ({suffix})"
+            out[i] = _suffixed(name, suffix)
+    for name in {n for n in out if out.count(n) > 1}:  # two groups cut down to one base
+        members = [i for i, n in enumerate(out) if n == name]
+        for j, i in enumerate(members[1:], start=2):
+            out[i] = _suffixed(name, str(j))
     return out
+
+
+def _suffixed(name: str, suffix: str) -> str:
+    """'High spend (avg 3.5)' within MAX_NAME. A bare 'avg' is the lead trait's, so the name
+    keeps only that trait ('High total charges · high tenure (avg 6,446)' would leave it open
+    which one); a base still too long is cut. The members share `name`, so the suffixes alone
+    keep them apart."""
+    base = name.split(" · ")[0] if suffix.startswith("avg ") else name
+    room = MAX_NAME - len(suffix) - 3
+    if len(base) > room:
+        base = base[: max(room - 1, 1)].rsplit(" ", 1)[0] + "…"
+    return f"{base} ({suffix})"
 
 
 def _value_suffixes(group: list[tuple[Trait, ...]]) -> list[str] | None:

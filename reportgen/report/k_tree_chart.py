@@ -9,6 +9,7 @@ brief's segment colours; the other levels in grey.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +24,7 @@ OTHER_LEVEL = "#9aa7b4"
 EDGE = "#56646f"
 MIN_FLOW = 0.005  # moves of less than this share of customers are not drawn
 NAMED_UP_TO = 6  # segments per level that still get their names under the circles
+TOP_ROOM = 0.6  # rows of room above the top row's centres
 
 
 def tree_order(tree: KTree) -> list[list[int]]:
@@ -57,7 +59,9 @@ def segment_tree(tree: KTree, colors: Sequence[str], *, runner_up: int | None = 
         for level in tree.levels:
             _nodes(ax, level, xy, colors, runner_up)
         ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.75, n_levels - 0.55)
+        # Room above the top row for its largest circle (a circle is sized in points, not in
+        # data units, so the axes would cut a large one flat).
+        ax.set_ylim(-0.75, n_levels - 1 + TOP_ROOM)
         ax.set_yticks(
             [n_levels - 1 - r for r in range(n_levels)],
             [level_title(lv, runner_up) for lv in tree.levels],
@@ -100,18 +104,30 @@ def _nodes(
         x, y = xy[(level.k, pos)]
         color = colors[pos % len(colors)] if level.chosen else OTHER_LEVEL
         edge = "#222222" if level.k == runner_up else "white"
+        size = 60 + 2200 * share  # points squared: the circle is sqrt(size) points across
         ax.scatter(  # type: ignore[attr-defined]
-            [x], [y], s=60 + 2200 * share, color=color, edgecolors=edge, linewidths=1.2, zorder=3
+            [x],
+            [y],
+            s=size,
+            color=color,
+            edgecolors=edge,
+            linewidths=1.2,
+            zorder=3,
+            clip_on=False,
         )
         text = fmt.percent(share) + ("\n" + wrap_label(name, width, 3) if named else "")
-        ax.text(  # type: ignore[attr-defined]
-            x,
-            y - 0.2,
+        ax.annotate(  # type: ignore[attr-defined]
             text,
+            (x, y),
+            # Just under the circle whatever its size (a fixed drop in data units put the label
+            # of a large circle over its lower half).
+            xytext=(0, -(math.sqrt(size) / 2 + 1.5)),
+            textcoords="offset points",
             ha="center",
             va="top",
             fontsize=7 if level.k <= 4 else 6.2,
             color="#222222",
             zorder=4,
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            # Opaque: a line passing behind a label must not run through its words.
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"},
         )

@@ -76,8 +76,9 @@ def level_title(level: Level, runner_up: int | None) -> str:
 
 
 def split_sentences(tree: KTree) -> list[str]:
-    """Each step down the tree in words: which segment splits and into what ("From k = 2 to 3,
-    Agent-seekers (47 %) splits into …"), for the caption and the chart's alt text."""
+    """Each step down the tree in words: which segment splits and where its customers go
+    ("From k = 2 to 3, Agent-seekers (47 %) splits: 30 % of the total go to …, 17 % to …"),
+    for the caption and the chart's alt text."""
     out = []
     for upper, lower in zip(tree.levels, tree.levels[1:], strict=False):
         moves = [f for f in tree.flows if f.k == upper.k]
@@ -90,9 +91,13 @@ def split_sentences(tree: KTree) -> list[str]:
             out.append(f"From k = {upper.k} to {lower.k} the segments are regrouped.")
             continue
         share, src, parts = max(splits)
-        into = " and ".join(f"{lower.names[f.target]} ({fmt.percent(f.share)})" for f in parts)
+        # The moves, not the lower segments' sizes: those are under the circles, and a lower
+        # segment may also take customers from elsewhere (38 % there, 36 % moving here).
+        first, *rest = parts
+        into = f"{fmt.percent(first.share)} of the total go to {lower.names[first.target]}"
+        into += "".join(f", {fmt.percent(f.share)} to {lower.names[f.target]}" for f in rest)
         out.append(
             f"From k = {upper.k} to {lower.k}, {upper.names[src]} ({fmt.percent(share)}) "
-            f"splits into {into}."
+            f"splits: {into}."
         )
     return out

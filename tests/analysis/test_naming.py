@@ -139,6 +139,19 @@ def test_ten_segments_on_long_column_names_get_short_unique_names():
     p = prepare(df, d)
     names = [s.name for s in name_segments(profile(p, cluster(p.scaled, k=10, seed=0), d), d)]
     assert len(set(names)) == 10
-    assert all(len(n) <= MAX_NAME + 12 for n in names), names  # + an "(avg …)" suffix at most
-    assert sorted(len(n) for n in names)[5] <= MAX_NAME, names
+    assert all(len(n) <= MAX_NAME for n in names), names  # an "(avg …)" suffix included
     assert not any("_" in n or " eur" in n.lower() for n in names), names
+
+
+def test_a_value_suffix_keeps_the_name_short_and_says_whose_average():
+    """Two segments named alike on two traits are told apart by the lead trait's average, and
+    the name keeps only that trait: 'High total charges (avg 6,446)', never 44 characters of
+    'High total charges · high tenure (avg 6,446)' where the average could be either's."""
+    from reportgen.analysis.naming import _suffixed
+
+    assert _suffixed("High total charges · high tenure", "avg 6,446") == (
+        "High total charges (avg 6,446)"
+    )
+    assert _suffixed("High tenure", "2") == "High tenure (2)"
+    long = _suffixed("High customer service calls last year · high x", "avg 12,345.6")
+    assert len(long) <= MAX_NAME and long.endswith("… (avg 12,345.6)"), long

@@ -37,8 +37,8 @@ def test_children_are_placed_under_their_parents():
 def test_the_split_is_told_in_words():
     (sentence,) = split_sentences(_tree())
     assert sentence == (
-        "From k = 2 to 3, Big spenders (60 %) splits into Spenders (35 %) and "
-        "Bargain hunters (25 %)."
+        "From k = 2 to 3, Big spenders (60 %) splits: 35 % of the total go to Spenders, "
+        "25 % to Bargain hunters."
     )
 
 
@@ -47,7 +47,7 @@ def test_the_chart_is_a_png_and_its_alt_text_names_every_step():
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000
     view = k_tree_view(_tree(), png, _choice(3, True), "customers")
     assert view is not None and view.chart.startswith("data:image/png;base64,")
-    assert "splits into Spenders (35 %)" in view.alt
+    assert "35 % of the total go to Spenders" in view.alt
     assert [r.title for r in view.levels] == ["k = 2 (chosen)", "k = 3 (runner-up)"]
     assert runner_up_segments(_tree(), _choice(3, True)) == (
         "Visitors 40 % · Spenders 35 % · Bargain hunters 25 %"
@@ -84,3 +84,35 @@ def test_page_one_names_a_runner_up_with_few_segments_and_points_to_the_appendix
     kc3 = replace(kc, runner_up=3, votes={**votes, "davies_bouldin": 3})
     few = replace(a, k_choice=kc3)  # the demo's tree has k = 3 with its names
     assert a.k_tree.level(3).names[0] in _close_vote(few, short=True)
+
+
+def test_labels_sit_under_their_circles_not_over_them():
+    """A label is placed by its circle's radius: for the largest circle its top is below the
+    circle's lowest point (a fixed drop put it over the lower half)."""
+    from matplotlib.figure import Figure
+
+    from reportgen.report import k_tree_chart
+
+    made: list[Figure] = []
+    real = k_tree_chart.png_bytes
+    k_tree_chart.png_bytes = lambda fig: (made.append(fig), real(fig))[1]
+    try:
+        segment_tree(_tree(), ["#0072b2", "#e69f00"])
+    finally:
+        k_tree_chart.png_bytes = real
+    (fig,) = made
+    ax = fig.axes[0]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    big = max(ax.collections, key=lambda c: c.get_sizes()[0])
+    centre = ax.transData.transform(big.get_offsets()[0])
+    radius = (big.get_sizes()[0] ** 0.5) / 2 * fig.dpi / 72
+    label = min(
+        ax.texts,
+        key=lambda t: (
+            abs(ax.transData.transform(t.xy)[0] - centre[0])
+            + abs(ax.transData.transform(t.xy)[1] - centre[1])
+        ),
+    )
+    assert label.get_window_extent(renderer).y1 <= centre[1] - radius + 0.5
