@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -112,20 +112,44 @@ def _report(result: BriefResult, quiet: bool) -> None:
         typer.echo(f"{result.config.out_dir} -> {folder.parent.name}/{folder.name}")
 
 
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder for the brief and files.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: same data + seed = same brief.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
-KOpt = Annotated[
-    int | None, typer.Option("--k", help="Number of segments (default: chosen from the evidence).")
+# The options, one alias each, grouped into panels in `--help` (Typer's rich_help_panel).
+INPUT, SEGMENTS, LOGS, OUTPUT, ENGINE = (
+    "Input",
+    "Segments",
+    "Order logs",
+    "Output",
+    "Where it runs",
+)
+
+
+def _option(*names: str, help: str, panel: str = INPUT) -> Any:
+    return typer.Option(*names, help=help, rich_help_panel=panel)
+
+
+DB_HELP = (
+    " Or a database URL (sqlite:///crm.db, postgresql://user@host/db; password from "
+    "REPORTGEN_DB_PASSWORD or ~/.pgpass) with --table or --query."
+)
+# DATA stays text: a database URL as a Path would turn '//' into '/'.
+DataArg = Annotated[
+    str, typer.Argument(help="Customer table: CSV, TSV, Parquet or Excel." + DB_HELP)
 ]
-KMaxOpt = Annotated[int, typer.Option("--k-max", help="Largest k considered when choosing k.")]
-TemplatesOpt = Annotated[
-    Path | None,
-    typer.Option("--templates", help="Folder of Jinja templates overriding the packaged ones."),
+DictionaryOpt = Annotated[
+    Path | None, _option("--dictionary", "-d", help="Data dictionary (YAML): roles, labels, words.")
+]
+ColumnsOpt = Annotated[
+    str | None, _option("--columns", "-c", help="Comma-separated columns to segment on.")
+]
+IdColumnOpt = Annotated[
+    str | None, _option("--id-column", help="Column that identifies each customer.")
+]
+NamesOpt = Annotated[
+    str | None,
+    _option("--names", help="Comma-separated column names for a file without a header row."),
 ]
 SkipRowsOpt = Annotated[
     int | None,
-    typer.Option(
+    _option(
         "--skip-rows",
         help="Lines (or sheet rows) above the header to skip, counting from the top "
         "(default: title and note lines are recognised).",
@@ -133,144 +157,175 @@ SkipRowsOpt = Annotated[
 ]
 SheetOpt = Annotated[
     str | None,
-    typer.Option(
+    _option(
         "--sheet",
         help="Excel: the sheet to read, by name or number from 1 (default: the first "
         "sheet that holds a table).",
     ),
 ]
-
-# Reading a database: DATA is then a URL, kept as text (a Path would turn '//' into '/').
 TableOpt = Annotated[
-    str | None, typer.Option("--table", help="DATA is a database URL: read this table.")
+    str | None, _option("--table", help="DATA is a database URL: read this table.")
 ]
 QueryOpt = Annotated[
-    str | None, typer.Option("--query", help="DATA is a database URL: read this query's rows.")
+    str | None, _option("--query", help="DATA is a database URL: read this query's rows.")
 ]
-DB_HELP = (
-    " Or a database URL (sqlite:///crm.db, postgresql://user@host/db; password from "
-    "REPORTGEN_DB_PASSWORD or ~/.pgpass) with --table or --query."
-)
+PreviousOpt = Annotated[
+    Path | None,
+    _option(
+        "--previous",
+        help="Folder of a previous brief: keep its segment ids and names, and add a "
+        "'What changed' page.",
+    ),
+]
 
+KOpt = Annotated[
+    int | None,
+    _option("--k", help="Number of segments (default: chosen from the evidence).", panel=SEGMENTS),
+]
+KMaxOpt = Annotated[
+    int, _option("--k-max", help="Largest k considered when choosing k.", panel=SEGMENTS)
+]
+KMinOpt = Annotated[
+    int, _option("--k-min", help="Smallest k considered when choosing k.", panel=SEGMENTS)
+]
+MinShareOpt = Annotated[
+    float,
+    _option(
+        "--min-share",
+        help="Smallest segment allowed when choosing k (share, 0-0.5).",
+        panel=SEGMENTS,
+    ),
+]
+ResamplesOpt = Annotated[
+    int,
+    _option("--resamples", help="Bootstrap re-runs for the stability check.", panel=SEGMENTS),
+]
+KeepAllOpt = Annotated[
+    bool,
+    _option(
+        "--keep-all-features",
+        help="Do not screen out pure-noise features or features that repeat another.",
+        panel=SEGMENTS,
+    ),
+]
+SeedOpt = Annotated[
+    int,
+    _option("--seed", help="Random seed: same data + seed = same brief.", panel=SEGMENTS),
+]
+
+InputKindOpt = Annotated[
+    str,
+    _option(
+        "--input-kind",
+        help="customers (one row each), transactions (an order log) or auto (detect).",
+        panel=LOGS,
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    _option(
+        "--as-of",
+        help="Order logs: the analysis date YYYY-MM-DD (default: day after last).",
+        panel=LOGS,
+    ),
+]
+DateFormatOpt = Annotated[
+    str | None,
+    _option("--date-format", help="Order logs: the dates' format, e.g. %d/%m/%Y.", panel=LOGS),
+]
+CurrencyOpt = Annotated[
+    str | None,
+    _option(
+        "--currency", help="Order logs: the one currency to keep from a mixed log.", panel=LOGS
+    ),
+]
+RolesOpt = Annotated[
+    str | None,
+    _option(
+        "--roles",
+        help="Order logs: column roles, e.g. customer=cust_no,date=day,amount=total.",
+        panel=LOGS,
+    ),
+]
+
+OutOpt = Annotated[
+    Path, _option("--out", "-o", help="Output folder for the brief and files.", panel=OUTPUT)
+]
+TitleOpt = Annotated[str | None, _option("--title", help="Title on the brief.", panel=OUTPUT)]
+TemplatesOpt = Annotated[
+    Path | None,
+    _option(
+        "--templates", help="Folder of Jinja templates overriding the packaged ones.", panel=OUTPUT
+    ),
+]
 ArchiveOpt = Annotated[
     bool,
-    typer.Option(
+    _option(
         "--pdf-archive",
         help="Write brief.pdf as PDF/A-3b carrying assignments.csv, profiles.csv and model.json.",
+        panel=OUTPUT,
     ),
 ]
 ThemeOpt = Annotated[
     Path | None,
-    typer.Option("--theme", help="Brand theme (YAML): logo, colours, font, footer, cover page."),
+    _option(
+        "--theme",
+        help="Brand theme (YAML): logo, colours, font, footer, cover page.",
+        panel=OUTPUT,
+    ),
 ]
+QuietOpt = Annotated[bool, _option("--quiet", "-q", help="Print nothing but errors.", panel=OUTPUT)]
+
 EngineOpt = Annotated[
     str,
-    typer.Option(
+    _option(
         "--engine",
         help="memory (this process) or dask: the rows stay on a Dask cluster (DATA a Parquet "
         "folder or glob, or a CSV glob; docs/scaling.md).",
+        panel=ENGINE,
     ),
 ]
 SchedulerOpt = Annotated[
     str | None,
-    typer.Option(
+    _option(
         "--scheduler",
         help="With --engine dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: "
         "a local cluster of 2 workers).",
+        panel=ENGINE,
     ),
 ]
 
 
 @app.command()
 def brief(
-    data: Annotated[
-        str, typer.Argument(help="Customer table: CSV, TSV, Parquet or Excel." + DB_HELP)
-    ],
-    dictionary: Annotated[
-        Path | None,
-        typer.Option("--dictionary", "-d", help="Data dictionary (YAML): roles, labels, words."),
-    ] = None,
-    columns: Annotated[
-        str | None,
-        typer.Option("--columns", "-c", help="Comma-separated columns to segment on."),
-    ] = None,
-    id_column: Annotated[
-        str | None, typer.Option("--id-column", help="Column that identifies each customer.")
-    ] = None,
-    k: KOpt = None,
-    k_max: KMaxOpt = 10,
-    k_min: Annotated[
-        int, typer.Option("--k-min", help="Smallest k considered when choosing k.")
-    ] = 2,
-    seed: SeedOpt = 42,
-    min_share: Annotated[
-        float,
-        typer.Option(
-            "--min-share", help="Smallest segment allowed when choosing k (share, 0-0.5)."
-        ),
-    ] = 0.05,
-    resamples: Annotated[
-        int, typer.Option("--resamples", help="Bootstrap re-runs for the stability check.")
-    ] = 20,
-    keep_all_features: Annotated[
-        bool,
-        typer.Option(
-            "--keep-all-features",
-            help="Do not screen out pure-noise features or features that repeat another.",
-        ),
-    ] = False,
-    title: Annotated[str | None, typer.Option("--title", help="Title on the brief.")] = None,
-    out: OutOpt = DEFAULT_OUT,
-    templates: TemplatesOpt = None,
-    quiet: QuietOpt = False,
-    names: Annotated[
-        str | None,
-        typer.Option(
-            "--names", help="Comma-separated column names for a file without a header row."
-        ),
-    ] = None,
-    input_kind: Annotated[
-        str,
-        typer.Option(
-            "--input-kind",
-            help="customers (one row each), transactions (an order log) or auto (detect).",
-        ),
-    ] = "auto",
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            "--as-of", help="Order logs: the analysis date YYYY-MM-DD (default: day after last)."
-        ),
-    ] = None,
-    date_format: Annotated[
-        str | None,
-        typer.Option("--date-format", help="Order logs: the dates' format, e.g. %d/%m/%Y."),
-    ] = None,
-    currency: Annotated[
-        str | None,
-        typer.Option("--currency", help="Order logs: the one currency to keep from a mixed log."),
-    ] = None,
-    roles: Annotated[
-        str | None,
-        typer.Option(
-            "--roles",
-            help="Order logs: column roles, e.g. customer=cust_no,date=day,amount=total.",
-        ),
-    ] = None,
-    previous: Annotated[
-        Path | None,
-        typer.Option(
-            "--previous",
-            help="Folder of a previous brief: keep its segment ids and "
-            "names, and add a 'What changed' page.",
-        ),
-    ] = None,
+    data: DataArg,
+    dictionary: DictionaryOpt = None,
+    columns: ColumnsOpt = None,
+    id_column: IdColumnOpt = None,
+    names: NamesOpt = None,
     skip_rows: SkipRowsOpt = None,
     sheet: SheetOpt = None,
     table: TableOpt = None,
     query: QueryOpt = None,
+    previous: PreviousOpt = None,
+    k: KOpt = None,
+    k_min: KMinOpt = 2,
+    k_max: KMaxOpt = 10,
+    min_share: MinShareOpt = 0.05,
+    resamples: ResamplesOpt = 20,
+    keep_all_features: KeepAllOpt = False,
+    seed: SeedOpt = 42,
+    input_kind: InputKindOpt = "auto",
+    as_of: AsOfOpt = None,
+    date_format: DateFormatOpt = None,
+    currency: CurrencyOpt = None,
+    roles: RolesOpt = None,
+    out: OutOpt = DEFAULT_OUT,
+    title: TitleOpt = None,
+    templates: TemplatesOpt = None,
     pdf_archive: ArchiveOpt = False,
     theme: ThemeOpt = None,
+    quiet: QuietOpt = False,
     engine: EngineOpt = "memory",
     scheduler: SchedulerOpt = None,
 ) -> None:
