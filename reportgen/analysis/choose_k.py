@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from reportgen import fmt
 from reportgen.errors import InputError
 
 if TYPE_CHECKING:
@@ -520,7 +521,7 @@ def _settle(
         f"average silhouette ({gap_sil:.2f}) is within {GAP_SILHOUETTE_SLACK} of the best "
         f"({max(sils):.2f}), so its segments hold together about as well "
         f"({_vote_text(votes)}). Only ks whose smallest segment holds at least "
-        f"{min_share:.0%} of customers could win."
+        f"{fmt.percent(min_share)} of customers could win."
     )
 
 
@@ -538,7 +539,7 @@ def _decide(
         chosen = max(ok, key=lambda e: (ch[e.k], -e.k)).k if ok else 2
         return chosen, (
             f"No index found a clear best k among k = 2–{upper} with every segment at least "
-            f"{min_share:.0%} of customers; k = {chosen} has the best Calinski–Harabasz."
+            f"{fmt.percent(min_share)} of customers; k = {chosen} has the best Calinski–Harabasz."
         )
     tally = {c: counted.count(c) for c in sorted(set(counted))}
     top = max(tally.values())
@@ -552,7 +553,8 @@ def _decide(
     )
     return chosen, (
         f"k = {chosen} won {top} of {len(VOTERS)} votes{tie}: {_vote_text(votes)}. "
-        f"Only ks whose smallest segment holds at least {min_share:.0%} of customers could win."
+        f"Only ks whose smallest segment holds at least {fmt.percent(min_share)} of customers "
+        "could win."
     )
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from reportgen import fmt
 from reportgen.analysis.choose_k import SelectionFits, selection_fits, silhouettes, small_kmeans
 from reportgen.analysis.prepare import FeatureStep, PreparedData
 
@@ -62,9 +63,10 @@ VALLEY_DEPTH = 0.10  # … and at least this far below the lower hump beside it
 SIDE_SHARE = 0.05  # customers on each side of the valley
 SCREEN_RULE = (
     "a numeric feature is screened out as noise only when no other feature predicts it "
-    f"(adjusted R² below {MIN_R2:.0%} for a linear fit on the others, and for the groups the "
-    "others form) and its own values form one hump, with no groups of their own (no valley in "
-    f"their smoothed distribution with at least {SIDE_SHARE:.0%} of customers on each side); "
+    f"(adjusted R² below {fmt.percent(MIN_R2)} for a linear fit on the others, and for the "
+    "groups the others form) and its own values form one hump, with no groups of their own (no "
+    f"valley in their smoothed distribution with at least {fmt.percent(SIDE_SHARE)} of customers "
+    "on each side); "
     "features related to the others are kept whatever the first split uses "
     f"(on a sample of at most {SAMPLE:,} rows)"
 )
