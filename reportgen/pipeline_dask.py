@@ -91,14 +91,13 @@ from reportgen.io.dictionary import (
 )
 from reportgen.io.load import LoadedTable, file_sha256
 from reportgen.progress import Progress
-from reportgen.runs.folder import ASSIGNMENTS_FILE
+from reportgen.runs.folder import ASSIGNMENTS_DATASET, ASSIGNMENTS_FILE
 
 SAMPLE_ROWS = 100_000  # the sample drawn on the cluster for everything statistical about k
 LOCAL_WORKERS = 2
 LOCAL_MEMORY = "2GiB"  # per worker of the LocalCluster started without --scheduler
 CONNECT_TIMEOUT = 10  # seconds to reach a scheduler (distributed's connect timeout)
 CSV_MAX_ROWS = 1_000_000  # up to this many rows assignments.csv is written too
-ASSIGNMENTS_DATASET = "assignments"  # the Parquet dataset inside the run folder
 INSTALL_HINT = 'pip install "reportgen[dask]"'
 
 

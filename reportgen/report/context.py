@@ -804,7 +804,7 @@ def _method(a: Analysis, run: RunInfo, specs: dict[str, ColumnSpec]) -> MethodVi
         final_below_min=_final_below_min(kchoice, seg, dictionary.units),
         k_table=tuple(_evidence_row(e, kchoice) for e in kchoice.evidence),
         n_init=seg.n_init,
-        start_sample=f"{seg.start_sample:,}" if 0 < seg.start_sample < len(seg.labels) else None,
+        start_sample=f"{seg.start_sample:,}" if 0 < seg.start_sample < sum(seg.sizes) else None,
         n_iter=seg.n_iter,
         seed=seg.seed,
         naming_rule=NAMING_RULE,
@@ -841,12 +841,13 @@ def _tests(profiles: Profiles) -> tuple[TestRow, ...]:
 def _final_below_min(kchoice: KChoice, seg: Segmentation, units: str) -> str | None:
     """The evidence applied the smallest-segment rule; the final fit on all rows can still
     leave a segment under it. Say so rather than let the rule's sentence stand uncorrected."""
-    smallest = min(seg.sizes) / max(len(seg.labels), 1)
+    # sizes, not labels: on a Dask run the labels here are the sample's, the sizes every row's
+    smallest = min(seg.sizes) / max(sum(seg.sizes), 1)
     if kchoice.method != "vote" or smallest >= kchoice.min_share:
         return None
     share = fmt.percent(smallest, 1)
     return (
-        f"On all {len(seg.labels):,} {units} the smallest segment holds {share}, "
+        f"On all {sum(seg.sizes):,} {units} the smallest segment holds {share}, "
         f"below the {fmt.percent(kchoice.min_share)} rule that k = {seg.k} met on the evidence: "
         f"the final fit moved some {units} between segments. Treat that segment as a niche."
     )

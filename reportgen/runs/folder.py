@@ -20,6 +20,7 @@ MODEL_FILE = "model.json"
 BRIEF_XLSX = "brief.xlsx"  # the workbook (report/workbook.py)
 THEME_FILE = "theme.json"  # a themed run's look, for the emails (report/theme.py)
 SEGMENT_FOLDER = "segments"
+ASSIGNMENTS_DATASET = "assignments"  # --engine dask: the Parquet dataset the workers write
 SEND_LOG = "send-log.jsonl"
 SEND_LOG_LOCK = SEND_LOG + ".lock"  # held by `reportgen email` while it sends
 OUTBOX = "outbox"
