@@ -78,6 +78,17 @@ class BriefConfig:
             return cls(data_path=Path(_without_password(url)), data_url=url, **options)
         return cls(data_path=Path(location), **options)
 
+    def k_options(self) -> dict[str, Any]:
+        """The settings of the choice of k (`analysis.choose_k`), on either engine."""
+        return {
+            "k": self.k,
+            "k_max": self.k_max,
+            "k_min": self.k_min,
+            "seed": self.seed,
+            "n_init": self.n_init,
+            "min_share": self.min_share,
+        }
+
     def __post_init__(self) -> None:
         if isinstance(self.data_path, str) and DATABASE_URL.match(self.data_path.strip()):
             object.__setattr__(self, "data_url", self.data_path.strip())

@@ -391,15 +391,7 @@ def _segment(
 ) -> tuple[KChoice, Segmentation, _Continuity, Evaluation]:
     """Choose k on a sample, fit on every row, keep the previous run's ids, check stability."""
     step("Choosing k (evidence on a sample)")
-    kchoice = choose_k(
-        prepared.scaled,
-        k=config.k,
-        k_max=config.k_max,
-        seed=config.seed,
-        n_init=config.n_init,
-        min_share=config.min_share,
-        k_min=config.k_min,
-    )
+    kchoice = choose_k(prepared.scaled, **config.k_options())
     step(f"Fitting k-means, k = {kchoice.k}, on all {prepared.n_kept:,} rows")
     seg = cluster(prepared.scaled, k=kchoice.k, seed=config.seed, n_init=config.n_init)
     matching = None

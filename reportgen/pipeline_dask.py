@@ -448,15 +448,7 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
         sample, dictionary, fitted, n_read=n_rows, n_kept=n_rows, drops=(), notes=()
     )
     step("Choosing k (evidence on the sample)")
-    kchoice = choose_k(
-        provisional.scaled,
-        k=config.k,
-        k_max=config.k_max,
-        seed=config.seed,
-        n_init=config.n_init,
-        min_share=config.min_share,
-        k_min=config.k_min,
-    )
+    kchoice = choose_k(provisional.scaled, **config.k_options())
     step(f"Fitting k-means, k = {kchoice.k}, on every row on the cluster")
     seg, start_rows = _final_fit(config, engine, scaled, provisional.scaled, kchoice.k)
     describe, categories = _described_columns(dictionary, sample, fitted.steps)
