@@ -359,10 +359,10 @@ def _check_segment_columns(dictionary: DataDictionary) -> None:
         )
     if len(dictionary.segment_columns) > MAX_SEGMENT_FEATURES:
         raise InputError(
-            f"{len(dictionary.segment_columns):,} columns would segment the customers: at most "
-            f"{MAX_SEGMENT_FEATURES} can (MAX_SEGMENT_FEATURES); name at most "
-            f"{MAX_SEGMENT_FEATURES} to segment on with --columns or in a data dictionary "
-            "(reportgen init writes one)"
+            f"{len(dictionary.segment_columns):,} columns would segment the customers, more "
+            f"than the {MAX_SEGMENT_FEATURES} a brief can describe: name the ones to segment on "
+            "with --columns, or set the others to 'describe' in a data dictionary (reportgen "
+            "init writes one)"
         )
 
 
