@@ -329,8 +329,8 @@ def checked_query(query: str, url: DatabaseUrl) -> str:
     that reads."""
     sql = query.strip().rstrip(";").rstrip()
     start = _LEADING.match(sql)
-    words = sql[start.end() if start else 0 :].split(None, 1)
-    first = words[0].lower() if words else ""
+    word = re.match(r"[A-Za-z_]*", sql[start.end() if start else 0 :])  # 'SELECT*FROM t' too
+    first = word.group().lower() if word else ""
     if first not in _READING:
         raise InputError(
             f"--query takes one SELECT (or WITH … SELECT) that reads the rows, not "

@@ -58,8 +58,13 @@ def sqlite_from_csv(csv: Path, db: Path, table: str = "customers") -> str:
 
 def one_line_error(result, *needles: str) -> str:
     assert result.exit_code == 2, result.output
-    out = result.output.strip()
-    assert "Traceback" not in out and len(out.splitlines()) == 1, out
+    # The warning about a password in the URL comes once per process, so whether it is here
+    # depends on the tests run before: the error itself is the one line that matters.
+    lines = [
+        x for x in result.output.strip().splitlines() if not x.startswith("reportgen: warning:")
+    ]
+    out = "\n".join(lines)
+    assert "Traceback" not in result.output and len(lines) == 1, result.output
     for needle in needles:
         assert needle in out, out
     return out
@@ -171,6 +176,7 @@ def test_queries_that_read_pass_the_check(small_db):
         "-- this month\n/* all */ SELECT id, spend FROM customers;  -- done",
         "WITH c AS (SELECT id, spend FROM customers) SELECT * FROM c;",
         "select ';' AS semi, id FROM customers",
+        "SELECT*FROM customers WHERE id IS NOT NULL",
     ):
         assert len(open_source(small_db, query=query).read().frame) == 2, query
 
@@ -671,8 +677,10 @@ def test_postgres_connect_timeout_is_said(tmp_path):
 )
 def test_postgres_bad_input_one_line(crm, tmp_path, make_url, args, env, message):
     out = tmp_path / "never"
-    line = one_line_error(brief(make_url(crm), *args, "--out", str(out), env=env), message)
-    assert PASSWORD not in line and "wrong-one" not in line and "wrong-pass" not in line
+    result = brief(make_url(crm), *args, "--out", str(out), env=env)
+    one_line_error(result, message)
+    said = result.output  # the warning line too, when there is one
+    assert PASSWORD not in said and "wrong-one" not in said and "wrong-pass" not in said
     assert not out.exists()
 
 
