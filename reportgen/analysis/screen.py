@@ -74,7 +74,9 @@ SCREEN_RULE = (
 
 @dataclass(frozen=True)
 class Screening:
-    r2: dict[str, float]  # feature -> adjusted R² of the groups found on the other features
+    # feature -> adjusted R² of the groups found on the other features; only for the features
+    # that could be noise (one hump, not predicted linearly by the others)
+    r2: dict[str, float]
     noise: tuple[str, ...]  # features screened out
     k_used: int | None
     r2_all: dict[str, float] | None = None  # feature -> explained by groups found on all
@@ -193,15 +195,19 @@ def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Sc
     steps, x, blocks, copies = _sample_without_copies(prepared, rng)
     if len(steps) < 3 or len(np.unique(x, axis=0)) < 10:
         return Screening({}, (), None, copies=copies)
-    with selection_fits() as fits:
-        k_all = _quick_k(x, k_max, seed, rng, fits)
-        r2, r2_all, r2_linear = _explained(x, steps, blocks, k_all, seed, fits)
     valley = {
         step.column: valley_z(x[:, cols[0]])
         for step, cols in zip(steps, blocks, strict=True)
         if step.kind != "categorical" and len(cols) == 1
     }
     one_hump = {c for c, z in valley.items() if z < VALLEY_Z}
+    r2_linear = dict(zip((s.column for s in steps), linear_r2(x, blocks), strict=True))
+    # Only a one-hump column that no other feature predicts can be noise, so only those need
+    # the groups found without them: one k-means refit each, the cost that grew with width.
+    suspects = [c for c in valley if c in one_hump and r2_linear[c] < MIN_R2]
+    with selection_fits() as fits:
+        k_all = _quick_k(x, k_max, seed, rng, fits)
+        r2, r2_all = _explained(x, steps, blocks, k_all, seed, fits, suspects)
     noise = _noise(r2, r2_linear, valley, len(steps))
     return Screening(
         r2,
@@ -214,6 +220,10 @@ def screen_features(prepared: PreparedData, *, seed: int, k_max: int = 10) -> Sc
     )
 
 
+def _without(x: Matrix, cols: Columns) -> Matrix:
+    return x[:, np.setdiff1d(np.arange(x.shape[1]), cols)]
+
+
 def _explained(
     x: Matrix,
     steps: list[FeatureStep],
@@ -221,28 +231,21 @@ def _explained(
     k: int,
     seed: int,
     fits: SelectionFits,
-) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    """Per feature, the adjusted share of its variance explained by groups found without it, by
-    groups found on all features (shown, not used), and linearly by the other features."""
-
-    def without(cols: Columns) -> Matrix:
-        return x[:, np.setdiff1d(np.arange(x.shape[1]), cols)]
-
-    # The fit on all features and the one without each feature, in one batch.
+    suspects: Sequence[str],
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The adjusted share of each suspect's variance explained by the groups found without it,
+    and of every feature's by the groups found on all features (shown, not used)."""
+    block_of = {step.column: cols for step, cols in zip(steps, blocks, strict=True)}
+    # The fit on all features and the one without each suspect, in one batch.
     everything = np.arange(0)
     labelings = fits.map(
-        lambda cols: small_kmeans(without(cols), k, seed, n_init=3).labels_,
-        [everything, *blocks],
+        lambda cols: small_kmeans(_without(x, cols), k, seed, n_init=3).labels_,
+        [everything, *(block_of[c] for c in suspects)],
     )
     all_labels, loo = labelings[0], labelings[1:]
-    r2: dict[str, float] = {}
-    r2_all: dict[str, float] = {}
-    r2_linear: dict[str, float] = {}
-    for step, cols, loo_labels in zip(steps, blocks, loo, strict=True):
-        r2[step.column] = _r2(x[:, cols], loo_labels)
-        r2_all[step.column] = _r2(x[:, cols], all_labels)
-        r2_linear[step.column] = _linear_r2(x[:, cols], without(cols))
-    return r2, r2_all, r2_linear
+    r2 = {c: _r2(x[:, block_of[c]], labels) for c, labels in zip(suspects, loo, strict=True)}
+    r2_all = {s.column: _r2(x[:, cols], all_labels) for s, cols in zip(steps, blocks, strict=True)}
+    return r2, r2_all
 
 
 def _noise(
@@ -250,7 +253,7 @@ def _noise(
 ) -> list[str]:
     """The features screened out, surest first, never all of them."""
     noise = sorted(
-        (c for c, z in valley.items() if z < VALLEY_Z if r2[c] < MIN_R2 and r2_linear[c] < MIN_R2),
+        (c for c, z in valley.items() if z < VALLEY_Z and r2_linear[c] < MIN_R2 and r2[c] < MIN_R2),
         key=lambda c: (valley[c], max(r2[c], r2_linear[c]), c),
     )
     if len(noise) < n_features:
@@ -324,17 +327,26 @@ def _adjusted(r2: float, n: int, params: int) -> float:
     return 1.0 - (1.0 - r2) * (n - 1) / (n - params - 1)
 
 
-def _linear_r2(block: Matrix, others: Matrix) -> float:
-    """Adjusted share of the block's variance a least-squares fit on the other features
-    explains."""
-    design = np.column_stack([others, np.ones(len(others))])
-    coef, *_ = np.linalg.lstsq(design, block, rcond=None)
-    centred = block - block.mean(axis=0)
-    total = float((centred**2).sum())
-    if total <= 0:
-        return 0.0
-    raw = 1.0 - float(((block - design @ coef) ** 2).sum()) / total
-    return _adjusted(raw, len(block), others.shape[1])
+def linear_r2(x: Matrix, blocks: Sequence[Columns]) -> list[float]:
+    """Per block of columns, the adjusted share of its variance that a least-squares fit (with
+    an intercept) on every other column explains. From the cross-products of the centred matrix,
+    computed once: each fit is then a small system in the other columns, not a pass over the
+    rows, so the cost of many columns is one product plus one small solve per column."""
+    centred = x - x.mean(axis=0)
+    gram = centred.T @ centred
+    everything = np.arange(x.shape[1])
+    out = []
+    for cols in blocks:
+        rest = np.setdiff1d(everything, cols)
+        total = float(np.trace(gram[np.ix_(cols, cols)]))
+        if total <= 0 or not len(rest):
+            out.append(0.0)
+            continue
+        cross = gram[np.ix_(rest, cols)]
+        coef, *_ = np.linalg.lstsq(gram[np.ix_(rest, rest)], cross, rcond=None)
+        raw = min(float(np.sum(cross * coef)) / total, 1.0)
+        out.append(_adjusted(raw, len(x), len(rest)))
+    return out
 
 
 def _r2(block: Matrix, labels: NDArray[np.intp]) -> float:

@@ -30,7 +30,8 @@ def test_screening_keeps_a_column_that_alone_sets_a_group_apart():
     d = resolve_dictionary(df, dictionary_from_mapping({"columns": {c: {} for c in df}}))
     s = screen_features(prepare(df, d), seed=42)
     assert "tier" not in s.noise
-    assert s.r2["tier"] < 0.02 and s.r2_linear["tier"] < 0.02  # unrelated to the others …
+    assert s.r2_linear["tier"] < 0.02 and s.r2_all["tier"] > 0.5  # unrelated to the others …
+    assert "tier" not in s.r2  # two humps: never a suspect, so no refit without it
     assert s.noise == ("a", "b", "c")  # … but 'tier' carries the groups on its own
     assert set(s.one_curve) == {"a", "b", "c"}  # each is one hump; 'tier' two
     assert "no other feature predicts it" in s.reason("a") and "one hump" in s.reason("a")
@@ -170,3 +171,50 @@ def test_one_hump(values, one_hump):
     from reportgen.analysis.screen import one_hump_of
 
     assert one_hump_of(values) is one_hump
+
+
+def test_only_the_columns_that_could_be_noise_are_refitted_without():
+    """The k-means refit without a column, screening's cost per column, is paid only for a
+    one-hump column the others do not predict: never for related or lumpy ones."""
+    from reportgen.analysis.screen import screen_features
+
+    rng = np.random.default_rng(5)
+    n = 600
+    g = rng.integers(0, 2, n)
+    spend = rng.normal(10 + 8 * g, 1, n)
+    df = pd.DataFrame(
+        {
+            "spend": spend,
+            "visits": 0.5 * spend + rng.normal(0, 1, n),  # predicted by spend
+            "limit": 2 * spend + rng.normal(0, 2, n),
+            "noise": rng.normal(0, 1, n),
+        }
+    )
+    d = resolve_dictionary(df, dictionary_from_mapping({"columns": {c: {} for c in df}}))
+    s = screen_features(prepare(df, d), seed=42)
+    assert set(s.r2) == {"noise"} and s.noise == ("noise",)
+    assert set(s.r2_linear) == set(s.r2_all) == set(df)
+
+
+def test_linear_r2_from_cross_products_equals_a_least_squares_fit_per_column():
+    from reportgen.analysis.screen import linear_r2
+
+    rng = np.random.default_rng(2)
+    n = 400
+    a = rng.normal(size=n)
+    plan = np.eye(3)[rng.integers(0, 3, n)] * 0.5  # a one-hot block: collinear with the intercept
+    x = np.column_stack([a, 2 * a + rng.normal(size=n), rng.normal(size=n), plan])
+    blocks = [np.array([0]), np.array([1]), np.array([2]), np.array([3, 4, 5])]
+
+    def direct(cols):
+        rest = np.setdiff1d(np.arange(x.shape[1]), cols)
+        design = np.column_stack([x[:, rest], np.ones(n)])
+        coef, *_ = np.linalg.lstsq(design, x[:, cols], rcond=None)
+        raw = (
+            1
+            - ((x[:, cols] - design @ coef) ** 2).sum()
+            / ((x[:, cols] - x[:, cols].mean(axis=0)) ** 2).sum()
+        )
+        return 1 - (1 - raw) * (n - 1) / (n - len(rest) - 1)
+
+    assert linear_r2(x, blocks) == pytest.approx([direct(b) for b in blocks], abs=1e-9)
