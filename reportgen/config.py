@@ -18,7 +18,9 @@ DATABASE_URL = re.compile(r"^(sqlite|postgres|postgresql)(\+[a-z0-9_]+)?://", re
 
 def _without_password(url: str) -> str:
     """Only for data_path, which names the source in progress lines: io.database parses URLs."""
-    return re.sub(r"(://[^:/@]*):[^/]*@", r"\1@", url)  # to the last @ before the host
+    # To the last '@': a password written with a raw '/' or '@' in it (which io.database
+    # refuses) must not show either; cutting too much of a display name costs nothing.
+    return re.sub(r"(://[^:/@]*):.*@", r"\1@", url)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ and the templates read the values with Jinja's dot syntax (`overview.lead`, `seg
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -817,10 +818,10 @@ def _init_command(a: Analysis) -> str:
     """`reportgen init` for this run's input: the file, or the database URL (never with a
     password) and its table or query."""
     table = a.intake.table if a.intake is not None else a.table
-    if isinstance(table, DatabaseTable):
-        where = f"--table {table.table_name}" if table.table_name else "--query QUERY"
-        return f"reportgen init {table.url} {where}"
-    return f"reportgen init {a.table.path.name}"
+    if isinstance(table, DatabaseTable):  # quoted: a URL with '&', a table name with spaces
+        where = f"--table {shlex.quote(table.table_name)}" if table.table_name else "--query QUERY"
+        return f"reportgen init {shlex.quote(table.url)} {where}"
+    return f"reportgen init {shlex.quote(a.table.path.name)}"
 
 
 def _tests(profiles: Profiles) -> tuple[TestRow, ...]:

@@ -868,3 +868,11 @@ def test_a_killed_sessions_server_is_stopped_by_the_next(tmp_path):
         orphan.name
         not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     )
+
+
+def test_a_password_with_raw_slashes_or_ats_never_reaches_the_config_repr():
+    from reportgen.config import BriefConfig
+
+    config = BriefConfig.of("postgresql://ann:p@ss/w0rd@db.example/crm", table="customers")
+    assert "p@ss" not in repr(config) and "w0rd" not in repr(config)
+    assert config.data_path.name == "crm"
