@@ -25,7 +25,6 @@ import hashlib
 import importlib
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -378,27 +377,12 @@ class ClusterRun:
     names: dict[int, str] = field(default_factory=dict)
     owned: tuple[str, ...] = (ASSIGNMENTS_DATASET,)
 
-    @contextlib.contextmanager
-    def assignments_in_background(self, staging: files.Staging) -> Iterator[files.BackgroundCSV]:
+    def assignments_in_background(
+        self, staging: files.Staging
+    ) -> contextlib.AbstractContextManager[files.BackgroundCSV]:
         """The workers write the Parquet dataset (and, for a small table, assignments.csv is
         written from it) on a thread while the block draws and renders."""
-        job = files.BackgroundCSV()
-        errors: list[BaseException] = []
-
-        def write() -> None:
-            try:
-                job.sha256 = self.write_assignments(staging)
-            except BaseException as exc:  # raised again in the caller's thread
-                errors.append(exc)
-
-        thread = threading.Thread(target=write, name="reportgen-assignments", daemon=True)
-        thread.start()
-        try:
-            yield job
-        finally:
-            thread.join()
-        if errors:
-            raise errors[0]
+        return files.in_background(lambda: self.write_assignments(staging), "assignments")
 
     def write_assignments(self, staging: files.Staging) -> str | None:
         dask = dask_module()

@@ -39,10 +39,10 @@ import os
 import secrets
 import shutil
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,36 +115,35 @@ def write_csv(frame: pd.DataFrame, fh: BinaryIO) -> str:
 
 
 class BackgroundCSV:
-    """The result of `csv_in_background`: the SHA-256 of what was written, once done."""
+    """The result of `in_background`: the SHA-256 of what was written, once the block is left."""
 
     sha256: str | None = None
 
 
 @contextmanager
-def csv_in_background(staging: Staging, name: str, frame: pd.DataFrame) -> Iterator[BackgroundCSV]:
-    """Stream `frame` as CSV into the staging folder on a thread while the block runs.
+def in_background(write: Callable[[], str | None], name: str) -> Iterator[BackgroundCSV]:
+    """Run `write` (it returns the SHA-256 of what it wrote) on a thread while the block runs.
 
     Most of the CSV work is Arrow and numpy kernels, which run without the GIL, so a block of
     pure-Python work (charts, PDFs) and the file share the cores. Leaving the block waits for
-    the file, also when the block raises; an error while writing is raised there."""
+    the writer, also when the block raises; an error while writing is raised there."""
     job = BackgroundCSV()
-    errors: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"reportgen-{name}") as pool:
+        done = pool.submit(write)
+        yield job  # leaving the pool's block waits for the writer, whatever the block did
+    job.sha256 = done.result()
 
-    def write() -> None:
-        try:
-            with staging.open(name) as fh:
-                job.sha256 = write_csv(frame, fh)
-        except BaseException as exc:  # raised again in the caller's thread
-            errors.append(exc)
 
-    thread = threading.Thread(target=write, name=f"reportgen-{name}", daemon=True)
-    thread.start()
-    try:
-        yield job
-    finally:
-        thread.join()
-    if errors:
-        raise errors[0]
+def csv_in_background(
+    staging: Staging, name: str, frame: pd.DataFrame
+) -> AbstractContextManager[BackgroundCSV]:
+    """Stream `frame` as CSV into the staging folder while the block runs (`in_background`)."""
+
+    def write() -> str:
+        with staging.open(name) as fh:
+            return write_csv(frame, fh)
+
+    return in_background(write, name)
 
 
 def json_bytes(data: dict[str, Any]) -> bytes:
