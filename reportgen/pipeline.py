@@ -61,6 +61,7 @@ from reportgen.report.theme import Theme, load_theme, mail_theme_json
 from reportgen.report.workbook import workbook_style, write_workbook
 from reportgen.runs import compare
 from reportgen.runs.folder import (
+    ASSIGNMENTS_DATASET,
     ASSIGNMENTS_FILE,
     BRIEF_HTML,
     BRIEF_PDF,
@@ -437,7 +438,14 @@ def _present_and_publish(
         offload.release_arrow_memory()  # the CSV text was built in Arrow buffers
         with staging.open(BRIEF_XLSX) as fh:
             assert shown.context is not None
-            write_workbook(fh, a, shown.context, assignments, shown.changes, workbook_style(theme))
+            sampled = (
+                f"The Customers sheet lists the {len(assignments):,} customers of the sample "
+                f"drawn on the cluster; every customer's segment is in {ASSIGNMENTS_DATASET}/."
+                if cluster is not None
+                else None
+            )
+            style = workbook_style(theme)
+            write_workbook(fh, a, shown.context, assignments, shown.changes, style, sampled)
         summary = summary_dict(config, a, shown.run)
         model = _model(a, continuity, shown.run, csv_job.sha256)
         outputs = {

@@ -114,6 +114,12 @@ def test_brief_on_the_cluster(runs):
     method = " ".join(_pdf_text(on_dask / "brief.pdf"))
     assert "Engine: Dask" in method
     assert "uniform random sample of" in method
+    from openpyxl import load_workbook
+
+    book = load_workbook(on_dask / "brief.xlsx", read_only=True)
+    summary = " ".join(str(c) for row in book["Summary"].iter_rows(values_only=True) for c in row)
+    assert "customers of the sample drawn on the cluster" in summary  # not "every customer"
+    book.close()
 
 
 def test_same_answers_as_in_memory(runs):

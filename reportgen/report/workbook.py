@@ -85,8 +85,10 @@ def write_workbook(
     assignments: pd.DataFrame,
     changes: Changes | None = None,
     style: WorkbookStyle | None = None,
+    customers_note: str | None = None,
 ) -> None:
-    """Write brief.xlsx into `target` (a binary file, or a BytesIO).
+    """Write brief.xlsx into `target` (a binary file, or a BytesIO). `customers_note` says what
+    the Customers sheet holds when it is not every customer (a Dask run lists its sample).
 
     XlsxWriter writes every sheet, format, frozen pane and filter; the Customers sheet's rows
     (up to a million, where XlsxWriter's cell-by-cell Python costs about 4 µs a cell: 20 s for
@@ -107,9 +109,12 @@ def write_workbook(
     if style.font:  # the default cell format: every cell without its own font
         book.formats[0].set_font_name(style.font)
     formats = _Formats(book, style)
-    _summary_sheet(book, formats, a, context, len(assignments), style)
+    note = customers_note or (
+        truncation_note(len(assignments)) if customers_truncated(len(assignments)) else None
+    )
+    _summary_sheet(book, formats, a, context, note, style)
     _profiles_sheet(book, formats, a, context)
-    _customers_sheet(book, formats, assignments)
+    _customers_sheet(book, formats, assignments, note)
     _method_sheet(book, formats, a)
     if changes is not None:
         _changes_sheet(book, formats, changes)
@@ -206,7 +211,12 @@ SUMMARY_COLUMNS = (
 
 
 def _summary_sheet(
-    book: Any, f: _Formats, a: Analysis, context: BriefContext, n_rows: int, style: WorkbookStyle
+    book: Any,
+    f: _Formats,
+    a: Analysis,
+    context: BriefContext,
+    note: str | None,
+    style: WorkbookStyle,
 ) -> None:
     sheet = book.add_worksheet("Summary")
     doc = context.doc
@@ -232,8 +242,8 @@ def _summary_sheet(
     row += 2
     sheet.write_string(row, 0, _text(context.overview.quality_line), f.note)
     sheet.write_string(row + 1, 0, _text(context.overview.stability_line), f.note)
-    if customers_truncated(n_rows):
-        sheet.write_string(row + 2, 0, truncation_note(n_rows), f.warn)
+    if note:
+        sheet.write_string(row + 2, 0, note, f.warn)
     for col, width in enumerate((9, 26, 10, 8, 60, 10, 8, 60)):
         sheet.set_column(col, col, width)
     if style.logo_png:
@@ -367,7 +377,9 @@ _CONTROLS = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)
 _CONTROL_RE = "[" + "".join(f"\\x{ord(c):02x}" for c in _CONTROLS) + "\\r]"
 
 
-def _customers_sheet(book: Any, f: _Formats, assignments: pd.DataFrame) -> None:
+def _customers_sheet(
+    book: Any, f: _Formats, assignments: pd.DataFrame, note: str | None = None
+) -> None:
     """The Customers sheet as XlsxWriter writes it: header, frozen pane, filter, widths, and the
     note when Excel's row limit cuts it short. The rows follow in `splice_rows`."""
     sheet = book.add_worksheet("Customers")
@@ -379,8 +391,8 @@ def _customers_sheet(book: Any, f: _Formats, assignments: pd.DataFrame) -> None:
     sheet.autofilter(0, 0, max(n, 1), len(columns) - 1)
     for col, name in enumerate(columns):
         sheet.set_column(col, col, max(10, min(40, len(str(name)) + 4)))
-    if customers_truncated(len(assignments)):
-        sheet.write_string(0, len(columns), truncation_note(len(assignments)), f.warn)
+    if note:
+        sheet.write_string(0, len(columns), note, f.warn)
 
 
 def splice_rows(book: bytes, sheet: int, rows: pd.DataFrame, target: IO[bytes]) -> None:
