@@ -95,8 +95,10 @@ class PgServer:
             raise RuntimeError(f"{tool} {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout
 
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        """Run SQL as the superuser over the socket; stops at the first error."""
+    def psql(self, sql: str, database: str = "postgres", *, data: str | None = None) -> str:
+        """Run SQL as the superuser over the socket; stops at the first error. With `data`, the
+        SQL is one command (e.g. COPY … FROM STDIN) and `data` its standard input."""
+        command = ("-c", sql) if data is not None else ()
         return self.run(
             "psql",
             "-X",
@@ -111,7 +113,8 @@ class PgServer:
             SUPERUSER,
             "-d",
             database,
-            input=sql,
+            *command,
+            input=sql if data is None else data,
         )
 
     def stop(self) -> None:

@@ -494,24 +494,7 @@ def load_csv(server, csv: Path, table: str, types: dict[str, str] | None = None)
     text = gzip.decompress(csv.read_bytes()) if csv.suffix == ".gz" else csv.read_bytes()
     copy = f"COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)"
     server.psql(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} ({columns});", "crm")
-    server.run(
-        "psql",
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        str(server.socket_dir),
-        "-p",
-        str(server.port),
-        "-U",
-        "postgres",
-        "-d",
-        "crm",
-        "-c",
-        copy,
-        input=text.decode("utf-8"),
-    )
+    server.psql(copy, "crm", data=text.decode("utf-8"))
     server.psql(f"GRANT SELECT ON {table} TO reporting;", "crm")
 
 
