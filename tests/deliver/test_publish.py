@@ -172,23 +172,30 @@ def test_leftovers_of_killed_runs_are_removed_by_the_next_run(tmp_path):
     assert run_names(out) == sorted([current, published_run(out).name])
 
 
-def test_a_second_run_waits_for_the_first_or_refuses_naming_its_pid(tmp_path):
-    out = tmp_path / "out"
-    publish(out, {"brief.pdf": b"1"})
-    holder = subprocess.Popen(
+def _lock_holder(out, *, seconds: float, write_pid: bool) -> subprocess.Popen:
+    """Another process holding the run folder's lock for `seconds` (writing its pid into the
+    lock file, as a reportgen run does, when `write_pid`); it prints 'locked' once it holds it."""
+    pid = "f.truncate(0); f.write(b'%d' % os.getpid()); f.flush()\n" if write_pid else ""
+    return subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import fcntl, os, sys, time\n"
             "f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-            "f.truncate(0); f.write(b'%d' % os.getpid()); f.flush()\n"
-            "print('locked', flush=True); time.sleep(float(sys.argv[2]))",
+            + pid
+            + "print('locked', flush=True); time.sleep(float(sys.argv[2]))",
             str(runs_folder(out) / files.LOCK_FILE),
-            "1.5",
+            str(seconds),
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def test_a_second_run_waits_for_the_first_or_refuses_naming_its_pid(tmp_path):
+    out = tmp_path / "out"
+    publish(out, {"brief.pdf": b"1"})
+    holder = _lock_holder(out, seconds=1.5, write_pid=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         busy = rf"another reportgen run is writing .*pid {holder.pid}"
@@ -310,18 +317,7 @@ def test_send_log_tolerates_a_line_torn_mid_character_and_zeros_after_a_power_cu
 def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
     out = tmp_path / "out"
     publish(out, {"brief.pdf": b"1"})
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, sys, time\n"
-            "f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-            "print('locked', flush=True); time.sleep(60)",
-            str(runs_folder(out) / files.LOCK_FILE),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _lock_holder(out, seconds=60, write_pid=False)
     assert holder.stdout.readline().strip() == "locked"
     with open(runs_folder(out) / files.LOCK_FILE, "a+b") as fh, pytest.raises(BlockingIOError):
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
