@@ -22,10 +22,6 @@ from reportgen.analysis.engine import (
     SegmentAggregates,
     segment_positions,
 )
-
-# The per-segment sums and the overall SD are the engine's (engine.py); the old names stay here.
-from reportgen.analysis.engine import column_std as column_std
-from reportgen.analysis.engine import group_moments as _group_moments  # noqa: F401
 from reportgen.analysis.prepare import PreparedData
 from reportgen.engine.parallel import map_threads
 from reportgen.io.dictionary import DataDictionary, numeric_values

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reportgen.analysis import profile
+from reportgen.analysis import engine, profile
 from reportgen.analysis.cluster import cluster
 from reportgen.analysis.prepare import prepare
 from reportgen.engine import parallel
@@ -49,7 +49,7 @@ def test_threaded_profile_statistics_equal_the_serial_ones(monkeypatch):
     xs = [np.round(rng.normal(size=n) + 0.1 * j * index, 2) for j in range(4)]
 
     def stats(i):
-        return profile._kruskal(xs[i], index, 4), profile._group_moments(xs[i], index, 4)
+        return profile._kruskal(xs[i], index, 4), engine.group_moments(xs[i], index, 4)
 
     threaded = parallel.map_threads(stats, range(4), rows=n)
     monkeypatch.setattr(parallel, "PARALLEL_FROM", 10**9)
@@ -74,8 +74,8 @@ def test_kruskal_does_not_depend_on_the_order_of_ties():
 )
 def test_column_std_is_numpys_std_bit_for_bit(shape):
     x = np.random.default_rng(8).normal(100, 30, shape).round(2)
-    assert np.array_equal(profile.column_std(x), x.std(axis=0))
-    assert np.array_equal(profile.column_std(x, block=7), x.std(axis=0))
+    assert np.array_equal(engine.column_std(x), x.std(axis=0))
+    assert np.array_equal(engine.column_std(x, block=7), x.std(axis=0))
 
 
 def test_profile_moments_and_large_kruskal_equal_the_per_segment_versions():
@@ -90,7 +90,7 @@ def test_profile_moments_and_large_kruskal_equal_the_per_segment_versions():
     h, p = profile_mod._kruskal(x, index, 4)
     h0, p0 = stats.kruskal(*[x[index == g] for g in range(4)])
     assert h == pytest_approx(h0) and p == pytest_approx(p0, abs=1e-300)
-    moments = profile_mod._group_moments(x, index, 4)
+    moments = engine.group_moments(x, index, 4)
     for g in range(4):
         m, rest, d = profile_mod._vs_rest(moments, g)
         assert m == pytest_approx(x[index == g].mean())
