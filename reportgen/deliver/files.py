@@ -267,12 +267,14 @@ def staged_outputs(
             _check_symlinks(out, shown)
             previous, legacy = _previous(out, shown)
             _clean_leftovers(out, runs, previous, legacy)
+            had_previous = previous is not None and (not legacy or any(previous.iterdir()))
+            # Recorded before the run's folder exists: an interruption from here on is told
+            # what OUT holds (a folder made and not yet recorded would read "nothing written").
+            _publications.append(_Publication(out, shown, runs / run_id, had_previous, started))
             folder = runs / (run_id + PARTIAL)
             folder.mkdir()
         except OSError as exc:
             raise ReportgenError(_cannot(shown, exc)) from exc
-        had_previous = previous is not None and (not legacy or any(previous.iterdir()))
-        _publications.append(_Publication(out, shown, runs / run_id, had_previous, started))
         staging = Staging(folder)
         try:
             try:
