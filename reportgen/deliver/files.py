@@ -271,13 +271,14 @@ def staged_outputs(
             # Recorded before the run's folder exists: an interruption from here on is told
             # what OUT holds (a folder made and not yet recorded would read "nothing written").
             _publications.append(_Publication(out, shown, runs / run_id, had_previous, started))
-            folder = runs / (run_id + PARTIAL)
-            folder.mkdir()
         except OSError as exc:
             raise ReportgenError(_cannot(shown, exc)) from exc
-        staging = Staging(folder)
+        staging = Staging(runs / (run_id + PARTIAL))
         try:
             try:
+                # Made inside the block that removes it: an interruption right after the
+                # mkdir leaves no folder behind either.
+                staging.folder.mkdir()
                 yield staging
             except OSError as exc:
                 raise ReportgenError(_cannot(shown, exc)) from exc
