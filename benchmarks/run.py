@@ -84,7 +84,9 @@ for mod, name, label in [
     (p, "screen_features", "screen"), (p, "choose_k", "choose k"), (p, "cluster", "final fit"),
     (p, "evaluate", "stability"), (p, "assign_left_out", "assign left out"),
     (p, "profile", "profiles"), (p, "_names", "names"), (charts, "draw_all", "charts"),
-    (render, "render_all", "PDFs"), (p, "_model", "model.json"),
+    (p, "k_tree", "k tree"), (p, "build_context", "context"),
+    (render, "render_all", "PDFs"), (p, "write_workbook", "brief.xlsx"),
+    (p, "_model", "model.json"),
 ]:
     wrap(mod, name, label)
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ Untrusted text (ids, names, notes, labels) is neutralised by the rule `deliver/c
 applies to the CSV files, `fmt.FORMULA_START` (a leading ``= + - @ \\t \\r | %`` gets a ``'``):
 no cell is ever written as a formula, but a cell's text is what a user copies into another sheet
 or saves as CSV. XlsxWriter writes in constant_memory mode (rows leave memory as they are
-written); the Customers rows are spliced into its sheet from Arrow text (`splice_rows`, 3-5x
-faster than a call per cell). Excel holds at most 1,048,576 rows: a longer Customers sheet stops
-there and says so, and so does the brief (assignments.csv always has every row).
+written); the Customers rows are spliced into its sheet from Arrow text (`splice_rows`) instead
+of a call per cell. Excel holds at most 1,048,576 rows: a longer Customers sheet stops there
+and says so, and so does the brief (assignments.csv always has every row).
 """
 
 from __future__ import annotations
@@ -442,12 +442,15 @@ def _write_rows(fh: IO[bytes], rows: pd.DataFrame) -> None:
 
 def customer_rows_xml(rows: pd.DataFrame, start: int) -> bytes:
     """<row> elements for `rows`, the first being data row `start` (sheet row start + 2):
-    numbers as numbers, booleans as booleans, text neutralised and escaped, blanks left out."""
+    numbers as numbers, booleans as booleans, text neutralised and escaped, blanks as empty
+    cells. Cells carry no reference (ECMA-376 makes `r` optional: a cell without one is the
+    next column), so a column's cells do not depend on the row and a column of few distinct
+    values (segment names, notes) is written once per value and gathered."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     numbers = pa.array(np.arange(start + 2, start + 2 + len(rows))).cast(pa.large_string())
-    cells = [_cells(rows.iloc[:, j], _column_letter(j), numbers) for j in range(len(rows.columns))]
+    cells = [_cells(rows.iloc[:, j]) for j in range(len(rows.columns))]
     joined = pc.binary_join_element_wise(
         pa.scalar('<row r="', pa.large_string()),
         numbers,
@@ -467,36 +470,61 @@ def customer_rows_xml(rows: pd.DataFrame, start: int) -> bytes:
     return data
 
 
-def _cells(series: pd.Series, letter: str, numbers: Any) -> Any:
-    """One column's <c> elements (empty text where the cell is blank)."""
+BLANK_CELL = "<c/>"
+
+
+def _cells(series: pd.Series) -> Any:
+    """One column's <c> elements (an empty cell where the value is blank)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = _cell_values(series)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    cells = None
+    if len(values) >= 64 and not pa.types.is_floating(values.type):
+        encoded = pc.dictionary_encode(values)
+        if 4 * len(encoded.dictionary) <= len(values):
+            cells = pc.take(_cell_xml(encoded.dictionary), encoded.indices)
+    if cells is None:
+        cells = _cell_xml(values)
+    return pc.fill_null(cells, pa.scalar(BLANK_CELL, pa.large_string()))
+
+
+def _cell_values(series: pd.Series) -> Any:
+    """The column as an Arrow array of booleans, int64, float64 (non-finite as null) or text."""
+    import pyarrow as pa
+
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return pa.array(series.astype(object).where(series.notna(), None), pa.bool_())
+    if (numeric := _as_float(series)) is not None:
+        finite = np.isfinite(numeric)
+        if pd.api.types.is_integer_dtype(series.dtype):
+            return pa.array(series, from_pandas=True).cast(pa.int64())
+        return pa.array(np.where(finite, numeric, 0.0), mask=~finite)
+    return pa.array(series.astype(object), pa.large_string(), from_pandas=True)
+
+
+def _cell_xml(values: Any) -> Any:
+    """<c> elements for an Arrow array from `_cell_values` (null where the cell is blank)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     def s(text: str) -> Any:
         return pa.scalar(text, pa.large_string())
 
-    ref = pc.binary_join_element_wise(s(f'<c r="{letter}'), numbers, s(""))
-    if pd.api.types.is_bool_dtype(series.dtype):
-        flags = pa.array(series.astype(object).where(series.notna(), None), pa.bool_())
-        value = pc.if_else(flags, s("1"), s("0"))
-        cells = pc.binary_join_element_wise(ref, s('" t="b"><v>'), value, s("</v></c>"), s(""))
-    elif (numeric := _as_float(series)) is not None:
-        finite = np.isfinite(numeric)
-        if pd.api.types.is_integer_dtype(series.dtype):
-            text = pa.array(series, from_pandas=True).cast(pa.int64()).cast(pa.large_string())
-        else:
-            text = pa.array(np.where(finite, numeric, 0.0)).cast(pa.large_string())
-        text = pc.if_else(pa.array(finite), text, pa.scalar(None, pa.large_string()))
-        cells = pc.binary_join_element_wise(ref, s('"><v>'), text, s("</v></c>"), s(""))
-    else:
-        text = _xml_text(pa.array(series.astype(object), pa.large_string(), from_pandas=True))
-        # xml:space="preserve" only where the text starts or ends with white space.
-        spaced = pc.match_substring_regex(text, r"^\s|\s$")
-        opening = pc.if_else(
-            spaced, s('" t="inlineStr"><is><t xml:space="preserve">'), s('" t="inlineStr"><is><t>')
-        )
-        cells = pc.binary_join_element_wise(ref, opening, text, s("</t></is></c>"), s(""))
-    return pc.fill_null(cells, s(""))
+    if pa.types.is_boolean(values.type):
+        return pc.if_else(values, s('<c t="b"><v>1</v></c>'), s('<c t="b"><v>0</v></c>'))
+    if not pa.types.is_large_string(values.type):
+        text = values.cast(pa.large_string())
+        return pc.binary_join_element_wise(s("<c><v>"), text, s("</v></c>"), s(""))
+    text = _xml_text(values)
+    # xml:space="preserve" only where the text starts or ends with white space.
+    spaced = pc.match_substring_regex(text, r"^\s|\s$")
+    opening = pc.if_else(
+        spaced, s('<c t="inlineStr"><is><t xml:space="preserve">'), s('<c t="inlineStr"><is><t>')
+    )
+    return pc.binary_join_element_wise(opening, text, s("</t></is></c>"), s(""))
 
 
 def _xml_text(values: Any) -> Any:

@@ -200,6 +200,29 @@ def test_customer_columns_of_every_kind_written_as_their_kind():
     assert sheet.dimensions == "A1:E4"
 
 
+def test_columns_of_few_values_read_back_as_the_rows_they_came_from():
+    """A column with few distinct values is written once per value and gathered: every row's
+    cells, blanks and positions included, read back as a column of many values would."""
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "id": [f"C{i:04d}" for i in range(n)],
+            "segment": pd.array([[1, 2, None][i % 3] for i in range(n)], dtype="Int64"),
+            "name": [["=Risky", "Savers", None, "  spaced "][i % 4] for i in range(n)],
+            "flag": [i % 2 == 0 for i in range(n)],
+            "note": [None if i % 5 else "left out" for i in range(n)],
+        }
+    )
+    rows = _rows(_customers_only(frame), first=2)
+    expected = [
+        tuple(None if pd.isna(v) else v for v in row)
+        for row in frame.assign(
+            name=frame["name"].map(lambda t: "'" + t if isinstance(t, str) and t[0] == "=" else t)
+        ).itertuples(index=False)
+    ]
+    assert [tuple(r) for r in rows] == expected
+
+
 TRICKY = [
     "plain",
     "  leading and trailing  ",
