@@ -59,8 +59,8 @@ from reportgen.analysis.prepare import (
     FeatureStep,
     FittedSteps,
     PreparedData,
-    _notes,
     apply_steps_rows,
+    fit_notes,
     fit_steps,
     id_text,
     parse_column,
@@ -72,8 +72,8 @@ from reportgen.analysis.profile import (
     OTHER,
     CategoryShare,
     Profiles,
-    _vs_rest,
     profile,
+    vs_rest,
 )
 from reportgen.analysis.results import Analysis
 from reportgen.analysis.screen import screen_features
@@ -449,7 +449,7 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
     summary = reduce_partitions(data, functools.partial(summarise_part, place), merge_summaries)
     drops = tuple(DropReason(r, n) for r, n in summary.drops.items())
     n_kept = int(summary.grouped.all_n[0]) if summary.grouped.all_n.size else n_rows
-    notes = _notes(fitted, 0) + _method_notes(session, len(sample), seg, start_rows, n_kept)
+    notes = fit_notes(fitted, 0) + _method_notes(session, len(sample), seg, start_rows, n_kept)
     prepared = sample_prepared(
         sample, dictionary, fitted, n_read=n_rows, n_kept=n_kept, drops=drops, notes=notes
     )
@@ -653,7 +653,7 @@ def full_profiles(
 
 
 def _feature(f: Any, agg: SegmentAggregates, i: int, pos: int) -> Any:
-    m, rest, d = _vs_rest(agg.moments(i), pos)
+    m, rest, d = vs_rest(agg.moments(i), pos)
     mean, sd = float(agg.overall_mean[i]), float(agg.overall_sd[i])
     z = float((m - mean) / sd) if sd else 0.0
     if d == 0.0 and z != 0.0:
@@ -728,7 +728,7 @@ def _retest(
         return replace(t, statistic=chi2, p_value=p, effect=v, separates=p < 0.05 and v >= 0.1)
     if t.test != "Kruskal–Wallis" or t.column not in moments:
         return t
-    effect = max(abs(_vs_rest(moments[t.column], g)[2]) for g in range(k))
+    effect = max(abs(vs_rest(moments[t.column], g)[2]) for g in range(k))
     return replace(t, effect=float(effect), separates=bool(t.p_value < 0.05 and effect >= 0.2))
 
 

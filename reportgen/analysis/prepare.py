@@ -772,15 +772,17 @@ def _apply(
     rows: RowFilter,
     *,
     usable_only: bool,
+    handed_over: pd.DataFrame | None = None,
 ) -> tuple[Matrix, Matrix | None]:
     """Leave rows out by the rules, then build the model matrix (for the usable rows only, with
-    their values in the data's units beside it; or for every row). Consumes `columns`."""
+    their values in the data's units beside it; or for every row). Consumes `columns`; see
+    `_model_matrix` for `handed_over`."""
     _drop_rows(columns, rules, steps, rows)
     for name, parsed in columns.items():  # the masks are used: free them before the matrices
         columns[name] = parsed._replace(present=_NO_MASK, invalid=_NO_MASK)
     take = rows.usable if usable_only and not rows.usable.all() else None
     n = len(rows.usable) if take is None else int(take.sum())
-    return _model_matrix(columns, steps, take, n, usable_only=usable_only)
+    return _model_matrix(columns, steps, take, n, usable_only=usable_only, handed_over=handed_over)
 
 
 def _model_matrix(
@@ -790,11 +792,14 @@ def _model_matrix(
     n: int,
     *,
     usable_only: bool,
+    handed_over: pd.DataFrame | None = None,
 ) -> tuple[Matrix, Matrix | None]:
     """Each step's model columns for the rows in `take` (None: every row), and with
     `usable_only` the numeric steps' values in units. The matrices are filled column by column
     into preallocated arrays: no list of columns and no stacked copy of the whole matrix; each
-    parsed column is freed once used."""
+    parsed column is freed once used. `handed_over`: the frame the columns were read from, given
+    up by its caller; each float64 column copied unchanged into the values is replaced in it by
+    that copy (the same numbers), so the frame's own copy is freed before the next is made."""
     scaled = np.empty((n, sum(len(s.model_columns) for s in steps)))
     units = np.empty((n, sum(s.kind != "categorical" for s in steps))) if usable_only else None
     at = j = 0
@@ -815,10 +820,19 @@ def _model_matrix(
             raw = np.where(np.isnan(raw), step.impute, raw)
         if units is not None:
             units[:, j] = raw
+            if handed_over is not None and take is None:
+                _share_column(handed_over, step.column, units[:, j])
             j += 1
         _scale_into(scaled[:, at], raw, step, clean=not usable_only)
         at += 1
     return scaled, units
+
+
+def _share_column(frame: pd.DataFrame, name: str, copy: Matrix) -> None:
+    """Replace the frame's column by `copy` where that is the column value for value."""
+    column = frame[name]
+    if column.dtype == np.float64 and not column.hasnans:
+        frame[name] = pd.Series(copy, index=frame.index, name=name, copy=False)
 
 
 def _scale_into(out: Matrix, raw: Matrix, step: FeatureStep, *, clean: bool) -> None:
@@ -841,10 +855,19 @@ def _scale_into(out: Matrix, raw: Matrix, step: FeatureStep, *, clean: bool) -> 
 
 
 def prepare(
-    frame: pd.DataFrame, dictionary: DataDictionary, *, engine: Engine = DEFAULT_ENGINE
+    frame: pd.DataFrame,
+    dictionary: DataDictionary,
+    *,
+    engine: Engine = DEFAULT_ENGINE,
+    frame_handed_over: bool = False,
 ) -> PreparedData:
     """Fit the steps on the table, then apply them to it: the kept rows, their model matrix and
-    their values in units, with every row left out counted under its reason."""
+    their values in units, with every row left out counted under its reason.
+
+    `frame_handed_over`: the caller keeps no other use for the frame's memory, so its float64
+    segment columns may be swapped for their (equal) columns of the values in units as those
+    are filled; the frame reads the same afterwards, and a large table's read copy and values
+    are not both held at the run's memory peak."""
     _check_segment_columns(dictionary)
     repeats = _repeats(frame, dictionary)
     # Each column is parsed once, for the fit and the apply: without a step a binary column's
@@ -853,7 +876,9 @@ def prepare(
     columns = _parse_for_fit(frame, dictionary)
     fitted = _fit(dictionary, columns, repeats, frame, engine)
     rows = _start_rows(len(frame), repeats, dictionary.id_column)
-    scaled, values = _apply(columns, fitted.steps, fitted.rules, rows, usable_only=True)
+    handed_over = frame if frame_handed_over else None
+    steps, rules = fitted.steps, fitted.rules
+    scaled, values = _apply(columns, steps, rules, rows, usable_only=True, handed_over=handed_over)
     assert values is not None  # usable_only: the values in units come with the matrix
     usable = rows.usable
     numeric = [s.column for s in fitted.steps if s.kind != "categorical"]
@@ -877,14 +902,14 @@ def prepare(
         id_name=id_name,
         n_read=len(frame),
         drops=tuple(rows.drops),
-        notes=_notes(fitted, duplicate_ids),
+        notes=fit_notes(fitted, duplicate_ids),
         duplicate_ids=duplicate_ids,
         categorical_features=tuple(s.column for s in fitted.steps if s.kind == "categorical"),
         left_out=rows.left_out(),
     )
 
 
-def _notes(fitted: FittedSteps, duplicate_ids: int) -> tuple[str, ...]:
+def fit_notes(fitted: FittedSteps, duplicate_ids: int) -> tuple[str, ...]:
     notes = []
     if fitted.constant:
         notes.append(

@@ -272,7 +272,7 @@ def _feature_stats(
     """The segment at position `pos` on each numeric feature, against all and the others."""
     feats = []
     for i, f in enumerate(prepared.numeric_features):
-        m, r, d = _vs_rest(moments[i], pos)
+        m, r, d = vs_rest(moments[i], pos)
         z = float((m - overall_mean[i]) / overall_sd[i]) if overall_sd[i] else 0.0
         if d == 0.0 and z != 0.0:  # too few rows on one side for an effect size
             d = z
@@ -327,7 +327,7 @@ def _segment_index(seg: Segmentation) -> tuple[Index, int]:
     return segment_positions(seg.labels, seg.segment_ids), len(seg.segment_ids)
 
 
-def _vs_rest(moments: Moments, pos: int) -> tuple[float, float, float]:
+def vs_rest(moments: Moments, pos: int) -> tuple[float, float, float]:
     """(group mean, mean of all other rows, Cohen's d vs those rows with the pooled SD), the same
     statistics as `_cohen_d` on the two groups, combined from the per-group moments."""
     counts, means, ss = moments
@@ -435,7 +435,7 @@ def _test(
     if moments is None:
         aggregates = engine.segment_aggregates(x[:, None], labels_ok, seg.segment_ids)
         moments = aggregates.moments(0)
-    effect = max(abs(_vs_rest(moments, g)[2]) for g in range(k))
+    effect = max(abs(vs_rest(moments, g)[2]) for g in range(k))
     return FeatureTest(
         column,
         spec.label,

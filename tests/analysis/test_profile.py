@@ -92,7 +92,7 @@ def test_profile_moments_and_large_kruskal_equal_the_per_segment_versions():
     assert h == pytest_approx(h0) and p == pytest_approx(p0, abs=1e-300)
     moments = engine.group_moments(x, index, 4)
     for g in range(4):
-        m, rest, d = profile_mod._vs_rest(moments, g)
+        m, rest, d = profile_mod.vs_rest(moments, g)
         assert m == pytest_approx(x[index == g].mean())
         assert rest == pytest_approx(x[index != g].mean())
         assert d == pytest_approx(profile_mod._cohen_d(x[index == g], x[index != g]))
