@@ -9,7 +9,8 @@
 2. Starts a LocalCluster of --workers processes with --memory each (the nanny restarts a worker
    that passes it) and runs `reportgen brief DATASET --engine dask --scheduler ...` as its own
    process: wall time, each worker's peak resident memory (ru_maxrss, asked of the workers at the
-   end, with how many times a worker was restarted), and the driver's peak.
+   end, with how many times a worker was restarted), the driver's peak, and the passes over
+   the data (partitions read on the cluster, divided by the number of partitions).
 3. In the same run, the in-memory engine (`reportgen brief FILE.parquet`) on the first
    --memory-rows rows as one file: its wall time and peak memory; and, at that size, the Dask
    engine too, with the adjusted Rand index between the two and whether k agrees.
@@ -84,6 +85,27 @@ def timed(cmd: list[str]) -> tuple[float, float]:
             err.seek(0)
             raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode()[-2000:]}")
     return wall, usage.ru_maxrss / 2**20
+
+
+def partition_reads(client: object) -> int:
+    """Partitions read so far on the cluster: tasks of the 'read_parquet' prefix that finished
+    (every pass over the data reads each partition once; dask keeps nothing between passes)."""
+
+    def reads(dask_scheduler: object) -> int:
+        prefixes = dask_scheduler.task_prefixes  # type: ignore[attr-defined]
+        return sum(
+            dict(p.state_counts).get("memory", 0)
+            for name, p in prefixes.items()
+            if name.startswith("read_parquet")
+        )
+
+    return int(client.run_on_scheduler(reads))  # type: ignore[attr-defined]
+
+
+def partitions(folder: Path) -> int:
+    import dask.dataframe as dd
+
+    return int(dd.read_parquet(str(folder), blocksize="64MiB").npartitions)
 
 
 def worker_peaks(client: object) -> list[float]:
@@ -188,29 +210,38 @@ def main() -> None:
         pids = set(client.run(os.getpid).values())
         out = args.root / "out-dask"
         cmd = [*REPORTGEN, "brief", str(data), "--engine", "dask", "--scheduler", address]
+        read = partition_reads(client)
         wall, driver = timed([*cmd, "--out", str(out), "--quiet"])
+        passes = (partition_reads(client) - read) / partitions(data)
         restarts = len(set(client.run(os.getpid).values()) - pids)
         peaks = worker_peaks(client)
-        rows.append(("dask", args.rows, size, wall, driver, peaks, restarts))
+        rows.append(("dask", args.rows, size, wall, driver, peaks, restarts, passes))
         print("measured:", rows[-1], flush=True)
         out_small = args.root / "out-dask-small"
         small_cmd = [*REPORTGEN, "brief", str(small_dir), "--engine", "dask", "--scheduler"]
+        read = partition_reads(client)
         wall_s, driver_s = timed([*small_cmd, address, "--out", str(out_small), "--quiet"])
-        rows.append(("dask", args.compare_rows, small.stat().st_size, wall_s, driver_s, [], 0))
+        passes = (partition_reads(client) - read) / partitions(small_dir)
+        rows.append(
+            ("dask", args.compare_rows, small.stat().st_size, wall_s, driver_s, [], 0, passes)
+        )
     out_mem = args.root / "out-memory"
     wall_m, peak_m = timed([*REPORTGEN, "brief", str(small), "--out", str(out_mem), "--quiet"])
-    rows.append(("memory", args.compare_rows, small.stat().st_size, wall_m, peak_m, [], 0))
+    rows.append(("memory", args.compare_rows, small.stat().st_size, wall_m, peak_m, [], 0, 0))
     score, same_k = ari(out_small, out_mem)
     out_large = args.root / "out-memory-large"
     wall_l, peak_l = timed([*REPORTGEN, "brief", str(large), "--out", str(out_large), "--quiet"])
-    rows.append(("memory", args.memory_rows, large.stat().st_size, wall_l, peak_l, [], 0))
+    rows.append(("memory", args.memory_rows, large.stat().st_size, wall_l, peak_l, [], 0, 0))
     print(f"\n{args.workers} workers x {args.memory}, {COLUMNS} float64 features")
-    print("engine   rows          on disk   wall s   driver peak GiB   worker peaks GiB  restarts")
-    for engine, n, nbytes, w, drv, pk, rs in rows:
+    print(
+        "engine   rows          on disk   wall s   driver peak GiB   worker peaks GiB  restarts"
+        "  passes"
+    )
+    for engine, n, nbytes, w, drv, pk, rs, ps in rows:
         shown = ", ".join(f"{x:.2f}" for x in pk) or "-"
         print(
             f"{engine:<8} {n:>12,} {nbytes / 2**30:>7.2f} GiB {w:>7.1f}   {drv:>15.2f}   "
-            f"{shown:>16}  {rs}"
+            f"{shown:>16}  {rs:>8}  {ps:>6.1f}"
         )
     print(
         f"at {args.compare_rows:,} rows: dask / memory wall time {wall_s / wall_m:.2f}; ARI "

@@ -47,17 +47,22 @@ from reportgen.analysis.dask_engine import (
 )
 from reportgen.analysis.dask_prepare import (
     ClusterPrepared,
+    duplicate_reason,
     fit_on_cluster,
+    marked,
+    repeated_rows,
     sample_prepared,
     scale_rules,
+    split_repeats,
 )
-from reportgen.analysis.engine import SegmentAggregates, fit_kmeans, nearest
+from reportgen.analysis.engine import SegmentAggregates, fit_kmeans, nearest, size_order
 from reportgen.analysis.k_tree import k_tree
 from reportgen.analysis.naming import name_segments
 from reportgen.analysis.prepare import (
     DropReason,
     FeatureStep,
     FittedSteps,
+    LeftOut,
     PreparedData,
     apply_steps_rows,
     fit_notes,
@@ -199,6 +204,67 @@ def read_dataset(files_: list[Path], kind: str) -> Any:
         raise InputError(f"cannot read the dataset: {exc}") from None
 
 
+def parquet_rows(files_: list[Path]) -> int:
+    """The rows of a Parquet dataset, from its files' footers (read on the workers): no pass."""
+    dask = dask_module()
+    return int(sum(dask.compute(*[dask.delayed(_footer_rows)(str(p.resolve())) for p in files_])))
+
+
+def _footer_rows(path: str) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _without_repeats(
+    data: Any, sample: pd.DataFrame, where: np.ndarray, dictionary: DataDictionary, n_rows: int
+) -> tuple[Any, pd.DataFrame, int]:
+    """With an id column: the rows that repeat an earlier row's id found on the cluster
+    (`dask_prepare.repeated_rows`), marked in the dataset so that every pass leaves them out
+    (counted under prepare's reason), and left out of the sample. Returns the marked dataset,
+    the sample and how many rows repeat an id."""
+    if not dictionary.id_column:
+        return data, sample, 0
+    repeats = repeated_rows(data, dictionary.id_column, n_rows)
+    count = sum(len(r) for r in repeats.values())
+    if not count:
+        return data, sample, 0
+    drawn = pd.MultiIndex.from_arrays([where[:, 0], where[:, 1]])
+    flagged = pd.MultiIndex.from_arrays(
+        [np.repeat(list(repeats), [len(r) for r in repeats.values()]),
+         np.concatenate(list(repeats.values()))]
+    )  # fmt: skip
+    keep = ~drawn.isin(flagged)
+    return marked(data, repeats), sample.loc[keep].reset_index(drop=True), count
+
+
+def apply_rows(
+    place: Placement, part: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, tuple[DropReason, ...], LeftOut]:
+    """`apply_steps_rows` on a partition, its repeated ids left out first (as `prepare` leaves
+    them out before any other rule, so such a row counts under that reason only). Returns the
+    partition (without the mark), the model matrix of the rows kept, which rows are kept, the
+    drops and the rows left out (every row not kept, in order, with its reason)."""
+    part, repeat = split_repeats(part)
+    if repeat is None or not repeat.any():
+        matrix, usable, drops, left_out = apply_steps_rows(part, place.steps, place.rules)
+        return part, matrix[usable], usable, drops, left_out
+    keep = np.flatnonzero(~repeat)
+    matrix, sub_usable, sub_drops, sub_left = apply_steps_rows(
+        part.iloc[keep], place.steps, place.rules
+    )
+    usable = np.zeros(len(part), dtype=bool)
+    usable[keep[sub_usable]] = True
+    reason = duplicate_reason(str(place.id_column))
+    drops = (DropReason(reason, int(repeat.sum())), *sub_drops)
+    positions = np.concatenate([np.flatnonzero(repeat), keep[sub_left.positions]])
+    reasons = np.array((reason,) * int(repeat.sum()) + sub_left.reasons, dtype=object)
+    partial = np.concatenate([np.zeros(int(repeat.sum()), dtype=bool), sub_left.partial])
+    order = np.argsort(positions, kind="stable")
+    left_out = LeftOut(positions[order], tuple(reasons[order].tolist()), partial[order])
+    return part, matrix[sub_usable], usable, drops, left_out
+
+
 def dataset_sha256(files_: list[Path]) -> str:
     """SHA-256 over the sorted (name, SHA-256) of every file, hashed on the workers."""
     dask = dask_module()
@@ -214,6 +280,9 @@ def model_rows(
     steps: tuple[FeatureStep, ...], rules: dict[str, tuple[float, float]], part: pd.DataFrame
 ) -> pd.DataFrame:
     """The model matrix of the rows the steps keep (what k-means sees)."""
+    part, repeat = split_repeats(part)
+    if repeat is not None:
+        part = part.loc[~repeat]
     matrix, usable, _, _ = apply_steps_rows(part, steps, rules)
     columns = [c for s in steps for c in s.model_columns]
     return pd.DataFrame(matrix[usable], columns=columns)
@@ -229,6 +298,8 @@ class PartSummary:
     rows: list[int]  # rows per partition, in partition order
     partial: int
     unassigned: int
+    sizes: np.ndarray  # rows per centre (the rows the fit kept)
+    inertia: float  # their squared distances to the nearest centre, summed
 
 
 @dataclass(frozen=True)
@@ -257,8 +328,8 @@ def _units(kept: pd.DataFrame, place: Placement) -> np.ndarray:
 
 
 def summarise_part(place: Placement, part: pd.DataFrame) -> PartSummary:
-    matrix, usable, drops, left_out = apply_steps_rows(part, place.steps, place.rules)
-    positions, _ = nearest(matrix[usable], place.centers)
+    part, matrix, usable, drops, left_out = apply_rows(place, part)
+    positions, distances = nearest(matrix, place.centers)
     kept = part.loc[usable]
     grouped = group_moments(_units(kept, place), positions, len(place.segment_ids))
     categories = {
@@ -274,6 +345,8 @@ def summarise_part(place: Placement, part: pd.DataFrame) -> PartSummary:
         [len(part)],
         rest.n_partial,
         rest.n_unassigned,
+        np.bincount(positions, minlength=len(place.centers)).astype(np.int64),
+        float((distances**2).sum()),
     )
 
 
@@ -304,6 +377,8 @@ def merge_summaries(parts: list[PartSummary]) -> PartSummary:
         [r for p in parts for r in p.rows],
         sum(p.partial for p in parts),
         sum(p.unassigned for p in parts),
+        np.sum([p.sizes for p in parts], axis=0),
+        float(sum(p.inertia for p in parts)),
     )
 
 
@@ -312,8 +387,8 @@ def assignment_part(
 ) -> pd.DataFrame:
     """assignments.csv's rows for one partition: `assignment_table` as the brief builds it,
     row numbers counted from `offset`."""
-    matrix, usable, _, left_out = apply_steps_rows(part, place.steps, place.rules)
-    positions, distances = nearest(matrix[usable], place.centers)
+    part, matrix, usable, _, left_out = apply_rows(place, part)
+    positions, distances = nearest(matrix, place.centers)
     kept = np.flatnonzero(usable)
     if place.id_column:
         ids = id_text(part[place.id_column].iloc[kept]).reset_index(drop=True)
@@ -412,16 +487,18 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
     data = read_dataset(found, kind)
     engine = DaskEngine()
     step(f"Drawing a {SAMPLE_ROWS:,}-row sample on {session.where}")
-    sample, n_rows = uniform_sample(data, SAMPLE_ROWS, config.seed)
+    total = parquet_rows(found) if kind == "parquet" else None
+    sample, n_rows, where = uniform_sample(data, SAMPLE_ROWS, config.seed, total)
     if not len(sample):
         raise InputError(f"{config.data_path} holds no rows")
     declared = read_dictionary(config.dictionary_path) if config.dictionary_path else None
     dictionary = resolve_dictionary(
         sample, declared, columns=config.columns, id_column=config.id_column, units={}
     )
+    data, sample, duplicates = _without_repeats(data, sample, where, dictionary, n_rows)
     dictionary, screening, shape = _screened(config, sample, dictionary)
     step(f"Column statistics of {n_rows:,} rows on the cluster")
-    fitted = fit_on_cluster(data, dictionary, shape, engine)
+    fitted = fit_on_cluster(data, dictionary, shape, engine, sample, n_rows)
     rules = scale_rules(fitted)
     columns = [c for s in fitted.steps for c in s.model_columns]
     scaled = data.map_partitions(
@@ -447,12 +524,16 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
     )
     step("Profiling segments on the cluster")
     summary = reduce_partitions(data, functools.partial(summarise_part, place), merge_summaries)
+    seg, summary, place = _in_size_order(seg, summary, place)
     drops = tuple(DropReason(r, n) for r, n in summary.drops.items())
-    n_kept = int(summary.grouped.all_n[0]) if summary.grouped.all_n.size else n_rows
-    notes = fit_notes(fitted, 0) + _method_notes(session, len(sample), seg, start_rows, n_kept)
+    n_kept = int(summary.sizes.sum())
+    notes = fit_notes(fitted, duplicates) + _method_notes(
+        session, len(sample), seg, start_rows, n_kept
+    )
     prepared = sample_prepared(
         sample, dictionary, fitted, n_read=n_rows, n_kept=n_kept, drops=drops, notes=notes
     )
+    prepared = replace(prepared, duplicate_ids=duplicates)
     local = _on_sample(seg, prepared.scaled)
     step("Checking stability (bootstrap on the sample)")
     evaluation = evaluate(prepared.scaled, local, seed=config.seed, resamples=config.resamples)
@@ -543,20 +624,40 @@ def _final_fit(
     rng = np.random.default_rng(config.seed)
     idx = np.sort(rng.choice(len(sample), size=rows, replace=False))
     start = fit_kmeans(sample[idx], k, config.seed, config.n_init).cluster_centers_
-    final, _ = engine.lloyd_lazy(scaled, start, LLOYD_MAX_ITER, LLOYD_TOL)
+    centres, n_iter = engine.lloyd_steps(scaled, start, LLOYD_MAX_ITER, LLOYD_TOL)
     seg = Segmentation(
         k=k,
         labels=np.zeros(0, dtype=np.intp),
         distances=np.zeros(0),
-        centers_scaled=final.centers,
-        sizes=final.sizes,
-        inertia=final.inertia,
+        centers_scaled=centres,  # in the start's order until the profiles' pass counts them
+        sizes=(0,) * k,
+        inertia=0.0,
         n_init=config.n_init,
-        n_iter=final.n_iter,
+        n_iter=n_iter,
         seed=config.seed,
         start_sample=rows,
     )
     return seg, rows
+
+
+def _in_size_order(
+    seg: Segmentation, summary: PartSummary, place: Placement
+) -> tuple[Segmentation, PartSummary, Placement]:
+    """The segments numbered largest first (`engine.size_order`, as every fit numbers them),
+    from the sizes the profiles' pass counted at the final centres: that pass is also Lloyd's
+    last assignment step, so the centres need no pass of their own."""
+    order = size_order(seg.centers_scaled, summary.sizes)
+    g = summary.grouped
+    grouped = replace(g, n=g.n[order], mean=g.mean[order], m2=g.m2[order])
+    categories = {
+        column: {value: rows[order] for value, rows in counts.items()}
+        for column, counts in summary.categories.items()
+    }
+    centres = seg.centers_scaled[order]
+    sizes = tuple(int(summary.sizes[j]) for j in order)
+    seg = replace(seg, centers_scaled=centres, sizes=sizes, inertia=summary.inertia)
+    summary = replace(summary, grouped=grouped, categories=categories, sizes=summary.sizes[order])
+    return seg, summary, replace(place, centers=centres)
 
 
 def _on_sample(seg: Segmentation, scaled: np.ndarray) -> Segmentation:

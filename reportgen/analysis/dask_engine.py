@@ -78,7 +78,7 @@ def dask_module() -> Any:
     return importlib.import_module("dask")
 
 
-def _floats(part: pd.DataFrame, columns: Sequence[str]) -> Matrix:
+def floats(part: pd.DataFrame, columns: Sequence[str]) -> Matrix:
     """The columns as one float matrix: no copy when the partition is those float64 columns."""
     frame = part if list(part.columns) == list(columns) else part[list(columns)]
     if all(dtype == np.float64 for dtype in frame.dtypes):
@@ -105,7 +105,7 @@ class Moments:
     high: Vector
 
 
-def _part_moments(x: Matrix) -> Moments:
+def part_moments(x: Matrix) -> Moments:
     blank = np.isnan(x)
     if not blank.any():  # the usual case: no mask, no copies beyond the deviations
         n = np.full(x.shape[1], float(len(x)))
@@ -133,7 +133,28 @@ def _part_moments(x: Matrix) -> Moments:
     return Moments(n, (~ok).sum(axis=0).astype(np.float64), mean, m2, m3, low, high)
 
 
-def merge_moments(parts: list[Moments]) -> Moments:
+def point_mass(n: Vector, value: Vector) -> Moments:
+    """The moments of n[j] copies of value[j] per column (none where n is 0)."""
+    zero = np.zeros(len(n))
+    some = n > 0
+    return Moments(
+        n.astype(np.float64),
+        zero,
+        np.where(some, value, 0.0),
+        zero,
+        zero,
+        np.where(some, value, np.inf),
+        np.where(some, value, -np.inf),
+    )
+
+
+def pick(m: Moments, columns: Sequence[int]) -> Moments:
+    """The moments of some of the columns, in the order given."""
+    at = list(columns)
+    return Moments(m.n[at], m.blanks[at], m.mean[at], m.m2[at], m.m3[at], m.low[at], m.high[at])
+
+
+def merge_moments(parts: Sequence[Moments]) -> Moments:
     """Pébay (2008): the central moments of a union from those of its parts."""
     out = parts[0]
     for b in parts[1:]:
@@ -163,7 +184,7 @@ def merge_moments(parts: list[Moments]) -> Moments:
 
 
 def _moments_mapper(columns: tuple[str, ...], part: pd.DataFrame) -> Moments:
-    return _part_moments(_floats(part, columns))
+    return part_moments(floats(part, columns))
 
 
 def column_moments(frame: Any, columns: Sequence[str]) -> Moments:
@@ -257,7 +278,7 @@ def _merge_collected(parts: list[list[Vector]]) -> list[Vector]:
 
 def _values(part: pd.DataFrame, columns: tuple[str, ...], shift: Vector | None) -> Matrix:
     """The columns as floats; with `shift`, |x - shift| per column (deviations for the MAD)."""
-    x = _floats(part, columns)
+    x = floats(part, columns)
     if shift is not None:
         x = np.abs(x - shift)
     return x
@@ -330,7 +351,7 @@ def _gather(frame: Any, cols: tuple[str, ...], shift: Vector | None, open_: list
         b.value = float(found[b.box][b.rank - b.below])
 
 
-def _quantile_ranks(n: int, levels: Sequence[float]) -> list[tuple[int, int, float]]:
+def quantile_ranks(n: int, levels: Sequence[float]) -> list[tuple[int, int, float]]:
     """numpy's linear method: position (n - 1) q between the order statistics floor and ceil."""
     out = []
     for q in levels:
@@ -340,7 +361,7 @@ def _quantile_ranks(n: int, levels: Sequence[float]) -> list[tuple[int, int, flo
     return out
 
 
-def _lerp(a: float, b: float, t: float) -> float:
+def lerp(a: float, b: float, t: float) -> float:
     """numpy's interpolation between two order statistics (its formula, for the same digits)."""
     diff = b - a
     return float(b - diff * (1 - t)) if t >= 0.5 else float(a + diff * t)
@@ -385,24 +406,24 @@ class DaskEngine:
         )
 
     def _quantiles(self, values: Any, names: tuple[str, ...], m: Moments) -> tuple[Matrix, Vector]:
-        plans = [_quantile_ranks(int(n), QUANTILE_LEVELS) if n > 0 else [] for n in m.n]
+        plans = [quantile_ranks(int(n), QUANTILE_LEVELS) if n > 0 else [] for n in m.n]
         ranks = [[r for lo, hi, _ in plan for r in (lo, hi)] for plan in plans]
         found = order_statistics(values, names, ranks, m)
         q = np.full((len(QUANTILE_LEVELS), len(names)), np.nan)
         for j, plan in enumerate(plans):
             for i, (lo, hi, t) in enumerate(plan):
-                q[i, j] = _lerp(found[j][lo], found[j][hi], t)
+                q[i, j] = lerp(found[j][lo], found[j][hi], t)
         return q, np.ascontiguousarray(q[QUANTILE_LEVELS.index(0.5)])
 
     def _mad(self, values: Any, names: tuple[str, ...], m: Moments, median: Vector) -> Vector:
-        plans = [_quantile_ranks(int(n), (0.5,)) if n > 0 else [] for n in m.n]
+        plans = [quantile_ranks(int(n), (0.5,)) if n > 0 else [] for n in m.n]
         ranks = [[r for lo, hi, _ in plan for r in (lo, hi)] for plan in plans]
         shift = np.where(np.isnan(median), 0.0, median)
         found = order_statistics(values, names, ranks, m, shift=shift)
         mad = np.full(len(names), np.nan)
         for j, plan in enumerate(plans):
             for lo, hi, t in plan:
-                mad[j] = _lerp(found[j][lo], found[j][hi], t)
+                mad[j] = lerp(found[j][lo], found[j][hi], t)
         return mad
 
     def lloyd(self, x: Any, centers: Matrix, max_iter: int, tol: float) -> LloydResult:
@@ -416,27 +437,7 @@ class DaskEngine:
         self, x: Any, centers: Matrix, max_iter: int, tol: float
     ) -> tuple[LloydResult, LazyAssignment]:
         columns = tuple(str(c) for c in x.columns)
-        current = np.asarray(centers, dtype=np.float64)
-        first = reduce_partitions(
-            x, functools.partial(_lloyd_mapper, columns, current, True), _merge_lloyd
-        )
-        variance = first.squares / first.rows - (first.total / first.rows) ** 2
-        threshold = float(np.mean(variance)) * tol
-        step = first
-        n_iter = 0
-        for n_iter in range(1, max_iter + 1):  # noqa: B007  (n_iter is the count after the loop)
-            if n_iter > 1:
-                step = reduce_partitions(
-                    x, functools.partial(_lloyd_mapper, columns, current, False), _merge_lloyd
-                )
-            # A centre that lost every row keeps its place (scikit-learn would move it to a far
-            # point; from a good start on the sample's centres this does not happen).
-            counts = step.counts[:, None]
-            moved = np.where(counts > 0, step.sums / np.maximum(counts, 1), current)
-            shift = float(((moved - current) ** 2).sum())
-            current = moved
-            if shift <= threshold:
-                break
+        current, n_iter = self.lloyd_steps(x, centers, max_iter, tol)
         final = reduce_partitions(
             x, functools.partial(_lloyd_mapper, columns, current, False), _merge_lloyd
         )
@@ -451,6 +452,34 @@ class DaskEngine:
             n_iter=n_iter,
         )
         return result, LazyAssignment(ordered)
+
+    def lloyd_steps(self, x: Any, centers: Matrix, max_iter: int, tol: float) -> tuple[Matrix, int]:
+        """The Lloyd iterations alone: the final centres (in the order of `centers`) and how
+        many iterations moved them, one pass each. The pass that assigns every row to the final
+        centres (sizes, inertia) is the caller's: `lloyd_lazy` makes one, the brief does it in
+        the pass that aggregates the profiles."""
+        columns = tuple(str(c) for c in x.columns)
+        current = np.asarray(centers, dtype=np.float64)
+        step = reduce_partitions(
+            x, functools.partial(_lloyd_mapper, columns, current, True), _merge_lloyd
+        )
+        variance = step.squares / step.rows - (step.total / step.rows) ** 2
+        threshold = float(np.mean(variance)) * tol
+        n_iter = 0
+        for n_iter in range(1, max_iter + 1):  # noqa: B007  (n_iter is the count after the loop)
+            if n_iter > 1:
+                step = reduce_partitions(
+                    x, functools.partial(_lloyd_mapper, columns, current, False), _merge_lloyd
+                )
+            # A centre that lost every row keeps its place (scikit-learn would move it to a far
+            # point; from a good start on the sample's centres this does not happen).
+            counts = step.counts[:, None]
+            moved = np.where(counts > 0, step.sums / np.maximum(counts, 1), current)
+            shift = float(((moved - current) ** 2).sum())
+            current = moved
+            if shift <= threshold:
+                break
+        return current, n_iter
 
     def segment_aggregates(
         self, values: Any, labels: Any, segment_ids: Sequence[int]
@@ -485,7 +514,7 @@ class _LloydStep:
 def _lloyd_mapper(
     columns: tuple[str, ...], centers: Matrix, first: bool, part: pd.DataFrame
 ) -> _LloydStep:
-    x = _floats(part, columns)
+    x = floats(part, columns)
     k = len(centers)
     positions, distances = nearest(x, centers) if len(x) else (np.zeros(0, np.intp), np.zeros(0))
     counts = np.bincount(positions, minlength=k).astype(np.float64)
@@ -583,29 +612,40 @@ def _group_mapper(
     columns: tuple[str, ...], label_column: str, ids: tuple[int, ...], part: pd.DataFrame
 ) -> Grouped:
     index = segment_positions(part[label_column].to_numpy(dtype=np.int64), ids)
-    return group_moments(_floats(part, columns), index, len(ids))
+    return group_moments(floats(part, columns), index, len(ids))
 
 
 # --------------------------------------------------------------------------------- sampling
 
 
-def uniform_sample(frame: Any, rows: int, seed: int) -> tuple[pd.DataFrame, int]:
+def uniform_sample(
+    frame: Any, rows: int, seed: int, total: int | None = None
+) -> tuple[pd.DataFrame, int, NDArray[np.int64]]:
     """About `rows` rows drawn uniformly on the cluster (each row kept with the same probability,
-    seeded per partition: the same data and seed give the same sample), and the number of rows
-    in the dataset. Every row when the dataset has no more than `rows`."""
+    seeded per partition: the same data and seed give the same sample), the number of rows in
+    the dataset (counted in a pass unless given: a Parquet dataset's footers hold it), and
+    each drawn row's partition and position in it (n x 2). Every row when the dataset has no
+    more than `rows`."""
     dask = dask_module()
-    total = int(dask.compute(frame.map_partitions(len).sum())[0])
-    if total <= rows:
-        whole: pd.DataFrame = frame.compute()
-        return whole.reset_index(drop=True), total
-    share = rows / total
+    if total is None:
+        total = int(dask.compute(frame.map_partitions(len).sum())[0])
+    share = min(1.0, rows / total) if total else 1.0
     parts = [
         dask.delayed(_sample_part)(p, share, seed, i) for i, p in enumerate(frame.to_delayed())
     ]
     drawn = dask.compute(*parts)
-    return pd.concat(drawn, ignore_index=True), total
+    sample = pd.concat([d for d, _ in drawn], ignore_index=True)
+    where = np.concatenate([w for _, w in drawn]) if drawn else np.zeros((0, 2), np.int64)
+    return sample, total, where
 
 
-def _sample_part(part: pd.DataFrame, share: float, seed: int, index: int) -> pd.DataFrame:
-    rng = np.random.default_rng([seed, index])
-    return part.loc[rng.random(len(part)) < share]
+def _sample_part(
+    part: pd.DataFrame, share: float, seed: int, index: int
+) -> tuple[pd.DataFrame, NDArray[np.int64]]:
+    if share >= 1.0:
+        keep = np.arange(len(part))
+    else:
+        rng = np.random.default_rng([seed, index])
+        keep = np.flatnonzero(rng.random(len(part)) < share)
+    where = np.column_stack([np.full(len(keep), index), keep]).astype(np.int64)
+    return part.iloc[keep], where
