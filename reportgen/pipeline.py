@@ -264,6 +264,7 @@ def _analyse(
         # this month's screening would judge otherwise does not break the series.
         if carried := _previous_screening(dictionary, prepared, previous):
             dictionary = with_roles(dictionary, carried, note=PREVIOUS_SCREENING_NOTE)
+            del prepared  # its matrices go before the new ones are made
             prepared = prepare(table.frame, dictionary)
     elif config.screen_features:
         screening = screen_features(prepared, seed=config.seed, k_max=config.k_max)
@@ -273,6 +274,7 @@ def _analyse(
                 {c: ("describe", screening.reason(c)) for c in screening.removed},
                 note=screening.note() + " Use --keep-all-features to keep them.",
             )
+            del prepared  # its matrices go before the new ones are made
             prepared = prepare(table.frame, dictionary)
     imports.start_late()  # after prepare, the run's memory peak on large tables
     if prepared.n_kept == prepared.n_read:
