@@ -984,10 +984,14 @@ def repeated_ids(column: pd.Series) -> Mask:
 
     Arrow's dictionary encoding numbers distinct ids in order of first appearance, so a row is
     a repeat exactly when its code is not above every code before it: no Python strings and no
-    pandas hash table."""
+    pandas hash table. Whole numbers are compared as numbers (their text is equal exactly when
+    they are), without making the text."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pd.api.types.is_integer_dtype(column.dtype):
+        whole: Mask = column.duplicated(keep="first").to_numpy() & column.notna().to_numpy()
+        return whole
     text = pc.utf8_trim_whitespace(pa.array(column.astype("string"), type=pa.large_string()))
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()

@@ -124,6 +124,9 @@ def test_repeated_ids_equal_the_pandas_duplicate_rule():
         pd.Series([], dtype=object),
         pd.Series(["x\u3000", "x", "\u00a0x", "é", "e\u0301", "é"], dtype="string"),
         pd.Series(rng.integers(0, 500, 5_000).astype(str)).astype("str"),
+        pd.Series(rng.integers(-50, 50, 5_000)),  # whole numbers: compared as numbers
+        pd.Series(pd.array([7, None, 7, 8, None, 8], dtype="Int64")),  # a blank never repeats
+        pd.Series(np.array([3, 1, 3, 255], dtype=np.uint8)),
     ]
     for column in cases:
         assert prepare.repeated_ids(column).tolist() == reference(column).tolist()
