@@ -110,6 +110,9 @@ STAGE_FILE = ROOT / "stages_child.py"
 # --------------------------------------------------------------------------- data
 
 
+ID_KIND = {"ids": "text"}  # --ids: "C00000042" or 42 (the issue's table used integer ids)
+
+
 def generate(n: int, fmt: str) -> Path:
     """Write n synthetic customers (chunked, so 10M rows never sit in memory as text)."""
     import numpy as np
@@ -118,7 +121,8 @@ def generate(n: int, fmt: str) -> Path:
     import pyarrow.parquet as pq
 
     ROOT.mkdir(parents=True, exist_ok=True)
-    path = ROOT / f"customers_{n}.{fmt}"
+    integer = ID_KIND["ids"] == "integer"
+    path = ROOT / f"customers_{n}{'_intid' if integer else ''}.{fmt}"
     if path.exists():
         return path
     tmp = path.with_suffix(path.suffix + ".part")
@@ -144,11 +148,14 @@ def generate(n: int, fmt: str) -> Path:
             m = min(CHUNK, n - start)
             group = rng.choice(K_TRUE, size=m, p=shares)
             z = centres[group] + rng.normal(size=(m, N_FEATURES))
+            number = np.arange(start, start + m) + 100_001
             cols = {
-                "customer_id": pa.array(
-                    np.char.add(
-                        "C", np.char.zfill(np.arange(start, start + m).astype(str), 8)
-                    ).astype(object)
+                "customer_id": pa.array(number)
+                if integer
+                else pa.array(
+                    np.char.add("C", np.char.zfill((number - 100_001).astype(str), 8)).astype(
+                        object
+                    )
                 )
             }
             for j, (mu, sd) in enumerate(units):
@@ -374,7 +381,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stages", action="store_true", help="also the table by stage")
     parser.add_argument("--before", type=Path, help="checkout root to compare stages with")
     parser.add_argument("--cores", type=int, nargs="*", help="1M brief pinned to N cores")
+    parser.add_argument("--ids", choices=["text", "integer"], default="text")
     args = parser.parse_args(argv)
+    ID_KIND["ids"] = args.ids
     ROOT.mkdir(parents=True, exist_ok=True)
     if args.generate_only:
         for n in args.rows:
