@@ -2,11 +2,16 @@
 
 What runs where (the brief's method appendix says it too):
 
-- on the cluster, over every row: reading the dataset, the preparation's column statistics
-  (`analysis.dask_prepare`), the final k-means (Lloyd iterations as reductions,
-  `DaskEngine.lloyd`), the per-segment aggregates the profiles are made of, the rows left out and
+- on the cluster, over every row: reading the dataset, the rows that repeat an id (found by a
+  hashed bucket search on the id column, `dask_prepare.repeated_rows`), the preparation's
+  column statistics (`analysis.dask_prepare`, two passes), the final k-means (Lloyd iterations
+  as reductions, `DaskEngine.lloyd_steps`), the per-segment aggregates the profiles are made of
+  with the segments' sizes (that pass is Lloyd's last assignment step), the rows left out and
   why, and writing every row's assignment as a Parquet dataset (one file per partition, written
-  by the worker that holds it, inside the staged run folder);
+  by the worker that holds it, inside the staged run folder). A brief reads the data 5 + (Lloyd
+  iterations) times: the sample (a CSV dataset: one more, to count its rows), the two
+  preparation passes, each Lloyd iteration, the profiles, the writing (it needs the segments'
+  names, which need the profiles), and the id column once more when there is one;
 - here, on a uniform random sample of SAMPLE_ROWS rows drawn on the cluster: the shape of the
   preparation's steps, screening, the choice of k and the k-means++ starts, stability, the rank
   and chi-squared tests, names and charts.
@@ -699,10 +704,10 @@ def _method_notes(
     return (
         f"Engine: Dask, on {session.where}. On the cluster, over "
         "every row: the preparation's column statistics (counts, blanks, means, SDs, skewness "
-        "from exact moments; medians, MADs and quantiles exact, by histogram bracketing), the "
-        "final k-means, the segments' sizes, means, SDs and effect sizes (per-segment "
-        "aggregates), and every row's assignment (written by the workers as a Parquet dataset, "
-        f"{ASSIGNMENTS_DATASET}/).",
+        "from exact moments; medians and MADs exact, from every value near where the sample "
+        "puts them), repeated ids (the first row in file order kept), the final k-means, the "
+        "segments' sizes, means, SDs and effect sizes (per-segment aggregates), and every row's "
+        f"assignment (written by the workers as a Parquet dataset, {ASSIGNMENTS_DATASET}/).",
         f"On a uniform random sample of {sample_rows:,} rows drawn on the cluster: the choice of "
         "k, the k-means++ starts, stability, the rank and chi-squared tests, the blank policy and "
         "the categories' levels, names and charts.",

@@ -27,6 +27,7 @@ ROWS = 200_000
 FILES = 4
 REPORTGEN = [sys.executable, "-m", "reportgen"]
 RUN_TRANSITIONS: list[int] = []  # task transitions the reference run made on the cluster
+RUN_READS: list[int] = []  # partitions it read
 
 
 def _customers(n: int, seed: int = 7) -> pd.DataFrame:
@@ -90,10 +91,11 @@ def runs(cluster, dataset, tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("dask-runs")
     on_dask, in_memory = root / "dask", root / "memory"
     with distributed.Client(cluster.scheduler_address) as client:
-        before = _transitions(client)
+        before, reads = _transitions(client), _partition_reads(client)
         _brief([str(folder), "--engine", "dask", "--scheduler", cluster.scheduler_address,
                 "--out", str(on_dask)])  # fmt: skip
         RUN_TRANSITIONS.append(_transitions(client) - before)
+        RUN_READS.append(_partition_reads(client) - reads)
     _brief([str(whole), "--out", str(in_memory)])
     return on_dask, in_memory
 
@@ -226,6 +228,34 @@ def test_a_killed_worker_changes_nothing(cluster, dataset, runs, tmp_path):
 def _transitions(client) -> int:
     """Task state transitions the scheduler has made so far (a measure of work done)."""
     return int(client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_counter))
+
+
+def _partition_reads(client) -> int:
+    """Partitions read on the cluster so far (a pass over the data reads each once)."""
+
+    def reads(dask_scheduler) -> int:
+        return sum(
+            dict(p.state_counts).get("memory", 0)
+            for name, p in dask_scheduler.task_prefixes.items()
+            if name.startswith("read_parquet")
+        )
+
+    return int(client.run_on_scheduler(reads))
+
+
+def test_passes_over_the_data(runs, dataset):
+    """The sample, the ids, the preparation's two passes, one per Lloyd iteration, the profiles
+    (with the sizes) and the writing: nothing else reads the data."""
+    import re
+
+    import dask.dataframe as dd
+
+    on_dask, _ = runs
+    folder, _ = dataset
+    text = " ".join(_pdf_text(on_dask / "brief.pdf"))
+    lloyd = int(re.search(r"Final k-means: (\d+) Lloyd iterations", text).group(1))
+    parts = dd.read_parquet(str(folder), blocksize="64MiB").npartitions
+    assert RUN_READS[0] / parts == 1 + 1 + 2 + lloyd + 1 + 1
 
 
 def test_unreachable_scheduler_is_one_line(dataset, tmp_path):

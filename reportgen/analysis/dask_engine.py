@@ -15,6 +15,11 @@ partition lost with its worker is recomputed from the data.
 - `lloyd`: Lloyd iterations as reductions: each partition assigns its rows to the broadcast
   centres (`engine.nearest`, the one rule) and returns per-centre counts and sums; stop on
   scikit-learn's `tol` (relative to the mean column variance, measured in the first pass).
+  `lloyd_steps` is the iterations alone, one pass each: the brief assigns every row to the final
+  centres in the pass that aggregates its profiles instead of a pass of its own.
+- The brief's preparation does not call `column_stats` (five or more passes): `dask_prepare`
+  gathers the values where the sample puts each median and MAD, with `order_statistics` as the
+  fallback, in two passes.
 - `segment_aggregates`: per segment and column count, mean and sum of squared deviations per
   partition, merged with Chan et al.'s formula (centred: as accurate as two passes).
 

@@ -2,16 +2,34 @@
 
 `prepare.fit_steps` on a uniform sample decides the shape of each step (its kind, the blank
 policy, a categorical column's levels, a yes/no column's positive value). The numbers that need
-every row are then computed on the cluster with `DaskEngine` (see dask_engine.py), with
-`prepare`'s own rules, in this order:
+every row are then computed on the cluster with `prepare`'s own rules, exactly, in two passes
+over the rows the rules keep (each pass re-reads and re-prepares every partition, so passes are
+what a cluster fit costs):
 
-1. the fill-in value of a column whose blanks are filled in: the median of its values (the most
-   common value of a yes/no column), `column_stats` over the rows the rules keep;
-2. the skew rule (log(1 + x) for a non-negative amount with skewness above SKEW_LIMIT) on the
-   filled-in values, from their exact moments;
-3. the outlier caps: median ± OUTLIER_RSD × 1.4826 × MAD of the transformed values
-   (`column_stats`, exact), kept when they cap at most MAX_OUTLIER_SHARE of the rows;
-4. the scaler: mean and SD of the capped values (one pass).
+1. **first pass**: every number column's exact moments (count, blanks, mean, M2, M3, min, max;
+   those of log(1 + x) too for a column the skew rule may log) and the values in a *window*
+   around its median, with the count below the window. The window comes from the sample: its
+   order statistics Z_WINDOW sampling SDs either side of the median (at most about WINDOW_MAX
+   rows wide), so the two middle order statistics of every row are read off the gathered values.
+   Then, without a pass: the fill-in value (the median; a yes/no column's most common value);
+   the filled-in values' moments (the non-blank moments merged with the blanks as copies of the
+   fill-in value) and so the skew rule and a date's reference day; the median of the
+   transformed values (with blanks filled in it is the fill-in value's, which sits at the
+   median; else the middle order statistics transformed, log(1 + x) keeping their order).
+2. **second pass**: the transformed values' moments (the scaler without caps) and, per numeric
+   column, the values of |x - median| in the sample's window around the MAD, with the values
+   near the caps that any MAD in that window gives (`_Caps`: within the inner caps nothing is
+   capped, beyond the outer ones everything is): once the MAD is read off, the caps (median ±
+   OUTLIER_RSD × 1.4826 × MAD), how many values they move (kept when at most MAX_OUTLIER_SHARE)
+   and the capped values' moments follow from those pieces.
+
+Where a window misses (the sample was unlucky, or the window was held to WINDOW_MAX) that
+column's statistic falls back to `dask_engine.order_statistics` (histogram bracketing, 2-4
+passes) and, for its caps, one more pass: slower, never different.
+
+Repeated ids (`repeated_rows`): the rows whose id an earlier row of the dataset has, found by a
+hashed bucket search over the id column alone, are marked (`marked`) so that every pass leaves
+them out under `prepare`'s reason, first.
 
 What stays the sample's: the blank policy (a share of blanks within about 0.1 point of
 AUTO_IMPUTE_ABOVE can decide differently) and the categorical levels with their shares (they
@@ -138,7 +156,7 @@ def _lazy(data: Any, fn: Any, columns: list[str]) -> Any:
 
 
 Z_WINDOW = 5.0  # a window spans this many sampling SDs of the sample quantile's rank each side
-WINDOW_MAX = 1_000_000  # values a window is expected to gather at most (per column and statistic)
+WINDOW_MAX = 400_000  # values a window is expected to gather at most (per column and statistic)
 
 
 @dataclass(frozen=True)
