@@ -424,3 +424,56 @@ def test_repeated_ids_left_out_as_in_memory(cluster, tmp_path):
     assert (da["segment_id"] == "").equals(dm["segment_id"] == "")
     text = " ".join(_pdf_text(on_dask / "brief.pdf"))
     assert "400 rows repeat an id seen earlier" in text
+
+
+def _repeats_frame() -> pd.DataFrame:
+    rng = np.random.default_rng(2)
+    ids = pd.Series([f"K{i}" for i in rng.integers(0, 3_000, 5_000)], dtype=object)
+    ids[rng.random(5_000) < 0.05] = "  "  # blank ids never repeat
+    ids[::97] = " " + ids[::97] + " "  # compared trimmed
+    return pd.DataFrame({"customer_id": ids, "x": rng.normal(size=5_000)})
+
+
+def _cluster_repeats(frame: pd.DataFrame) -> np.ndarray:
+    """repeated_rows on 6 partitions, as one boolean per row of `frame`."""
+    import dask
+    import dask.dataframe as dd
+
+    from reportgen.analysis.dask_prepare import repeated_rows
+
+    data = dd.from_pandas(frame, npartitions=6, sort=False)
+    with dask.config.set(scheduler="synchronous"):
+        found = repeated_rows(data, "customer_id", len(frame))
+    sizes = [len(p) for p in data.to_delayed() for p in [p.compute()]]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    flags = np.zeros(len(frame), dtype=bool)
+    for part, rows in found.items():
+        flags[offsets[part] + rows] = True
+    return flags
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_repeated_rows_are_prepares_repeats(monkeypatch, collide):
+    """The rows the cluster finds are the rows `prepare.repeated_ids` finds in the whole table,
+    also when every id shares one hash (the text decides, not the hash)."""
+    from reportgen.analysis.prepare import repeated_ids
+
+    frame = _repeats_frame()
+    if collide:
+        monkeypatch.setattr(
+            pd.util,
+            "hash_pandas_object",
+            lambda s, index=False: pd.Series(np.zeros(len(s), np.uint64)),
+        )
+    expected = repeated_ids(frame["customer_id"])
+    assert expected.sum() > 1_000
+    assert (_cluster_repeats(frame) == expected).all()
+
+
+def test_too_many_repeated_ids_is_one_line(monkeypatch):
+    from reportgen.analysis import dask_prepare
+    from reportgen.errors import InputError
+
+    monkeypatch.setattr(dask_prepare, "MAX_REPEATS", 10)
+    with pytest.raises(InputError, match="remove the repeats from the dataset"):
+        _cluster_repeats(_repeats_frame())

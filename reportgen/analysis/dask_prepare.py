@@ -686,8 +686,8 @@ def sample_prepared(
 # --------------------------------------------------------------------------------- repeated ids
 
 REPEAT = "\x00repeat"  # the column marking a row whose id an earlier row has (never a header)
-IDS_PER_BUCKET = 500_000  # ids one task of the repeat search holds, about
-MAX_REPEATS = 5_000_000  # repeated rows the driver tracks; more is refused
+IDS_PER_BUCKET = 2_000_000  # id hashes one task of the repeat search holds, about (16 MB)
+MAX_REPEATS = 5_000_000  # repeated ids the driver tracks; more is refused
 
 
 def duplicate_reason(id_column: str) -> str:
@@ -696,45 +696,75 @@ def duplicate_reason(id_column: str) -> str:
 
 
 def repeated_rows(data: Any, id_column: str, total: int) -> dict[int, NDArray[np.int64]]:
-    """Per partition, the rows whose id (as text, trimmed; blank ids never count) an earlier row
-    of the dataset has: earlier in partition order, then in row order, which is file order then
-    row order, so the row kept is the first in the files as `prepare` keeps the first in the
-    file. Ids are hashed into buckets of about IDS_PER_BUCKET, each searched by one task, so no
-    task holds every id; only the id column is read."""
+    """Per partition, the rows whose id (`prepare.id_text`, trimmed; blank ids never count) an
+    earlier row of the dataset has: earlier in partition order, then in row order, that is file
+    order then row order, so the row kept is the first in the files as `prepare` keeps the
+    first in the file. Reads the id column alone, once when no id repeats:
+
+    1. every partition hashes its ids (64 bits) into buckets of about IDS_PER_BUCKET hashes;
+       one task per bucket finds the hashes seen more than once (no task holds every id, and
+       all the buckets together hold 8 bytes per row);
+    2. only when some hash repeats: every partition sends the rows whose hash is one of those,
+       with their ids as text, and the repeats are found on the text, so two ids that share a
+       hash are told apart: exact."""
     dask = dask_module()
     parts = data[[id_column]].to_delayed()
     buckets = int(max(1, min(len(parts) * 4, -(-total // IDS_PER_BUCKET))))
-    split = [dask.delayed(_split_ids, nout=buckets)(p, i, buckets) for i, p in enumerate(parts)]
+    split = [dask.delayed(_hashed_ids, nout=buckets)(p, buckets) for p in parts]
     found = dask.compute(
-        *[dask.delayed(_repeats_in_bucket)([s[j] for s in split]) for j in range(buckets)]
+        *[dask.delayed(_repeated_hashes)([s[j] for s in split]) for j in range(buckets)]
     )
-    where = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
-    if len(where) > MAX_REPEATS:
+    candidates = np.sort(np.concatenate(found)) if found else np.zeros(0, np.uint64)
+    if not len(candidates):
+        return {}
+    if len(candidates) > MAX_REPEATS:
         raise InputError(
-            f"{len(where):,} rows repeat an id of an earlier row, more than the "
-            f"{MAX_REPEATS:,} the Dask engine leaves out: remove the repeats from the dataset"
+            f"about {len(candidates):,} ids appear on more than one row, more than the "
+            f"{MAX_REPEATS:,} the Dask engine tracks: remove the repeats from the dataset"
         )
+    shared = dask.delayed(candidates)  # one copy in the graph, not one per task
+    tables = dask.compute(
+        *[dask.delayed(_candidate_rows)(p, i, shared) for i, p in enumerate(parts)]
+    )
+    table = pd.concat(tables, ignore_index=True)  # partition order, rows in order
+    where = table.loc[table["id"].duplicated(keep="first"), ["part", "row"]].to_numpy(np.int64)
     return {int(p): np.sort(where[where[:, 0] == p, 1]) for p in np.unique(where[:, 0]).tolist()}
 
 
-def _split_ids(part: pd.DataFrame, index: int, buckets: int) -> tuple[pd.DataFrame, ...]:
+def _ids(part: pd.DataFrame) -> tuple[pd.Series, NDArray[np.intp], NDArray[np.uint64]]:
+    """A partition's non-blank ids as text, their rows, and their 64-bit hashes."""
     text = id_text(part.iloc[:, 0]).str.strip()
     present = (text != "").to_numpy()
-    rows = np.flatnonzero(present)
     ids = text[present].reset_index(drop=True)
-    bucket = pd.util.hash_pandas_object(ids, index=False).to_numpy() % np.uint64(buckets)
-    table = pd.DataFrame({"id": ids, "part": np.full(len(ids), index, np.int64), "row": rows})
-    return tuple(table[bucket == j] for j in range(buckets))
+    hashed = pd.util.hash_pandas_object(ids, index=False)
+    hashes = np.asarray(hashed, dtype=np.uint64)
+    return ids, np.flatnonzero(present), hashes
 
 
-def _repeats_in_bucket(tables: list[pd.DataFrame]) -> NDArray[np.int64]:
-    """(partition, row) of every row of the bucket whose id came before: the tables arrive in
-    partition order with their rows in order, so the first of each id is the one kept."""
-    table = pd.concat(tables, ignore_index=True)
-    out: NDArray[np.int64] = table.loc[
-        table["id"].duplicated(keep="first"), ["part", "row"]
-    ].to_numpy(np.int64)
+def _hashed_ids(part: pd.DataFrame, buckets: int) -> tuple[NDArray[np.uint64], ...]:
+    _, _, hashes = _ids(part)
+    bucket = hashes % np.uint64(buckets)
+    return tuple(hashes[bucket == j] for j in range(buckets))
+
+
+def _repeated_hashes(pieces: list[NDArray[np.uint64]]) -> NDArray[np.uint64]:
+    values, counts = np.unique(np.concatenate(pieces), return_counts=True)
+    out: NDArray[np.uint64] = values[counts > 1]
     return out
+
+
+def _candidate_rows(part: pd.DataFrame, index: int, candidates: NDArray[np.uint64]) -> pd.DataFrame:
+    """The rows whose id hash is a repeated one: their id as text, partition and row."""
+    ids, rows, hashes = _ids(part)
+    at = np.clip(np.searchsorted(candidates, hashes), 0, len(candidates) - 1)
+    hit = candidates[at] == hashes
+    return pd.DataFrame(
+        {
+            "id": ids[hit].to_numpy(),
+            "part": np.full(int(hit.sum()), index, np.int64),
+            "row": rows[hit],
+        }
+    )
 
 
 def marked(data: Any, repeats: dict[int, NDArray[np.int64]]) -> Any:
