@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from reportgen.analysis.prepare import FeatureStep, LeftOut, id_text, partial_matrix
+from reportgen.analysis.prepare import FeatureStep, LeftOut, customer_ids, partial_matrix
 
 Matrix = NDArray[np.float64]
 
@@ -93,7 +93,7 @@ def assign_left_out(
         seg[left_out.partial] = np.where(pos >= 0, ids[np.maximum(pos, 0)], -1)
         dist[left_out.partial] = d
     if id_column:
-        row_ids = id_text(rows[id_column]).reset_index(drop=True)
+        row_ids = customer_ids(rows[id_column]).reset_index(drop=True)
     else:
         row_ids = pd.Series(left_out.positions + 1, name="row")
     return LeftOutAssignment(left_out.positions, row_ids, seg, dist, used, left_out.reasons)

@@ -886,7 +886,7 @@ def prepare(
     row_numbers = np.flatnonzero(usable)
     row_numbers += 1  # in place: no second array of row numbers
     if dictionary.id_column:
-        ids, id_name = id_text(kept[dictionary.id_column]), dictionary.id_column
+        ids, id_name = customer_ids(kept[dictionary.id_column]), dictionary.id_column
     else:
         ids, id_name = pd.Series(row_numbers, index=kept.index, name="row"), "row"
     duplicate_ids = int(repeats.sum()) if repeats is not None else 0
@@ -1010,6 +1010,15 @@ def repeated_ids(column: pd.Series) -> Mask:
     pa.default_memory_pool().release_unused()
     result: Mask = repeat & ~blank
     return result
+
+
+def customer_ids(column: pd.Series) -> pd.Series:
+    """The ids as assignments.csv lists them: a column of whole numbers keeps its integers
+    (written as the same digits, with no text made for millions of ids); anything else is text
+    (`id_text`)."""
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return column
+    return id_text(column)
 
 
 def id_text(column: pd.Series) -> pd.Series:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 EXCEL_MAX_ROWS = 1_048_576  # rows of a sheet, the header row included
 CUSTOMER_ROWS = EXCEL_MAX_ROWS - 1
+EXCEL_DIGITS = 10**15  # whole numbers from here on lose digits in an Excel cell
 HEATMAP_COLOURS = ("#4393c3", "#f7f7f7", "#d6604d")  # RdBu_r's blue, centre and red (charts)
 
 
@@ -494,13 +495,20 @@ def _cells(series: pd.Series) -> Any:
 def _cell_values(series: pd.Series) -> Any:
     """The column as an Arrow array of booleans, int64, float64 (non-finite as null) or text."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if pd.api.types.is_bool_dtype(series.dtype):
         return pa.array(series.astype(object).where(series.notna(), None), pa.bool_())
     if (numeric := _as_float(series)) is not None:
         finite = np.isfinite(numeric)
         if pd.api.types.is_integer_dtype(series.dtype):
-            return pa.array(series, from_pandas=True).cast(pa.int64())
+            whole = pa.array(series, from_pandas=True).cast(pa.int64())
+            # Excel keeps 15 significant digits: a longer number (an 18-digit customer id)
+            # would be shown rounded, so it is written as its text.
+            bounds = pc.min_max(whole).as_py()
+            if len(whole) > whole.null_count and max(-bounds["min"], bounds["max"]) >= EXCEL_DIGITS:
+                return whole.cast(pa.large_string())
+            return whole
         return pa.array(np.where(finite, numeric, 0.0), mask=~finite)
     return pa.array(series.astype(object), pa.large_string(), from_pandas=True)
 

@@ -209,7 +209,11 @@ def migration(
     previous segment id the previous model does not know is skipped, never guessed.
     """
     before = pd.Series(previous["segment_id"].to_numpy(), index=previous["id"].astype(str))
-    after = pd.Series(labels, index=[str(neutralise(str(i))) for i in ids])
+    if pd.api.types.is_integer_dtype(ids.dtype):  # whole numbers: written as their digits
+        written = pd.Index(ids.astype("string").fillna(""))
+    else:
+        written = pd.Index([str(neutralise(str(i))) for i in ids])
+    after = pd.Series(labels, index=written)
     dup_before = before.index.duplicated(keep=False)
     dup_after = after.index.duplicated(keep=False)
     n_dup = int(len(set(before.index[dup_before]) | set(after.index[dup_after])))

@@ -17,7 +17,12 @@ import pandas as pd
 
 from reportgen.analysis.assign import assign_left_out, assignment_table
 from reportgen.analysis.engine import nearest
-from reportgen.analysis.prepare import DropReason, UnseenValues, id_text, unseen_categories
+from reportgen.analysis.prepare import (
+    DropReason,
+    UnseenValues,
+    customer_ids,
+    unseen_categories,
+)
 from reportgen.errors import InputError
 from reportgen.runs.model import SavedModel
 
@@ -81,7 +86,7 @@ def score(model: SavedModel, frame: pd.DataFrame) -> Scored:
     segment_ids = tuple(s.id for s in model.segments)
     kept = frame.loc[alive]
     if model.id_column:
-        row_ids = id_text(kept[model.id_column])
+        row_ids = customer_ids(kept[model.id_column])
     else:
         row_ids = pd.Series(np.flatnonzero(alive) + 1, name="row")
     rest = assign_left_out(

@@ -340,3 +340,15 @@ def test_naming_the_columns_to_segment_on_is_the_way_out_of_the_refusal(tmp_path
     ok = CliRunner().invoke(app, ["brief", str(path), "--out", str(out), "--quiet", "-c", named])
     assert ok.exit_code == 0, ok.output
     assert (out / "assignments.csv").exists()
+
+
+def test_whole_number_ids_stay_integers_and_other_ids_are_text():
+    from reportgen.analysis import prepare as module
+
+    whole = pd.Series(np.array([1001, 1002, 1003], dtype=np.int64), name="cid")
+    assert module.customer_ids(whole) is whole  # no text made for millions of ids
+    blanks = pd.Series([1001.0, np.nan, 1003.0], name="cid")  # read as floats: text as before
+    assert module.customer_ids(blanks).tolist() == ["1001", "", "1003"]
+    frame = pd.DataFrame({"cid": whole, "spend": [10.0, 20.0, 30.5], "visits": [1.0, 5.0, 2.0]})
+    p = prepare(frame, resolve_dictionary(frame, id_column="cid"))
+    assert p.ids.dtype == np.int64 and p.ids.tolist() == [1001, 1002, 1003]

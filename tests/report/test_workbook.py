@@ -316,3 +316,12 @@ def test_libreoffice_opens_the_workbook(demo_run, tmp_path):
     else:
         first = _csv_rows(next(iter(converted.values())))
         assert first[0][0] == demo_run.summary["title"]
+
+
+def test_whole_numbers_beyond_excels_digits_are_written_as_text():
+    """Excel shows 15 significant digits: an 18-digit id as a number would read rounded."""
+    frame = pd.DataFrame(
+        {"small": np.array([42, -7], dtype=np.int64), "long": [123456789012345678, 5]}
+    )
+    rows = _rows(_customers_only(frame), first=2)
+    assert rows == [(42, "123456789012345678"), (-7, "5")]

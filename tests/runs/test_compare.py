@@ -94,3 +94,15 @@ def test_previous_run_with_other_features_is_refused(periods, tmp_path):
             path, k=3, k_max=3, out_dir=tmp_path / "out", previous=periods["runs"][1].config.out_dir
         )
     assert not (tmp_path / "out").exists()
+
+
+def test_migration_follows_whole_number_ids_as_the_csv_writes_them():
+    """Integer ids stay integers in this run; the previous run's CSV holds their digits (a
+    negative id too: a number is never neutralised like formula text)."""
+    from reportgen.runs.compare import migration
+
+    previous = pd.DataFrame({"id": ["-5", "7", "9"], "segment_id": [1, 2, 2]})
+    ids = pd.Series(np.array([-5, 7, 11], dtype=np.int64))
+    mig = migration(previous, ids, np.array([2, 2, 1]), (1, 2), (1, 2))
+    assert mig.n_both == 2
+    assert mig.count(1, 2) == 1 and mig.count(2, 2) == 1
