@@ -39,8 +39,9 @@ COLUMNS = 10
 REPORTGEN = [sys.executable, "-m", "reportgen"]
 
 
-def write_dataset(folder: Path, rows: int, file_rows: int, seed: int = 1) -> int:
-    """`rows` rows of COLUMNS float64 features in files of `file_rows` rows; bytes written."""
+def write_dataset(folder: Path, rows: int, file_rows: int, seed: int = 1, ids: bool = False) -> int:
+    """`rows` rows of COLUMNS float64 features in files of `file_rows` rows (with `ids`, a
+    customer_id column first, every id distinct); bytes written."""
     folder.mkdir(parents=True, exist_ok=True)
     centres = np.random.default_rng(seed).normal(0, 2.5, size=(4, COLUMNS))
     written = 0
@@ -50,7 +51,11 @@ def write_dataset(folder: Path, rows: int, file_rows: int, seed: int = 1) -> int
         group = rng.choice(4, size=n, p=[0.4, 0.3, 0.2, 0.1])
         x = centres[group] + rng.normal(size=(n, COLUMNS))
         x[:, :3] = np.exp(x[:, :3] / 2)  # amounts: positive, skewed (log-transformed)
-        table = pa.table({f"f{j}": x[:, j] for j in range(COLUMNS)})
+        columns = {f"f{j}": x[:, j] for j in range(COLUMNS)}
+        if ids:
+            text = np.char.add("C", np.arange(start, start + n).astype("U12"))
+            columns = {"customer_id": pa.array(text, pa.string()), **columns}
+        table = pa.table(columns)
         path = folder / f"part-{i:05d}.parquet"
         pq.write_table(table, path, compression="none")
         written += path.stat().st_size
@@ -168,6 +173,7 @@ def main() -> None:
     p.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "reportgen-dask")
     p.add_argument("--keep", action="store_true", help="keep the dataset for another run")
     p.add_argument("--repeat", type=int, default=1, help="dask briefs at --rows (median wall)")
+    p.add_argument("--ids", action="store_true", help="a customer_id column (the repeat search)")
     p.add_argument("--lloyd-only", action="store_true", help="only Lloyd against dask-ml")
     args = p.parse_args()
     from distributed import Client, LocalCluster
@@ -176,19 +182,20 @@ def main() -> None:
     free = shutil.disk_usage(args.root.parent).free
     if free < need:
         raise SystemExit(f"{free / 2**30:.1f} GiB free, {need / 2**30:.1f} GiB needed")
-    data = args.root / f"data-{args.rows}"
+    tag = "-ids" if args.ids else ""
+    data = args.root / f"data-{args.rows}{tag}"
     if not data.exists():
         started = time.perf_counter()
-        size = write_dataset(data, args.rows, args.file_rows)
+        size = write_dataset(data, args.rows, args.file_rows, ids=args.ids)
         print(f"wrote {size / 2**30:.2f} GiB in {time.perf_counter() - started:.0f} s")
     size = sum(f.stat().st_size for f in data.glob("*.parquet"))
-    large = args.root / f"first-{args.memory_rows}.parquet"
+    large = args.root / f"first-{args.memory_rows}{tag}.parquet"
     if not large.exists():
         one_file(data, args.memory_rows, large)
     # The comparison: the dataset's first files as a dataset (partitions as in the large run:
     # one Parquet row group is one partition, and must fit a worker) and as one file.
-    small = args.root / f"first-{args.compare_rows}.parquet"
-    small_dir = args.root / f"first-{args.compare_rows}"
+    small = args.root / f"first-{args.compare_rows}{tag}.parquet"
+    small_dir = args.root / f"first-{args.compare_rows}{tag}"
     if not small.exists():
         one_file(data, args.compare_rows, small)
         small_dir.mkdir(exist_ok=True)

@@ -55,7 +55,6 @@ from reportgen.analysis.dask_engine import (
     column_moments,
     dask_module,
     floats,
-    lerp,
     merge_moments,
     order_statistics,
     part_moments,
@@ -173,14 +172,14 @@ class Gathered:
     below: int
     values: Vector
 
-    def at(self, ranks: tuple[int, int, float]) -> float | None:
-        """numpy's quantile between the order statistics `ranks` (0-based: low, high, weight),
-        or None when either lies outside the window (the sample guessed wrong)."""
-        lo, hi, t = ranks
-        inside = np.sort(self.values)
-        if not (self.below <= lo and hi < self.below + len(inside)):
+    def middle(self, n: int) -> tuple[float, float] | None:
+        """The two middle order statistics of the n values the window was laid over (the same
+        one twice when n is odd), or None when either lies outside it (the sample misled)."""
+        lo, hi, _ = median_ranks(n)
+        if not (self.below <= lo and hi < self.below + len(self.values)):
             return None
-        return lerp(float(inside[lo - self.below]), float(inside[hi - self.below]), t)
+        inside = np.sort(self.values)
+        return float(inside[lo - self.below]), float(inside[hi - self.below])
 
 
 def gather(column: Vector, window: Window) -> Gathered:
@@ -207,7 +206,14 @@ def sample_window(values: Vector, expected_rows: float, q: float = 0.5) -> Windo
 
 
 def median_ranks(n: int) -> tuple[int, int, float]:
+    """The 0-based ranks of the middle value(s) of n values (twice the same when n is odd)."""
     return quantile_ranks(n, (0.5,))[0]
+
+
+def middle_value(low: float, high: float) -> float:
+    """np.median from the two middle order statistics: their sum over two, as numpy (and
+    `order_stats.median`, the in-memory engine's) computes it, so the digits are the same."""
+    return float((np.float64(low) + np.float64(high)) / 2.0)
 
 
 # --------------------------------------------------------------------------------- the fit
@@ -308,12 +314,11 @@ def _raw_medians(
         n = int(raw.n[j])
         if not wanted[j] or n == 0:
             continue
-        lo, hi, _ = median_ranks(n)
-        a, b = (g.at((lo, lo, 0.0)), g.at((hi, hi, 0.0))) if g is not None else (None, None)
-        if a is None or b is None:
+        found_pair = g.middle(n) if g is not None else None
+        if found_pair is None:
             missed.append(j)
         else:
-            out[j] = (a, b)
+            out[j] = found_pair
     if missed:
         cols = [names[j] for j in missed]
         sub = pick(raw, missed)
@@ -336,7 +341,7 @@ def _filled(
         value = float(np.round(raw.mean[j]))
     else:
         assert middle is not None
-        value = lerp(*middle, median_ranks(int(raw.n[j]))[2])
+        value = middle_value(*middle)
     return replace(step, impute=value, imputed=blanks)
 
 
@@ -370,7 +375,7 @@ def _transformed_median(
     if step.impute is not None and raw.blanks[j] > 0:
         return t(float(step.impute))
     assert middle is not None
-    return lerp(t(middle[0]), t(middle[1]), median_ranks(int(raw.n[j]))[2])
+    return middle_value(t(middle[0]), t(middle[1]))
 
 
 def _may_log(dictionary: DataDictionary, step: FeatureStep) -> bool:
@@ -571,9 +576,9 @@ def _mads(x: Any, plan: _ScalePlan, second: _Second) -> list[float]:
     for i, j in enumerate(plan.numeric):
         g = second.mads[i]
         n = int(second.moments.n[j])
-        value = g.at(median_ranks(n)) if g is not None and n else None
-        out.append(np.nan if value is None else value)
-        if value is None and n:
+        pair = g.middle(n) if g is not None and n else None
+        out.append(np.nan if pair is None else middle_value(*pair))
+        if pair is None and n:
             missed.append(i)
     if missed:
         cols = [str(x.columns[plan.numeric[i]]) for i in missed]
@@ -582,7 +587,7 @@ def _mads(x: Any, plan: _ScalePlan, second: _Second) -> list[float]:
         stats = order_statistics(x[cols], cols, ranks, sub, shift=plan.medians[missed])
         for at, i in enumerate(missed):
             lo, hi = ranks[at]
-            out[i] = lerp(stats[at][lo], stats[at][hi], median_ranks(int(sub.n[at]))[2])
+            out[i] = middle_value(stats[at][lo], stats[at][hi])
     return out
 
 
