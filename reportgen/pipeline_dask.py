@@ -485,12 +485,26 @@ class ClusterRun:
             return files.write_csv(table, fh)
 
 
-def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Analysis, ClusterRun]:
-    """Stages 1-6 with the rows on the cluster (see the module's docstring)."""
-    _check_supported(config)
+@dataclass(frozen=True)
+class _Read:
+    """The dataset on the cluster and what the run learnt before k: its sample (without the
+    repeated ids), the dictionary, screening and the steps fitted on every row."""
+
+    found: list[Path]
+    kind: str
+    data: Any  # marked with the repeated ids when there are any
+    sample: pd.DataFrame
+    n_rows: int
+    duplicates: int
+    dictionary: DataDictionary
+    screening: Any
+    fitted: FittedSteps
+
+
+def _read_and_fit(config: BriefConfig, session: Session, step: Progress) -> _Read:
+    """Stages 1-2: the sample, the dictionary, the repeated ids, screening, the fitted steps."""
     found, kind = dataset_files(config.data_path)
     data = read_dataset(found, kind)
-    engine = DaskEngine()
     step(f"Drawing a {SAMPLE_ROWS:,}-row sample on {session.where}")
     total = parquet_rows(found) if kind == "parquet" else None
     sample, n_rows, where = uniform_sample(data, SAMPLE_ROWS, config.seed, total)
@@ -503,42 +517,51 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
     data, sample, duplicates = _without_repeats(data, sample, where, dictionary, n_rows)
     dictionary, screening, shape = _screened(config, sample, dictionary)
     step(f"Column statistics of {n_rows:,} rows on the cluster")
-    fitted = fit_on_cluster(data, dictionary, shape, engine, sample, n_rows)
-    rules = scale_rules(fitted)
-    columns = [c for s in fitted.steps for c in s.model_columns]
-    scaled = data.map_partitions(
-        functools.partial(model_rows, fitted.steps, rules),
-        meta=pd.DataFrame({c: pd.Series(dtype=float) for c in columns}),
+    fitted = fit_on_cluster(data, dictionary, shape, DaskEngine(), sample, n_rows)
+    return _Read(found, kind, data, sample, n_rows, duplicates, dictionary, screening, fitted)
+
+
+def _profiles_pass(r: _Read, seg: Segmentation) -> tuple[Segmentation, PartSummary, Placement]:
+    """Every row to its nearest final centre on the cluster, aggregated per segment: the sizes
+    (so the segments' numbering), the profiles' numbers, the rows left out."""
+    describe, categories = _described_columns(r.dictionary, r.sample, r.fitted.steps)
+    place = Placement(
+        r.fitted.steps,
+        scale_rules(r.fitted),
+        seg.centers_scaled,
+        seg.segment_ids,
+        r.dictionary.id_column,
+        describe,
+        categories,
     )
+    summary = reduce_partitions(r.data, functools.partial(summarise_part, place), merge_summaries)
+    return _in_size_order(seg, summary, place)
+
+
+def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Analysis, ClusterRun]:
+    """Stages 1-6 with the rows on the cluster (see the module's docstring)."""
+    _check_supported(config)
+    r = _read_and_fit(config, session, step)
+    data, sample, n_rows, dictionary, fitted = r.data, r.sample, r.n_rows, r.dictionary, r.fitted
     provisional = sample_prepared(
         sample, dictionary, fitted, n_read=n_rows, n_kept=n_rows, drops=(), notes=()
     )
     step("Choosing k (evidence on the sample)")
     kchoice = choose_k(provisional.scaled, **config.k_options())
     step(f"Fitting k-means, k = {kchoice.k}, on every row on the cluster")
-    seg, start_rows = _final_fit(config, engine, scaled, provisional.scaled, kchoice.k)
-    describe, categories = _described_columns(dictionary, sample, fitted.steps)
-    place = Placement(
-        fitted.steps,
-        rules,
-        seg.centers_scaled,
-        seg.segment_ids,
-        dictionary.id_column,
-        describe,
-        categories,
-    )
+    seg, start_rows = _final_fit(config, r, provisional.scaled, kchoice.k)
     step("Profiling segments on the cluster")
-    summary = reduce_partitions(data, functools.partial(summarise_part, place), merge_summaries)
-    seg, summary, place = _in_size_order(seg, summary, place)
-    drops = tuple(DropReason(r, n) for r, n in summary.drops.items())
+    seg, summary, place = _profiles_pass(r, seg)
+    describe = place.describe
+    drops = tuple(DropReason(reason, rows) for reason, rows in summary.drops.items())
     n_kept = int(summary.sizes.sum())
-    notes = fit_notes(fitted, duplicates) + _method_notes(
+    notes = fit_notes(fitted, r.duplicates) + _method_notes(
         session, len(sample), seg, start_rows, n_kept
     )
     prepared = sample_prepared(
         sample, dictionary, fitted, n_read=n_rows, n_kept=n_kept, drops=drops, notes=notes
     )
-    prepared = replace(prepared, duplicate_ids=duplicates)
+    prepared = replace(prepared, duplicate_ids=r.duplicates)
     local = _on_sample(seg, prepared.scaled)
     step("Checking stability (bootstrap on the sample)")
     evaluation = evaluate(prepared.scaled, local, seed=config.seed, resamples=config.resamples)
@@ -560,7 +583,7 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
         runner_up=kchoice.runner_up,
     )
     table = LoadedTable(
-        frame=sample, path=config.data_path, file_format=kind, sha256=dataset_sha256(found)
+        frame=sample, path=config.data_path, file_format=r.kind, sha256=dataset_sha256(r.found)
     )
     rest = _rest_counts(summary.partial, summary.unassigned)
     analysis = Analysis(
@@ -572,7 +595,7 @@ def analyse(config: BriefConfig, session: Session, step: Progress) -> tuple[Anal
         evaluation,
         profiles,
         stories,
-        screening,
+        r.screening,
         rest=rest,
         k_tree=tree,
     )
@@ -621,15 +644,20 @@ def _screened(
 
 
 def _final_fit(
-    config: BriefConfig, engine: DaskEngine, scaled: Any, sample: np.ndarray, k: int
+    config: BriefConfig, r: _Read, sample: np.ndarray, k: int
 ) -> tuple[Segmentation, int]:
     """k-means++ starts on up to FINAL_FIT_SAMPLE sample rows (as `cluster.cluster` does), then
     Lloyd on every row on the cluster from the best start's centres."""
+    steps, rules = r.fitted.steps, scale_rules(r.fitted)
+    scaled = r.data.map_partitions(
+        functools.partial(model_rows, steps, rules),
+        meta=pd.DataFrame({c: pd.Series(dtype=float) for s in steps for c in s.model_columns}),
+    )
     rows = min(FINAL_FIT_SAMPLE, len(sample))
     rng = np.random.default_rng(config.seed)
     idx = np.sort(rng.choice(len(sample), size=rows, replace=False))
     start = fit_kmeans(sample[idx], k, config.seed, config.n_init).cluster_centers_
-    centres, n_iter = engine.lloyd_steps(scaled, start, LLOYD_MAX_ITER, LLOYD_TOL)
+    centres, n_iter = DaskEngine().lloyd_steps(scaled, start, LLOYD_MAX_ITER, LLOYD_TOL)
     seg = Segmentation(
         k=k,
         labels=np.zeros(0, dtype=np.intp),
