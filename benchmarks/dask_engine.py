@@ -78,6 +78,15 @@ def one_file(folder: Path, rows: int, target: Path) -> None:
     writer.close()
 
 
+def remove_run(out: Path) -> None:
+    """A published run: OUT is a link to its run folder (deliver/files.py); both go."""
+    if out.is_symlink():
+        shutil.rmtree(out.resolve(), ignore_errors=True)
+        out.unlink()
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def timed(cmd: list[str]) -> tuple[float, float]:
     """Wall seconds and the peak resident memory (GiB) of one command (its own rusage)."""
     with tempfile.TemporaryFile() as err:
@@ -221,7 +230,7 @@ def main() -> None:
         walls, drivers = [], []
         read = partition_reads(client)
         for _ in range(args.repeat):
-            shutil.rmtree(out, ignore_errors=True)
+            remove_run(out)  # the previous repeat's run folder (its assignments are large)
             w_, d_ = timed([*cmd, "--out", str(out), "--quiet"])
             walls.append(w_)
             drivers.append(d_)

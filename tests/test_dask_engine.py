@@ -406,10 +406,12 @@ def test_fit_on_cluster_exact_when_the_sample_misleads(tmp_path):
 # ------------------------------------------------------------------------------ repeated ids
 
 
-def test_repeated_ids_left_out_as_in_memory(cluster, tmp_path):
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_repeated_ids_left_out_as_in_memory(cluster, tmp_path, kind):
     """Ids repeated within a file and across files: the cluster leaves out the same rows as the
     in-memory engine (the first in file order kept), lists them in assignments.csv with the
-    same note, counts them in the brief, and every row is still in the assignments."""
+    same note, counts them in the brief, and every row is still in the assignments. A Parquet
+    folder, and a glob of CSV files (counted in a pass of its own: no footers)."""
     frame = _customers(12_000, seed=11)
     rng = np.random.default_rng(5)
     later = rng.choice(np.arange(3_000, 12_000), 400, replace=False)
@@ -419,15 +421,20 @@ def test_repeated_ids_left_out_as_in_memory(cluster, tmp_path):
     frame.loc[later[:50], "customer_id"] = (
         " " + frame.loc[later[:50], "customer_id"] + " "
     )  # trimmed
-    folder = tmp_path / "data" / "customers.parquet"
+    folder = tmp_path / "data" / "customers"
     folder.mkdir(parents=True)
     for i, rows in enumerate(np.array_split(np.arange(len(frame)), 3)):
-        frame.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False)
-    whole = tmp_path / "customers.parquet"
-    frame.to_parquet(whole, index=False)
+        part = frame.iloc[rows]
+        if kind == "csv":
+            part.to_csv(folder / f"part-{i}.csv", index=False)
+        else:
+            part.to_parquet(folder / f"part-{i}.parquet", index=False)
+    whole = tmp_path / f"customers.{kind}"
+    frame.to_csv(whole, index=False) if kind == "csv" else frame.to_parquet(whole, index=False)
+    dataset = folder / "part-*.csv" if kind == "csv" else folder
     on_dask, in_memory = tmp_path / "dask", tmp_path / "memory"
     fixed = ["--k", "3", "--resamples", "0", "--id-column", "customer_id"]
-    _brief([str(folder), "--engine", "dask", "--scheduler", cluster.scheduler_address,
+    _brief([str(dataset), "--engine", "dask", "--scheduler", cluster.scheduler_address,
             "--out", str(on_dask), *fixed])  # fmt: skip
     _brief([str(whole), "--out", str(in_memory), *fixed])
     da = pd.read_csv(on_dask / "assignments.csv", keep_default_na=False)
