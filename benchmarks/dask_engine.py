@@ -2,8 +2,12 @@
 
     .venv/bin/python benchmarks/dask_engine.py --rows 50_000_000 --workers 2 --memory 1GiB
     .venv/bin/python benchmarks/dask_engine.py --rows 2_000_000 --memory-rows 2_000_000  # quick
+    # --ids: a customer_id column (the repeated-ids search); --repeat 3: median of 3 Dask briefs
+    # Before/after a change: the same command from a `git worktree` of the old commit, run with
+    # cwd and PYTHONPATH set to that worktree (the workers must import the same code).
 
-1. Writes a synthetic Parquet dataset (float64 features, four groups with skewed amounts) in
+1. Writes a synthetic Parquet dataset (float64 features, four groups with skewed amounts; with
+   --ids a distinct customer_id first) in
    files of --file-rows rows, one file at a time with pyarrow: never the whole table in memory.
    Checks the free disk first.
 2. Starts a LocalCluster of --workers processes with --memory each (the nanny restarts a worker
