@@ -255,7 +255,10 @@ def _analyse(
     dictionary = _dictionary(config, intake)
     offload.release_arrow_memory()
     step(f"Preparing {len(table.frame):,} rows")
-    prepared = prepare(table.frame, dictionary)
+    # The frame is handed over: its columns become views of the values as those are filled,
+    # and the read copies go back to the system at once, so they and the values are not both
+    # held at the memory peak.
+    prepared = prepare(table.frame, dictionary, frame_released=offload.release_arrow_memory)
     offload.release_arrow_memory()
     imports.wait_early()  # scikit-learn from here on
     screening = None
@@ -265,7 +268,7 @@ def _analyse(
         if carried := _previous_screening(dictionary, prepared, previous):
             dictionary = with_roles(dictionary, carried, note=PREVIOUS_SCREENING_NOTE)
             del prepared  # its matrices go before the new ones are made
-            prepared = prepare(table.frame, dictionary)
+            prepared = prepare(table.frame, dictionary, frame_released=offload.release_arrow_memory)
     elif config.screen_features:
         screening = screen_features(prepared, seed=config.seed, k_max=config.k_max)
         if screening.removed:
@@ -275,7 +278,7 @@ def _analyse(
                 note=screening.note() + " Use --keep-all-features to keep them.",
             )
             del prepared  # its matrices go before the new ones are made
-            prepared = prepare(table.frame, dictionary)
+            prepared = prepare(table.frame, dictionary, frame_released=offload.release_arrow_memory)
     imports.start_late()  # after prepare, the run's memory peak on large tables
     if prepared.n_kept == prepared.n_read:
         # Every row kept: prepared.kept holds the numeric features as views of prepared.values;

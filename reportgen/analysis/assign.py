@@ -11,6 +11,7 @@ segments and random blanks in benchmarks/partial_assignment.py (see benchmarks/R
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,9 +114,8 @@ def assignment_table(
     on how many features the assignment rests, and a note for the rows left out of the fit
     (assigned on partial data, or why they have no segment). The brief's assignments.csv and
     `score`'s output are this table."""
-    # One name per segment id, picked per row by Arrow's take: no Python loop over the labels
-    # and no array of Python strings (a second copy of the column).
-    by_id = pd.array([names.get(i) for i in range(max(names) + 1)], dtype="str")
+    # The names are a categorical column: k texts and a code per row, not a text per row (half
+    # a gigabyte at 10M rows); the CSV and workbook writers write each name's text once.
     # The ids keep their own (Arrow-backed) array: to_numpy() would make Python strings only
     # for pandas to turn them back into Arrow text, at the run's memory peak.
     n = len(labels)
@@ -123,7 +123,7 @@ def assignment_table(
         {
             id_name: ids.array,
             "segment_id": labels,
-            "segment_name": by_id.take(labels),
+            "segment_name": segment_names(labels, names),
             "distance_to_center": distances.round(6),
             "features_used": np.full(n, n_features, dtype=np.int16),
             "note": pd.array(pa.nulls(n, pa.string()), dtype="str"),
@@ -134,6 +134,18 @@ def assignment_table(
         return kept
     rest_rows = _rest_frame(rest, id_name, ids.dtype, names, n_features)
     return _in_input_order(kept, kept_positions, rest_rows)
+
+
+def segment_names(labels: NDArray[np.integer[Any]], names: dict[int, str]) -> pd.Categorical:
+    """Each row's segment name (missing where the label is not a segment id, e.g. -1)."""
+    categories = list(dict.fromkeys(names[i] for i in sorted(names)))
+    position = {name: j for j, name in enumerate(categories)}
+    code_of = np.full(max(names) + 1, -1, dtype=np.int32)
+    for i, name in names.items():
+        code_of[i] = position[name]
+    known = (labels >= 0) & (labels <= max(names))
+    codes = np.where(known, code_of[np.where(known, labels, 0)], -1)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
 
 
 def _rest_frame(
@@ -149,7 +161,7 @@ def _rest_frame(
         {
             id_name: rest.ids.astype(id_dtype).to_numpy(),  # type: ignore[call-overload]
             "segment_id": pd.array(segment, dtype="Int64"),
-            "segment_name": [names[i] if i is not None else None for i in segment],
+            "segment_name": segment_names(rest.segment_ids, names),
             "distance_to_center": rest.distances.round(6),
             "features_used": rest.features_used.astype(np.int16),
             "note": notes,

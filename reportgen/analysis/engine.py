@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -206,7 +206,8 @@ class InMemoryEngine:
         from the segment means (two-pass, as accurate as numpy's own mean/var), instead of a
         boolean-mask copy per segment. One feature after another: bincount holds the GIL, so
         threads would not help (profile runs this call beside its rank tests instead). Overall
-        SD by `column_std`: numpy's bit for bit, without its full-size copy."""
+        mean and SD by `column_mean` and `column_std`: numpy's (of the C-ordered matrix) bit for
+        bit, without its full-size copy."""
         ids = tuple(int(s) for s in segment_ids)
         index, k = segment_positions(labels, ids), len(ids)
         width = values.shape[1] if values.ndim == 2 else 0
@@ -221,7 +222,7 @@ class InMemoryEngine:
             n=np.bincount(index, minlength=k).astype(np.int64),
             sums=sums,
             sum_sq_dev=sum_sq_dev,
-            overall_mean=values.mean(axis=0) if values.size else np.zeros(width),
+            overall_mean=column_mean(values) if values.size else np.zeros(width),
             overall_sd=column_std(values) if values.size else np.zeros(width),
         )
 
@@ -383,40 +384,54 @@ def group_moments(x: Vector, index: Index, k: int) -> Moments:
 
 
 def column_std(values: NDArray[np.float64], block: int = 65_536) -> Vector:
-    """values.std(axis=0), bit for bit, without its temporary copy of the whole matrix (the
-    square root of `column_variance`, as numpy takes it)."""
-    if not values.flags.c_contiguous or values.ndim != 2 or values.shape[1] < 2:
+    """np.ascontiguousarray(values).std(axis=0), bit for bit, without its temporary copy of the
+    whole matrix (the square root of `column_variance`, as numpy takes it)."""
+    if values.ndim != 2 or values.shape[1] < 2:
         std: Vector = values.std(axis=0)  # one column: numpy sums it pairwise, not row by row
         return std
     return np.sqrt(column_variance(values, block))
 
 
+def column_mean(values: NDArray[np.float64], block: int = 65_536) -> Vector:
+    """np.ascontiguousarray(values).mean(axis=0), bit for bit, whatever the matrix's layout."""
+    if values.ndim != 2 or values.shape[1] < 2:
+        mean: Vector = values.mean(axis=0)
+        return mean
+    return _sum_down(_row_blocks(values, block)) / len(values)
+
+
 def column_variance(values: NDArray[np.float64], block: int = 65_536) -> Vector:
-    """values.var(axis=0), bit for bit, without its temporary copy of the whole matrix: numpy
-    sums a C-ordered matrix down axis 0 row after row, so carrying the running sums from block
-    to block adds the same numbers in the same order (a test checks it)."""
-    n = len(values)
-
-    def sum_down(blocks: Iterable[NDArray[np.float64]]) -> Vector:
-        total: Vector | None = None
-        for part in blocks:
-            total = part.sum(axis=0) if total is None else np.vstack([total, part]).sum(axis=0)
-        assert total is not None  # at least one block: the matrix has rows
-        return total
-
-    if not values.flags.c_contiguous or values.ndim != 2 or values.shape[1] < 2:
+    """np.ascontiguousarray(values).var(axis=0), bit for bit, without its temporary copy of the
+    whole matrix: numpy sums a C-ordered matrix down axis 0 row after row, so carrying the
+    running sums from block to block adds the same numbers in the same order (a test checks
+    it). A column-major matrix is summed by C-ordered blocks of rows: the same numbers again
+    (numpy would sum each of its columns pairwise instead)."""
+    if values.ndim != 2 or values.shape[1] < 2:
         var: Vector = values.var(axis=0)
         return var
-    starts = range(0, n, block)
-    mean = sum_down(values[s : s + block] for s in starts) / n
+    n = len(values)
+    mean = _sum_down(_row_blocks(values, block)) / n
 
-    def squares(s: int) -> NDArray[np.float64]:
-        d = values[s : s + block] - mean
+    def squares(part: NDArray[np.float64]) -> NDArray[np.float64]:
+        d = part - mean
         d *= d
         return d
 
-    variance: Vector = sum_down(squares(s) for s in starts) / n
+    variance: Vector = _sum_down(squares(part) for part in _row_blocks(values, block)) / n
     return variance
+
+
+def _row_blocks(values: NDArray[np.float64], block: int) -> Iterator[NDArray[np.float64]]:
+    for s in range(0, len(values), block):
+        yield np.ascontiguousarray(values[s : s + block])
+
+
+def _sum_down(blocks: Iterable[NDArray[np.float64]]) -> Vector:
+    total: Vector | None = None
+    for part in blocks:
+        total = part.sum(axis=0) if total is None else np.vstack([total, part]).sum(axis=0)
+    assert total is not None  # at least one block: the matrix has rows
+    return total
 
 
 # --------------------------------------------------------------------------------- columns

@@ -36,6 +36,7 @@ Policies (each overridable per column in the data dictionary, each counted in th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -772,7 +773,7 @@ def _apply(
     rows: RowFilter,
     *,
     usable_only: bool,
-    handed_over: pd.DataFrame | None = None,
+    handed_over: _HandedOver | None = None,
 ) -> tuple[Matrix, Matrix | None]:
     """Leave rows out by the rules, then build the model matrix (for the usable rows only, with
     their values in the data's units beside it; or for every row). Consumes `columns`; see
@@ -792,16 +793,19 @@ def _model_matrix(
     n: int,
     *,
     usable_only: bool,
-    handed_over: pd.DataFrame | None = None,
+    handed_over: _HandedOver | None = None,
 ) -> tuple[Matrix, Matrix | None]:
     """Each step's model columns for the rows in `take` (None: every row), and with
     `usable_only` the numeric steps' values in units. The matrices are filled column by column
     into preallocated arrays: no list of columns and no stacked copy of the whole matrix; each
-    parsed column is freed once used. `handed_over`: the frame the columns were read from, given
-    up by its caller; each float64 column copied unchanged into the values is replaced in it by
-    that copy (the same numbers), so the frame's own copy is freed before the next is made."""
+    parsed column is freed once used, and with `handed_over` so is the frame's own copy.
+
+    The values in units are column-major, so writing a column touches only its own pages (in
+    a row-major matrix the first column touches them all) and the frame's copy of each column
+    goes as the values' copy comes. The scaled matrix stays row-major: k-means needs it so."""
     scaled = np.empty((n, sum(len(s.model_columns) for s in steps)))
-    units = np.empty((n, sum(s.kind != "categorical" for s in steps))) if usable_only else None
+    width = sum(s.kind != "categorical" for s in steps)
+    units = np.empty((n, width), order="F") if usable_only else None
     at = j = 0
     for step in steps:
         values = columns.pop(step.column).values
@@ -821,18 +825,27 @@ def _model_matrix(
         if units is not None:
             units[:, j] = raw
             if handed_over is not None and take is None:
-                _share_column(handed_over, step.column, units[:, j])
+                handed_over.share(step.column, units[:, j])
             j += 1
         _scale_into(scaled[:, at], raw, step, clean=not usable_only)
         at += 1
     return scaled, units
 
 
-def _share_column(frame: pd.DataFrame, name: str, copy: Matrix) -> None:
-    """Replace the frame's column by `copy` where that is the column value for value."""
-    column = frame[name]
-    if column.dtype == np.float64 and not column.hasnans:
-        frame[name] = pd.Series(copy, index=frame.index, name=name, copy=False)
+@dataclass(frozen=True)
+class _HandedOver:
+    """A frame its caller gave up, and the caller's call for each column of it let go."""
+
+    frame: pd.DataFrame
+    released: Callable[[], None]
+
+    def share(self, name: str, copy: Matrix) -> None:
+        """Replace the frame's column by `copy` where that is the column value for value."""
+        column = self.frame[name]
+        if column.dtype == np.float64 and not column.hasnans:
+            del column
+            self.frame[name] = pd.Series(copy, index=self.frame.index, name=name, copy=False)
+            self.released()
 
 
 def _scale_into(out: Matrix, raw: Matrix, step: FeatureStep, *, clean: bool) -> None:
@@ -859,15 +872,16 @@ def prepare(
     dictionary: DataDictionary,
     *,
     engine: Engine = DEFAULT_ENGINE,
-    frame_handed_over: bool = False,
+    frame_released: Callable[[], None] | None = None,
 ) -> PreparedData:
     """Fit the steps on the table, then apply them to it: the kept rows, their model matrix and
     their values in units, with every row left out counted under its reason.
 
-    `frame_handed_over`: the caller keeps no other use for the frame's memory, so its float64
-    segment columns may be swapped for their (equal) columns of the values in units as those
-    are filled; the frame reads the same afterwards, and a large table's read copy and values
-    are not both held at the run's memory peak."""
+    `frame_released`, when given, hands the frame over: its float64 segment columns are swapped
+    for their (equal) columns of the values in units as those are filled, and the call is made
+    after each, so the caller can give the freed memory back to the system (pyarrow's allocator
+    keeps it otherwise). The frame reads the same afterwards, and a large table's read copy and
+    its values are not both held at the run's memory peak."""
     _check_segment_columns(dictionary)
     repeats = _repeats(frame, dictionary)
     # Each column is parsed once, for the fit and the apply: without a step a binary column's
@@ -876,7 +890,7 @@ def prepare(
     columns = _parse_for_fit(frame, dictionary)
     fitted = _fit(dictionary, columns, repeats, frame, engine)
     rows = _start_rows(len(frame), repeats, dictionary.id_column)
-    handed_over = frame if frame_handed_over else None
+    handed_over = _HandedOver(frame, frame_released) if frame_released is not None else None
     steps, rules = fitted.steps, fitted.rules
     scaled, values = _apply(columns, steps, rules, rows, usable_only=True, handed_over=handed_over)
     assert values is not None  # usable_only: the values in units come with the matrix

@@ -11,8 +11,9 @@ which the tests check on adversarial text and on millions of floats:
   newline, with ``"`` doubled); missing values are empty fields;
 - integers as digits; floats as ``"%.6g" % x`` (exactly: values whose rounding is not certain in
   float arithmetic, zeros, non-finite and very large or small values are formatted by Python);
-- anything else (booleans, dates, categories, mixed objects) is not handled (`handles` says
-  so) and the caller uses pandas.
+- categories of text (the segment names) as their text, each category's field made once;
+- anything else (booleans, dates, other categories, mixed objects) is not handled (`handles`
+  says so) and the caller uses pandas.
 """
 
 from __future__ import annotations
@@ -132,7 +133,11 @@ def text_field(values: pa.Array) -> pa.Array:
 def handles(series: pd.Series) -> bool:
     """Whether `column_text` writes this column: text, integers or floats (not booleans)."""
     dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.api.types.is_string_dtype(dtype.categories.dtype) or (
+            pd.api.types.infer_dtype(dtype.categories, skipna=True) in ("string", "empty")
+        )
+    if pd.api.types.is_bool_dtype(dtype):
         return False
     if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
         return True
@@ -144,6 +149,10 @@ def handles(series: pd.Series) -> bool:
 def column_text(series: pd.Series) -> pa.Array:
     """One column's CSV fields (null = empty field); the column must pass `handles`."""
     dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        fields = text_field(pa.array(dtype.categories.astype(object), type=pa.large_string()))
+        codes = series.cat.codes.to_numpy()
+        return fields.take(pa.array(codes, mask=codes < 0))
     if pd.api.types.is_integer_dtype(dtype):
         return pa.array(series, from_pandas=True).cast(pa.large_string())
     if pd.api.types.is_float_dtype(dtype):

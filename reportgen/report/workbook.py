@@ -483,7 +483,9 @@ def _cells(series: pd.Series) -> Any:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     cells = None
-    if len(values) >= 64 and not pa.types.is_floating(values.type):
+    if pa.types.is_dictionary(values.type):
+        cells = pc.take(_cell_xml(values.dictionary), values.indices)
+    elif len(values) >= 64 and not pa.types.is_floating(values.type):
         encoded = pc.dictionary_encode(values)
         if 4 * len(encoded.dictionary) <= len(values):
             cells = pc.take(_cell_xml(encoded.dictionary), encoded.indices)
@@ -497,6 +499,10 @@ def _cell_values(series: pd.Series) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(series.dtype, pd.CategoricalDtype):  # each category's text made once
+        codes = series.cat.codes.to_numpy()
+        text = pa.array(series.cat.categories.astype(object), type=pa.large_string())
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), text)
     if pd.api.types.is_bool_dtype(series.dtype):
         return pa.array(series.astype(object).where(series.notna(), None), pa.bool_())
     if (numeric := _as_float(series)) is not None:
