@@ -231,3 +231,18 @@ def test_column_variance_is_numpys_bit_for_bit():
         x = rng.lognormal(size=shape) * 1e3
         assert np.array_equal(column_variance(x, block=64), x.var(axis=0))
         assert np.array_equal(column_variance(x), x.var(axis=0))
+
+
+def test_column_moments_of_a_column_major_matrix_are_the_row_major_bits():
+    """prepare's values are column-major; their means and SDs stay those numpy gives for the
+    row-major matrix (numpy itself would sum each column pairwise: other last bits)."""
+    from reportgen.analysis.engine import column_mean, column_std, column_variance
+
+    rng = np.random.default_rng(2)
+    for shape in [(1, 3), (7, 2), (1_000, 5), (70_001, 4)]:
+        c = rng.lognormal(size=shape) * 1e3
+        f = np.asfortranarray(c)
+        assert np.array_equal(column_mean(f, block=64), c.mean(axis=0))
+        assert np.array_equal(column_mean(f), c.mean(axis=0))
+        assert np.array_equal(column_variance(f), c.var(axis=0))
+        assert np.array_equal(column_std(f, block=100), c.std(axis=0))

@@ -119,3 +119,15 @@ def test_other_columns_and_single_columns_use_pandas():
     assert deliver.csv_bytes(single) == pandas_bytes(single)
     empty = pd.DataFrame({"id": pd.Series([], dtype="string"), "v": pd.Series([], dtype=float)})
     assert deliver.csv_bytes(empty) == pandas_bytes(empty) == b"id,v\n"
+
+
+def test_categorical_text_is_written_as_its_text():
+    """Segment names travel as a categorical column: the same bytes as the text column."""
+    names = pd.Categorical.from_codes(
+        [0, 1, -1, 2, 0, 2], categories=pd.Index(["=Risky", "Savers, loyal", 'Say "hi"'])
+    )
+    frame = pd.DataFrame({"id": list("abcdef"), "segment_name": names, "n": range(6)})
+    plain = frame.assign(segment_name=frame["segment_name"].astype(object))
+    assert csvtext.handles(frame["segment_name"])
+    assert deliver.csv_bytes(frame) == deliver.csv_bytes(plain)
+    assert not csvtext.handles(pd.Series(pd.Categorical([1, 2, 1])))  # numbers: pandas writes
