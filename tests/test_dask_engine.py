@@ -314,7 +314,7 @@ FIT_COLUMNS = ("age", "spend", "visits", "recency_days", "income", "score", "mem
                "basket")  # fmt: skip
 
 
-def _cluster_fit(frame: pd.DataFrame, sample: pd.DataFrame, folder: Path):
+def _cluster_fit(frame: pd.DataFrame, sample: pd.DataFrame, folder: Path, columns=FIT_COLUMNS):
     import dask
     import dask.dataframe as dd
 
@@ -323,7 +323,7 @@ def _cluster_fit(frame: pd.DataFrame, sample: pd.DataFrame, folder: Path):
     from reportgen.analysis.prepare import fit_steps
     from reportgen.io.dictionary import resolve_dictionary
 
-    dictionary = resolve_dictionary(frame, None, columns=FIT_COLUMNS, id_column=None, units={})
+    dictionary = resolve_dictionary(frame, None, columns=columns, id_column=None, units={})
     for i, rows in enumerate(np.array_split(np.arange(len(frame)), 5)):
         frame.iloc[rows].to_parquet(folder / f"part-{i}.parquet", index=False)
     data = dd.read_parquet(str(folder))
@@ -499,3 +499,28 @@ def test_too_many_repeated_ids_is_one_line(monkeypatch):
     monkeypatch.setattr(dask_prepare, "MAX_REPEATS", 10)
     with pytest.raises(InputError, match="remove the repeats from the dataset"):
         _cluster_repeats(_repeats_frame())
+
+
+def test_fit_on_cluster_with_ties(tmp_path):
+    """Whole-number columns: the sample's window around a median (or MAD) lies within one
+    value, so the pass only counts (nothing gathered however many rows share the value), and
+    the fit is still the in-memory one, in two passes."""
+    from reportgen.analysis.dask_prepare import sample_window
+
+    rng = np.random.default_rng(8)
+    n = 60_000
+    frame = pd.DataFrame(
+        {
+            "rating": rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], n, p=[0.1, 0.2, 0.4, 0.2, 0.1]),
+            "visits": rng.poisson(3, n).astype(float),
+            "spend": rng.lognormal(4, 0.5, n).round(2),
+        }
+    )
+    frame.loc[rng.random(n) < 0.12, "visits"] = np.nan  # filled in with the median
+    sample = frame.sample(40_000, random_state=2)
+    window = sample_window(sample["rating"].to_numpy(), n)
+    assert window is not None and window.point and window.low == 3.0
+    on_cluster, in_memory, passes = _cluster_fit(frame, sample, tmp_path, columns=None)
+    assert passes == 2
+    assert any(s.imputed for s in in_memory.steps)
+    _same_steps(on_cluster, in_memory)

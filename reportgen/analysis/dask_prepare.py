@@ -161,39 +161,57 @@ WINDOW_MAX = 800_000  # values a window gathers at most, about: 6 MB; Z_WINDOW S
 @dataclass(frozen=True)
 class Window:
     """Where the sample puts an order statistic: the values in [low, high] are gathered and the
-    ones below `low` counted, so the wanted ranks are read off exactly when they fall inside."""
+    ones below `low` counted, so the wanted ranks are read off exactly when they fall inside.
+    A window of one value (a tie the sample's window lies within: a whole-number or rating
+    column) only counts: its values are all `low`."""
 
     low: float
     high: float
+
+    @property
+    def point(self) -> bool:
+        return self.low == self.high
 
 
 @dataclass(frozen=True)
 class Gathered:
     below: int
-    values: Vector
+    inside: int
+    values: Vector  # the values inside, unless the window is a point
 
-    def middle(self, n: int) -> tuple[float, float] | None:
+    def middle(self, n: int, window: Window) -> tuple[float, float] | None:
         """The two middle order statistics of the n values the window was laid over (the same
         one twice when n is odd), or None when either lies outside it (the sample misled)."""
         lo, hi, _ = median_ranks(n)
-        if not (self.below <= lo and hi < self.below + len(self.values)):
+        if not (self.below <= lo and hi < self.below + self.inside):
             return None
+        if window.point:
+            return window.low, window.low
         inside = np.sort(self.values)
         return float(inside[lo - self.below]), float(inside[hi - self.below])
 
 
 def gather(column: Vector, window: Window) -> Gathered:
     keep = (column >= window.low) & (column <= window.high)
-    return Gathered(int(np.count_nonzero(column < window.low)), column[keep])
+    below = int(np.count_nonzero(column < window.low))
+    if window.point:
+        return Gathered(below, int(np.count_nonzero(keep)), np.zeros(0))
+    values = column[keep]
+    return Gathered(below, len(values), values)
 
 
 def merge_gathered(parts: Sequence[Gathered]) -> Gathered:
-    return Gathered(sum(p.below for p in parts), np.concatenate([p.values for p in parts]))
+    return Gathered(
+        sum(p.below for p in parts),
+        sum(p.inside for p in parts),
+        np.concatenate([p.values for p in parts]),
+    )
 
 
 def sample_window(values: Vector, expected_rows: float, q: float = 0.5) -> Window | None:
     """The sample's order statistics Z_WINDOW sampling SDs either side of quantile q (none
-    beyond when the sample is every row), the width held to about WINDOW_MAX rows."""
+    beyond when the sample is every row), the width held to about WINDOW_MAX rows. None when
+    ties would still put more than WINDOW_MAX rows in it (then bracketing finds the value)."""
     s = np.sort(values[~np.isnan(values)])
     if not len(s):
         return None
@@ -202,7 +220,11 @@ def sample_window(values: Vector, expected_rows: float, q: float = 0.5) -> Windo
         w = min(Z_WINDOW * np.sqrt(q * (1 - q) / len(s)), WINDOW_MAX / (2 * expected_rows))
     lo = int(np.clip(np.floor((len(s) - 1) * (q - w)), 0, len(s) - 1))
     hi = int(np.clip(np.ceil((len(s) - 1) * (q + w)), 0, len(s) - 1))
-    return Window(float(s[lo]), float(s[hi]))
+    window = Window(float(s[lo]), float(s[hi]))
+    inside = np.searchsorted(s, window.high, "right") - np.searchsorted(s, window.low, "left")
+    if not window.point and inside * expected_rows / len(s) > WINDOW_MAX:
+        return None
+    return window
 
 
 def median_ranks(n: int) -> tuple[int, int, float]:
@@ -282,7 +304,7 @@ def fit_on_cluster(
     plan = _Plan(names, logs, windows)
     first = reduce_partitions(rows, functools.partial(_first_mapper, plan), _merge_first)
     raw = first.moments
-    medians = _raw_medians(rows, names, raw, first.medians, wanted)
+    medians = _raw_medians(rows, names, raw, first.medians, windows, wanted)
     steps = {c: _filled(steps[c], raw, j, medians[j]) for j, c in enumerate(names)}
     filled = _with_fills(raw, names, logs, steps)
     at = {c: j for j, c in enumerate(names + tuple(c + LOG for c in logs))}
@@ -304,6 +326,7 @@ def _raw_medians(
     names: tuple[str, ...],
     raw: Moments,
     found: tuple[Gathered | None, ...],
+    windows: tuple[Window | None, ...],
     wanted: list[bool],
 ) -> list[tuple[float, float] | None]:
     """Per column whose median is wanted: its two middle order statistics among the non-blank
@@ -314,7 +337,8 @@ def _raw_medians(
         n = int(raw.n[j])
         if not wanted[j] or n == 0:
             continue
-        found_pair = g.middle(n) if g is not None else None
+        w = windows[j]
+        found_pair = g.middle(n, w) if g is not None and w is not None else None
         if found_pair is None:
             missed.append(j)
         else:
@@ -576,7 +600,8 @@ def _mads(x: Any, plan: _ScalePlan, second: _Second) -> list[float]:
     for i, j in enumerate(plan.numeric):
         g = second.mads[i]
         n = int(second.moments.n[j])
-        pair = g.middle(n) if g is not None and n else None
+        w = plan.windows[i]
+        pair = g.middle(n, w) if g is not None and w is not None and n else None
         out.append(np.nan if pair is None else middle_value(*pair))
         if pair is None and n:
             missed.append(i)
