@@ -517,7 +517,7 @@ def _read_and_fit(config: BriefConfig, session: Session, step: Progress) -> _Rea
     data, sample, duplicates = _without_repeats(data, sample, where, dictionary, n_rows)
     dictionary, screening, shape = _screened(config, sample, dictionary)
     step(f"Column statistics of {n_rows:,} rows on the cluster")
-    fitted = fit_on_cluster(data, dictionary, shape, DaskEngine(), sample, n_rows)
+    fitted = fit_on_cluster(data, dictionary, shape, sample, n_rows)
     return _Read(found, kind, data, sample, n_rows, duplicates, dictionary, screening, fitted)
 
 

@@ -318,7 +318,6 @@ def _cluster_fit(frame: pd.DataFrame, sample: pd.DataFrame, folder: Path, column
     import dask
     import dask.dataframe as dd
 
-    from reportgen.analysis.dask_engine import DaskEngine
     from reportgen.analysis.dask_prepare import fit_on_cluster
     from reportgen.analysis.prepare import fit_steps
     from reportgen.io.dictionary import resolve_dictionary
@@ -329,9 +328,7 @@ def _cluster_fit(frame: pd.DataFrame, sample: pd.DataFrame, folder: Path, column
     data = dd.read_parquet(str(folder))
     reads = _PartitionReads()
     with dask.config.set(scheduler="synchronous"), reads:
-        fitted = fit_on_cluster(
-            data, dictionary, fit_steps(sample, dictionary), DaskEngine(), sample, len(frame)
-        )
+        fitted = fit_on_cluster(data, dictionary, fit_steps(sample, dictionary), sample, len(frame))
     return fitted, fit_steps(frame, dictionary), reads.count / data.npartitions
 
 

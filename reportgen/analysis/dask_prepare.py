@@ -50,7 +50,6 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from reportgen.analysis.dask_engine import (
-    DaskEngine,
     Moments,
     column_moments,
     dask_module,
@@ -279,7 +278,6 @@ def fit_on_cluster(
     data: Any,
     dictionary: DataDictionary,
     sample_fit: FittedSteps,
-    engine: DaskEngine,
     sample: pd.DataFrame,
     n_rows: int,
 ) -> FittedSteps:
@@ -315,8 +313,7 @@ def fit_on_cluster(
         for j, c in enumerate(names)
         if steps[c].kind == "numeric"
     }
-    fitted = _fit_scale(rows, tuple(steps[c] for c in names), centre, engine, sample_rows,
-                        per_sample_row)  # fmt: skip
+    fitted = _fit_scale(rows, tuple(steps[c] for c in names), centre, sample_rows, per_sample_row)
     shifted = {s.column: _reference_day(s, filled.low[at[s.column]]) for s in fitted}
     return replace(sample_fit, steps=tuple(shifted.get(s.column, s) for s in sample_fit.steps))
 
@@ -391,7 +388,7 @@ def _transformed_median(
 ) -> float:
     """The median of a column's filled-in, transformed values. With blanks filled in it is the
     fill-in value's (the blanks sit at the median); else the two middle order statistics
-    transformed (log(1 + x) keeps the order) and interpolated as numpy does."""
+    transformed (log(1 + x) keeps the order) and averaged as np.median averages them."""
 
     def t(v: float) -> float:
         return float(np.log1p(v)) if step.transform == "log1p" else v
@@ -564,7 +561,6 @@ def _fit_scale(
     rows: Any,
     steps: tuple[FeatureStep, ...],
     centre: dict[str, float],
-    engine: DaskEngine,
     sample_rows: pd.DataFrame,
     per_sample_row: float,
 ) -> tuple[FeatureStep, ...]:
