@@ -521,3 +521,37 @@ def test_fit_on_cluster_with_ties(tmp_path):
     assert passes == 2
     assert any(s.imputed for s in in_memory.steps)
     _same_steps(on_cluster, in_memory)
+
+
+# ------------------------------------------------------------------------------ the Engine seam
+
+
+def test_dask_engine_matches_the_in_memory_engine():
+    """The `Engine` protocol's methods over a Dask dataframe (the brief uses lloyd_steps and
+    the windows instead, so they are checked here): the same column statistics and the same
+    Lloyd result as InMemoryEngine."""
+    import dask
+    import dask.dataframe as dd
+
+    from reportgen.analysis.dask_engine import DaskEngine
+    from reportgen.analysis.engine import InMemoryEngine
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"a": rng.lognormal(2, 1, 30_000), "b": rng.normal(0, 3, 30_000)})
+    frame.loc[rng.random(30_000) < 0.1, "a"] = np.nan
+    data = dd.from_pandas(frame, npartitions=4, sort=False)
+    with dask.config.set(scheduler="synchronous"):
+        ours = DaskEngine().column_stats(data, ["a", "b"])
+        theirs = InMemoryEngine().column_stats(frame, ["a", "b"])
+        for name in ("count", "blanks"):
+            assert (getattr(ours, name) == getattr(theirs, name)).all(), name
+        for name in ("mean", "sd", "skew", "median", "mad"):
+            assert np.allclose(getattr(ours, name), getattr(theirs, name), rtol=1e-12), name
+        assert np.allclose(ours.quantiles, theirs.quantiles, rtol=1e-12)
+        x = frame[["b"]].assign(c=rng.normal(size=30_000)).fillna(0.0)
+        start = x.to_numpy()[:3]
+        lazy = DaskEngine().lloyd(dd.from_pandas(x, npartitions=4, sort=False), start, 50, 1e-4)
+    eager = InMemoryEngine().lloyd(x.to_numpy(), start, 50, 1e-4)
+    assert lazy.sizes == eager.sizes and lazy.n_iter == eager.n_iter
+    assert np.allclose(lazy.centers, eager.centers, rtol=1e-9)
+    assert lazy.inertia == pytest.approx(eager.inertia, rel=1e-9)
