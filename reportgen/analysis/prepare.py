@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from reportgen.analysis.engine import DEFAULT_ENGINE, ColumnStats, Engine, cubed_mean
 from reportgen.errors import InputError
 from reportgen.io.dictionary import ColumnSpec, DataDictionary, numeric_values
+from reportgen.io.orders import parse_dates
 
 AUTO_IMPUTE_ABOVE = 0.05
 SKEW_LIMIT = 1.0
@@ -216,7 +217,13 @@ def parse_column(series: pd.Series, kind: str, step: FeatureStep | None = None) 
 
 
 def _parse_dates(text: pd.Series, present: Mask, step: FeatureStep | None) -> ParsedColumn:
-    dates = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=True)
+    """Dates read as an order log's are (io.orders.parse_dates: the format, and day/month order,
+    worked out from the values, so ISO 2026-06-12 is 12 June); a column mixing formats that no
+    value decides is read value by value, day first, as before."""
+    try:
+        dates = parse_dates(text.astype(object).where(present, None), strict=False).dates
+    except InputError:
+        dates = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=True)
     invalid = present & dates.isna().to_numpy()
     if step is not None and step.reference_date:
         ref = pd.Timestamp(step.reference_date)

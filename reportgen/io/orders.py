@@ -859,7 +859,9 @@ def _number_texts(values: pd.Index) -> pd.Series:
     return pd.Series(texts, dtype=object)
 
 
-def parse_dates(values: pd.Series | Sequence[Any], date_format: str | None = None) -> DateParse:
+def parse_dates(
+    values: pd.Series | Sequence[Any], date_format: str | None = None, *, strict: bool = True
+) -> DateParse:
     """Read a column of dates, working out the format from the values.
 
     Reads ISO (2011-12-09, with or without a time, 'T', fractions, offsets: offsets are ignored
@@ -872,7 +874,8 @@ def parse_dates(values: pd.Series | Sequence[Any], date_format: str | None = Non
     are 20xx, 69-99 are 19xx. ``date_format`` (strptime codes) forces one format.
 
     Up to 1 % of the values may be blank or unreadable: they come back as NaT and are counted.
-    More is an InputError naming the column and an example value.
+    More is an InputError naming the column and an example value, unless not `strict` (a
+    customer table's date column, whose blanks the preparation's policy handles).
     """
     series = values if isinstance(values, pd.Series) else pd.Series(list(values))
     name = str(series.name) if series.name is not None else "dates"
@@ -895,7 +898,8 @@ def parse_dates(values: pd.Series | Sequence[Any], date_format: str | None = Non
     unreadable = int(lines[bad].sum())
     example = str(min(texts[bad])) if bad.any() else None
     what = "dates" if date_format is None else f"dates in {date_format}"
-    _check_readable(name, len(series), missing, unreadable, example, what)
+    if strict:
+        _check_readable(name, len(series), missing, unreadable, example, what)
     return DateParse(
         dates, read.formats, unreadable, missing, example, "; ".join(read.notes) or None
     )

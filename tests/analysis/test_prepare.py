@@ -383,3 +383,19 @@ def test_a_handed_over_frame_reads_the_same_and_shares_the_values():
     kept = blank.copy(deep=True)
     prepare(blank, resolve_dictionary(blank), frame_released=lambda: calls.append(1))
     pd.testing.assert_frame_equal(blank, kept)
+
+
+def test_iso_dates_read_as_iso_and_day_month_order_decided_by_the_values():
+    """A date column is read as an order log's date is: 2026-06-12 is 12 June (pandas' mixed
+    parse with dayfirst read it as 6 December), and 13/06/2026 says the column is day first."""
+    from reportgen.analysis.prepare import parse_column
+
+    iso = parse_column(pd.Series(["2026-06-12", "2026-06-13", "2026-01-02", None]), "date")
+    assert iso.values.tolist()[:3] == [1.0, 0.0, 162.0]
+    assert not iso.invalid.any()
+    day_first = parse_column(pd.Series(["13/06/2026", "01/02/2026"]), "date")
+    assert day_first.values.tolist() == [0.0, 132.0]  # 1 February, not 2 January
+    month_first = parse_column(pd.Series(["06/13/2026", "01/02/2026"]), "date")
+    assert month_first.values.tolist() == [0.0, 162.0]  # 2 January
+    junk = parse_column(pd.Series(["2026-06-12", "not a date"]), "date")
+    assert junk.invalid.tolist() == [False, True]
