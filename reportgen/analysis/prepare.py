@@ -91,6 +91,7 @@ class FeatureStep:
     weight: float = 1.0  # categorical: CATEGORY_SPREAD / sqrt(block variance)
     positive: str | None = None  # binary: the raw value that counts as 1
     reference_date: str | None = None  # date: ISO date that tenure is counted back from
+    date_format: str | None = None  # date: the fit's strptime format (None: read per value)
     imputed: int = 0  # rows filled in (fit data)
     capped: int = 0  # rows capped as outliers (fit data)
     reason: str = ""
@@ -180,6 +181,7 @@ class ParsedColumn(NamedTuple):
     present: Mask  # a value was given
     invalid: Mask  # a value was given but is not a number (or not a date)
     reference: pd.Timestamp | None = None  # date: the day tenure was counted back from
+    date_format: str | None = None  # date: the one strptime format the values were in
 
 
 def _binary_positive(values: pd.Series) -> str:
@@ -218,19 +220,32 @@ def parse_column(series: pd.Series, kind: str, step: FeatureStep | None = None) 
 
 def _parse_dates(text: pd.Series, present: Mask, step: FeatureStep | None) -> ParsedColumn:
     """Dates read as an order log's are (io.orders.parse_dates: the format, and day/month order,
-    worked out from the values, so ISO 2026-06-12 is 12 June); a column mixing formats that no
-    value decides is read value by value, day first, as before."""
-    try:
-        dates = parse_dates(text.astype(object).where(present, None), strict=False).dates
-    except InputError:
-        dates = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=True)
+    worked out from the values, so ISO 2026-06-12 is 12 June). A fitted step's format reads the
+    rows it applies to (a batch whose days are all 1-12 is read as the fit read its dates);
+    values in another shape are worked out on their own."""
+    given = text.astype(object).where(present, None)
+    fixed = step.date_format if step is not None else None
+    dates, found = _read_dates(given, fixed)
+    if fixed is not None and (other := present & dates.isna().to_numpy()).any():
+        dates = dates.where(~other, _read_dates(given.where(other, None), None)[0])
     invalid = present & dates.isna().to_numpy()
     if step is not None and step.reference_date:
         ref = pd.Timestamp(step.reference_date)
     else:
         ref = dates.max()
     days = (ref - dates).dt.days.astype(float)
-    return ParsedColumn(days, present, invalid, ref)
+    return ParsedColumn(days, present, invalid, ref, fixed or found)
+
+
+def _read_dates(text: pd.Series, date_format: str | None) -> tuple[pd.Series, str | None]:
+    """The dates of `text` and the one strptime format they were in (None: several, or none);
+    a column mixing formats that no value decides is read value by value, day first."""
+    try:
+        read = parse_dates(text, date_format, strict=False)
+    except InputError:
+        return pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=True), None
+    single = len(read.formats) == 1 and read.formats[0].startswith("%")
+    return read.dates, read.formats[0] if single else None
 
 
 def _kind(spec: ColumnSpec) -> str:
@@ -483,7 +498,8 @@ def _fit_anchor(
         text = column.astype("string").str.strip()
         return replace(step, positive=_binary_positive(text[usable & parsed.present]))
     if step.kind == "date" and parsed.reference is not None:
-        return replace(step, reference_date=parsed.reference.date().isoformat())
+        reference = parsed.reference.date().isoformat()
+        return replace(step, reference_date=reference, date_format=parsed.date_format)
     return step
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -546,6 +547,14 @@ def _rfm_groups(frame: pd.DataFrame, id_name: str) -> pd.Series | None:
     return pd.Series(groups.to_numpy(), index=frame[id_name].astype(str).to_numpy())
 
 
+def _date_format(raw: Any) -> str | None:
+    """A date step's strptime format from untrusted JSON: short, and only strptime's fields."""
+    text = _optional_text(raw, "date_format")
+    if text is not None and not re.fullmatch(r"[%A-Za-z0-9 :/.,T-]{2,40}", text):
+        raise ValueError("a date format must be a short strptime format")
+    return text
+
+
 def _step(raw: Any) -> FeatureStep:
     """One preprocessing step from untrusted JSON, every field checked."""
     if not isinstance(raw, dict):
@@ -585,6 +594,7 @@ def _step(raw: Any) -> FeatureStep:
         weight=weight,
         positive=_optional_text(raw.get("positive"), "positive"),
         reference_date=reference_date,
+        date_format=_date_format(raw.get("date_format")),
         imputed=_int(raw.get("imputed", 0), "imputed"),
         capped=_int(raw.get("capped", 0), "capped"),
         reason=_text(raw.get("reason", ""), "reason") or "",

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reportgen.analysis.prepare import prepare
+from reportgen.analysis.prepare import FeatureStep, prepare
 from reportgen.errors import InputError
 from reportgen.io.dictionary import dictionary_from_mapping, resolve_dictionary
 from tests.conftest import two_group_frame
@@ -399,3 +399,15 @@ def test_iso_dates_read_as_iso_and_day_month_order_decided_by_the_values():
     assert month_first.values.tolist() == [0.0, 162.0]  # 2 January
     junk = parse_column(pd.Series(["2026-06-12", "not a date"]), "date")
     assert junk.invalid.tolist() == [False, True]
+
+
+def test_a_fitted_date_format_reads_a_batch_whose_days_decide_nothing():
+    """Scoring applies the fit's format: a batch of 01/02-style dates is read as the fit read
+    its dates (day first here), not by the month-first default of an undecided column."""
+    from reportgen.analysis.prepare import parse_column
+
+    fit = parse_column(pd.Series(["13/06/2026", "01/02/2026"]), "date")
+    assert fit.date_format == "%d/%m/%Y"
+    step = FeatureStep("d", "date", reference_date="2026-06-13", date_format=fit.date_format)
+    batch = parse_column(pd.Series(["01/02/2026", "2026-06-12", None]), "date", step)
+    assert batch.values.tolist()[:2] == [132.0, 1.0]  # 1 February; another shape on its own
