@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -438,19 +438,16 @@ def _present_and_publish(
             else files.csv_in_background(staging, ASSIGNMENTS_FILE, assignments)
         )
         with writing as csv_job:
-            shown = _present(config, a, continuity, executor, step, theme)
+            view = _view(config, a, continuity, executor, step, theme)
+
+            def workbook() -> None:  # its rows' XML is Arrow and zlib work, beside the layout
+                with staging.open(BRIEF_XLSX) as fh:
+                    _write_workbook(fh, a, view, assignments, theme, cluster is not None)
+
+            with files.in_background(workbook, BRIEF_XLSX):
+                shown = _render(config, view, executor, step)
             step("Writing files")
-        offload.release_arrow_memory()  # the CSV text was built in Arrow buffers
-        with staging.open(BRIEF_XLSX) as fh:
-            assert shown.context is not None
-            sampled = (
-                f"The Customers sheet lists the {len(assignments):,} customers of the sample "
-                f"drawn on the cluster; every customer's segment is in {ASSIGNMENTS_DATASET}/."
-                if cluster is not None
-                else None
-            )
-            style = workbook_style(theme)
-            write_workbook(fh, a, shown.context, assignments, shown.changes, style, sampled)
+        offload.release_arrow_memory()  # the CSV and workbook text was built in Arrow buffers
         summary = summary_dict(config, a, shown.run)
         model = _model(a, continuity, shown.run, csv_job.sha256)
         outputs = {
@@ -479,14 +476,53 @@ def _present_and_publish(
     )
 
 
-def _present(
+@dataclass(frozen=True)
+class _View:
+    """What the documents show: the template context (with the charts) and the comparison."""
+
+    context: BriefContext
+    changes: compare.Changes | None
+    run: RunInfo
+
+
+def _write_workbook(
+    fh: BinaryIO,
+    a: Analysis,
+    view: _View,
+    assignments: pd.DataFrame,
+    theme: Theme,
+    sampled: bool,
+) -> None:
+    """brief.xlsx from the same view as the PDF (a cluster run's Customers sheet: the sample)."""
+    note = (
+        f"The Customers sheet lists the {len(assignments):,} customers of the sample drawn on "
+        f"the cluster; every customer's segment is in {ASSIGNMENTS_DATASET}/."
+        if sampled
+        else None
+    )
+    style = workbook_style(theme)
+    write_workbook(fh, a, view.context, assignments, view.changes, style, note)
+
+
+def _render(
+    config: BriefConfig, view: _View, executor: Executor | None, step: Progress
+) -> _Presentation:
+    step("Rendering the PDF")
+    html, pdf, segment_pdfs = render.render_all(
+        view.context, config.template_dir, executor, main_pdf=not config.pdf_archive
+    )
+    return _Presentation(html, pdf, segment_pdfs, view.changes, view.run, view.context)
+
+
+def _view(
     config: BriefConfig,
     a: Analysis,
     continuity: _Continuity,
     executor: Executor | None,
     step: Progress,
     theme: Theme = DEFAULT_THEME,
-) -> _Presentation:
+) -> _View:
+    """Stage 7: the charts, the comparison with the previous run, the template context."""
     previous, matching = continuity.previous, continuity.matching
     old_ids = {s.id for s in previous.model.segments} if previous else set()
     palette = palette_by_id(set(a.segmentation.segment_ids) | old_ids, theme.segment_colors)
@@ -519,11 +555,7 @@ def _present(
         context = build_context(
             a, charts=images, colors=colors, run=run, changes=changes_view, theme=theme
         )
-    step("Rendering the PDF")
-    html, pdf, segment_pdfs = render.render_all(
-        context, config.template_dir, executor, main_pdf=not config.pdf_archive
-    )
-    return _Presentation(html, pdf, segment_pdfs, changes, run, context)
+    return _View(context, changes, run)
 
 
 def _archive_pdf(
