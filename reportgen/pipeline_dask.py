@@ -70,9 +70,9 @@ from reportgen.analysis.prepare import (
     LeftOut,
     PreparedData,
     apply_steps_rows,
+    customer_ids,
     fit_notes,
     fit_steps,
-    id_text,
     parse_column,
     prepare,
 )
@@ -396,7 +396,7 @@ def assignment_part(
     positions, distances = nearest(matrix, place.centers)
     kept = np.flatnonzero(usable)
     if place.id_column:
-        ids = id_text(part[place.id_column].iloc[kept]).reset_index(drop=True)
+        ids = customer_ids(part[place.id_column].iloc[kept]).reset_index(drop=True)
     else:
         ids = pd.Series(kept + 1 + offset, name="row")
     rest = assign_left_out(

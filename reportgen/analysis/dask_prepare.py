@@ -71,6 +71,7 @@ from reportgen.analysis.prepare import (
     FittedSteps,
     PreparedData,
     apply_steps_rows,
+    customer_ids,
     id_text,
     parse_column,
 )
@@ -688,7 +689,7 @@ def sample_prepared(
         values[:, j] = np.where(np.isnan(raw), s.impute, raw) if s.impute is not None else raw
     row_numbers = np.flatnonzero(usable) + 1
     if dictionary.id_column:
-        ids, id_name = id_text(kept[dictionary.id_column]), dictionary.id_column
+        ids, id_name = customer_ids(kept[dictionary.id_column]), dictionary.id_column
     else:
         ids, id_name = pd.Series(row_numbers, index=kept.index, name="row"), "row"
     return ClusterPrepared(
