@@ -33,11 +33,11 @@ from reportgen.io.load import (
     MAX_COLUMNS,
     NA_VALUES,
     LoadedTable,
-    _checked_values,
-    _clean_header,
-    _comma_numbers,
-    _same_names,
-    _typed,
+    checked_values,
+    clean_header,
+    comma_numbers,
+    same_names,
+    typed_column,
 )
 
 PASSWORD_ENV = "REPORTGEN_DB_PASSWORD"
@@ -526,7 +526,7 @@ def _check_schema(schema: Any, url: DatabaseUrl) -> None:
             f"the rows from {url.shown} have {len(schema):,} columns: at most {MAX_COLUMNS:,} "
             "are read (select the columns you need with --query)"
         )
-    same = _same_names(list(schema.names))
+    same = same_names(list(schema.names))
     if same:
         raise InputError(f"the rows from {url.shown} have {same} (name them apart with AS)")
     for f in schema:
@@ -615,9 +615,9 @@ def _loaded(rows: _Rows, source: DatabaseSource, url: DatabaseUrl, what: str) ->
         raise InputError(f"{what} returned no rows from {url.shown}")
     frame, notes = _typed_frame(rows)
     path = Path(name.replace("/", "_"))
-    frame = _clean_header(frame, path)
-    frame, decimal, thousands, units = _comma_numbers(frame, None)
-    frame, huge = _checked_values(frame, path, text_file=True)
+    frame = clean_header(frame, path)
+    frame, decimal, thousands, units = comma_numbers(frame, None)
+    frame, huge = checked_values(frame, path, text_file=True)
     origin = (
         f"the rows of table {name} in {url.shown}"
         if source.table is not None
@@ -708,7 +708,7 @@ def _text(column: Any) -> pd.Series:
         # Not numbers (a value that is no number settles it): the reader's typing would try
         # the whole column and keep its trimmed text, at ten times the cost of this check.
         return pd.Series(pc.utf8_ltrim_whitespace(column).to_pandas())
-    return _typed(column, pc, pa)
+    return typed_column(column, pc, pa)
 
 
 def _uuid_text(column: Any) -> Any:

@@ -480,13 +480,13 @@ def _header(
             "column names in order with --names (e.g. --names customer,date,amount)"
         )
     # pandas silently renames a repeated header ("a", "a.1"); a repeated name is a user error.
-    same = _same_names(fields)
+    same = same_names(fields)
     if same:
         raise InputError(f"{path.name} has {same}")
     return names, fields
 
 
-def _same_names(raw: list[Any]) -> str | None:
+def same_names(raw: list[Any]) -> str | None:
     """What is wrong when two column names are the same, or the same but for case or the spaces
     around them ('Spend', 'spend '): columns are chosen, declared and exported by name, so the
     two would be taken for one. None when every name is distinct."""
@@ -603,7 +603,7 @@ def _read_csv_arrow(
         return None
     # Arrow's kernels run without the GIL: one column per core.
     typed = map_threads(
-        lambda col: _typed(col.combine_chunks(), pc, pa), table.columns, rows=table.num_rows
+        lambda col: typed_column(col.combine_chunks(), pc, pa), table.columns, rows=table.num_rows
     )
     columns = dict(zip(names, typed, strict=True))
     if len(columns) != len(names):
@@ -615,7 +615,7 @@ INTEGER = r"^[+-]?\d{1,18}$"
 TYPING_SAMPLE = 1_000  # values that decide a column is not integers before all are looked at
 
 
-def _typed(col: Any, pc: Any, pa: Any) -> pd.Series:
+def typed_column(col: Any, pc: Any, pa: Any) -> pd.Series:
     """A text column as int64 or float64 when every value is a plain number, else trimmed text."""
     col = pc.utf8_ltrim_whitespace(col)
     present = pc.drop_null(col)
@@ -666,13 +666,13 @@ def read_table(
     notes: tuple[str, ...] = ()
     if fmt == "csv":
         frame, encoding, delimiter, notes = _read_csv(path, gz, names, skip_rows)
-        frame, decimal_comma, thousands_comma, units = _comma_numbers(frame, delimiter)
+        frame, decimal_comma, thousands_comma, units = comma_numbers(frame, delimiter)
     elif fmt == "parquet":
         frame = _read_parquet(path)
     else:
         frame, notes = _read_excel(path, sheet, skip_rows)
-    frame = _clean_header(frame, path)
-    frame, huge = _checked_values(frame, path, text_file=fmt == "csv")
+    frame = clean_header(frame, path)
+    frame, huge = checked_values(frame, path, text_file=fmt == "csv")
     return LoadedTable(
         frame=frame,
         path=path,
@@ -832,7 +832,7 @@ def _read_excel(
             notes.append(note)
         if header_at < len(preview):
             raw = [v for v, f in zip(preview.iloc[header_at], filled[header_at], strict=True) if f]
-            same = _same_names(raw)
+            same = same_names(raw)
             if same:
                 raise InputError(f"{path.name} has {same}")
         try:
@@ -958,7 +958,7 @@ def _scan_text(col: pd.Series) -> _TextScan | None:
     return _TextScan(longest, row, where)
 
 
-def _checked_values(
+def checked_values(
     frame: pd.DataFrame, path: Path, text_file: bool
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """The frame with numbers beyond HUGE_NUMBER in magnitude (1e308, a corrupt export's
@@ -1019,7 +1019,7 @@ DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\
 THOUSANDS_COMMA = r"[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|\d+)(?:\.\d+)?"  # 1,234  1,234,567.5  950
 
 
-def _comma_numbers(
+def comma_numbers(
     frame: pd.DataFrame, delimiter: str | None
 ) -> tuple[pd.DataFrame, tuple[str, ...], tuple[str, ...], dict[str, str]]:
     """Text columns whose every value is a number written with commas become numbers.
@@ -1135,7 +1135,7 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _clean_header(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+def clean_header(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     if frame.shape[1] == 0:
         raise InputError(f"{path.name} has no columns")
     if frame.shape[1] > MAX_COLUMNS:
@@ -1144,7 +1144,7 @@ def _clean_header(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
             "(MAX_COLUMNS)"
         )
     names = [str(c).strip() for c in frame.columns]
-    same = _same_names(list(frame.columns))
+    same = same_names(list(frame.columns))
     if same:
         raise InputError(f"{path.name} has {same}")
     if len(frame) == 0:
