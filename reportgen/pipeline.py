@@ -255,10 +255,7 @@ def _analyse(
     dictionary = _dictionary(config, intake)
     offload.release_arrow_memory()
     step(f"Preparing {len(table.frame):,} rows")
-    # The frame is handed over: its columns become views of the values as those are filled,
-    # and the read copies go back to the system at once, so they and the values are not both
-    # held at the memory peak.
-    prepared = prepare(table.frame, dictionary, frame_released=offload.release_arrow_memory)
+    prepared = _prepare(table.frame, dictionary)
     offload.release_arrow_memory()
     imports.wait_early()  # scikit-learn from here on
     screening = None
@@ -268,7 +265,7 @@ def _analyse(
         if carried := _previous_screening(dictionary, prepared, previous):
             dictionary = with_roles(dictionary, carried, note=PREVIOUS_SCREENING_NOTE)
             del prepared  # its matrices go before the new ones are made
-            prepared = prepare(table.frame, dictionary, frame_released=offload.release_arrow_memory)
+            prepared = _prepare(table.frame, dictionary)
     elif config.screen_features:
         screening = screen_features(prepared, seed=config.seed, k_max=config.k_max)
         if screening.removed:
@@ -278,7 +275,7 @@ def _analyse(
                 note=screening.note() + " Use --keep-all-features to keep them.",
             )
             del prepared  # its matrices go before the new ones are made
-            prepared = prepare(table.frame, dictionary, frame_released=offload.release_arrow_memory)
+            prepared = _prepare(table.frame, dictionary)
     imports.start_late()  # after prepare, the run's memory peak on large tables
     if prepared.n_kept == prepared.n_read:
         # Every row kept: prepared.kept holds the numeric features as views of prepared.values;
@@ -310,6 +307,12 @@ def _analyse(
     moves = _rfm_moves(continuity.previous, intake, value)
     bundle = replace(analysis, intake=intake, value=value, rest=rest, rfm_moves=moves, k_tree=tree)
     return bundle, continuity
+
+
+def _prepare(frame: pd.DataFrame, dictionary: DataDictionary) -> PreparedData:
+    """Stage 2 with the read frame handed over: its columns become views of the values as those
+    are filled, and the read copies go back to the system at once (prepare's frame_released)."""
+    return prepare(frame, dictionary, frame_released=offload.release_arrow_memory)
 
 
 PREVIOUS_SCREENING_NOTE = (

@@ -864,11 +864,15 @@ class _HandedOver:
 
     def share(self, name: str, copy: Matrix) -> None:
         """Replace the frame's column by `copy` where that is the column value for value."""
-        column = self.frame[name]
-        if column.dtype == np.float64 and not column.hasnans:
-            del column
+        if _held_as_read(self.frame[name]):
             self.frame[name] = pd.Series(copy, index=self.frame.index, name=name, copy=False)
             self.released()
+
+
+def _held_as_read(column: pd.Series) -> bool:
+    """Whether the values in units hold this numeric column value for value (float64 as read,
+    nothing filled in), so the column can be a view of them."""
+    return bool(column.dtype == np.float64 and not column.hasnans)
 
 
 def _scale_into(out: Matrix, raw: Matrix, step: FeatureStep, *, clean: bool) -> None:
@@ -990,13 +994,7 @@ def _kept_rows(
     own copies go."""
     if not usable.all():
         return frame.loc[usable]
-    as_read = {
-        s.column
-        for s in steps
-        if s.kind == "numeric"
-        and frame[s.column].dtype == np.float64
-        and not frame[s.column].hasnans  # nothing filled in: value for value the frame's column
-    }
+    as_read = {s.column for s in steps if s.kind == "numeric" and _held_as_read(frame[s.column])}
     return _sharing_values(frame, values, numeric, as_read)
 
 
